@@ -1,0 +1,1 @@
+"""drift_gate component."""

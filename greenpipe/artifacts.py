@@ -1,0 +1,96 @@
+"""Typed artifacts passed between steps: a file or folder on disk, known by the digest of its content."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+
+class Artifact:
+    """A file or folder produced by one step and consumed by others.
+
+    Inside a step, `path` is where to read (an input) or where to write (an output): write a file at
+    `path`, or make `path` a folder and write files into it.
+    """
+
+    kind = "artifact"
+
+    def __init__(self, path: str | os.PathLike[str], digest: str | None = None, metadata: dict | None = None):
+        self.path = str(path)
+        self.digest = digest
+        self.metadata: dict[str, Any] = dict(metadata or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={self.path!r}, digest={self.digest!r})"
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+class Dataset(Artifact):
+    """Tabular or raw data (Parquet by convention)."""
+
+    kind = "dataset"
+
+
+class Model(Artifact):
+    """A trained model (a file or a folder)."""
+
+    kind = "model"
+
+
+class Report(Artifact):
+    """A human-readable report (HTML, Markdown, PNG)."""
+
+    kind = "report"
+
+
+class Metrics(Artifact):
+    """Named numbers, stored as a JSON object. Each log_metric rewrites the file, so it is never missing."""
+
+    kind = "metrics"
+
+    def log_metric(self, name: str, value: float) -> None:
+        """Record one metric and write the file at once (KFP treats a Metrics output with no file as missing)."""
+        values = self.values() if os.path.isfile(self.path) else {}
+        values[name] = float(value)
+        write_json_atomic(self.path, values)
+
+    def values(self) -> dict[str, float]:
+        """All metrics recorded so far."""
+        with open(self.path, encoding="utf-8") as handle:
+            return dict(json.load(handle))
+
+
+ARTIFACT_KINDS: dict[str, type[Artifact]] = {
+    cls.kind: cls for cls in (Artifact, Dataset, Model, Report, Metrics)
+}
+
+A = TypeVar("A", bound=Artifact)
+
+
+class Output(Generic[A]):
+    """Marks a step parameter as an output: `def fit(train: Dataset, model: Output[Model])`.
+
+    At run time the step receives an artifact whose `path` does not exist yet; the step writes it.
+    """
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

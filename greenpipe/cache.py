@@ -1,0 +1,118 @@
+"""The cache: key = code fingerprint + greenpipe version + canonical params + input content digests.
+
+A hit is trusted only after every output it recorded still exists and matches its digest; a miss is explained
+(first run, code changed in `pkg.mod.fn`, param `lr` 0.1 -> 0.2, input `train` changed, expired, output missing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from greenpipe.fingerprint import Fingerprint
+from greenpipe.params import canonical_json
+from greenpipe.step import CachePolicy
+from greenpipe.store import Store
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    fingerprint: Fingerprint
+    version: str
+    params: dict[str, Any]
+    inputs: dict[str, str]  # input name -> content digest
+
+    @property
+    def key(self) -> str:
+        blob = canonical_json(
+            {"code": self.fingerprint.digest, "version": self.version, "params": self.params, "inputs": self.inputs}
+        )
+        return "ck:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Hit:
+    exec_id: str
+    outputs: dict[str, str]
+    values: dict[str, Any]
+    energy_kwh: float
+
+
+@dataclass(frozen=True)
+class Lookup:
+    hit: Hit | None
+    reason: str | None  # why a stored entry could not be used
+
+
+def lookup(store: Store, key: str, policy: CachePolicy, now: float | None = None) -> Lookup:
+    """Find a usable cache entry for `key`, verifying its outputs."""
+    rows = store.query(
+        "SELECT c.created, e.exec_id, e.vals, e.energy_kwh FROM cache c JOIN executions e ON e.exec_id=c.exec_id "
+        "WHERE c.cache_key=?",
+        (key,),
+    )
+    if not rows:
+        return Lookup(None, None)
+    row = rows[0]
+    expiry = policy.expire_after_s
+    if expiry is not None and (now or time.time()) - row["created"] > expiry:
+        return Lookup(None, f"cache expired (older than {policy.expire_after})")
+    outputs = store.outputs_of(row["exec_id"])
+    for name, digest in sorted(outputs.items()):
+        path = store.object_path(digest)
+        if not path.exists():
+            return Lookup(None, f"output '{name}' missing from the store")
+        if store.digest_of(path) != digest:
+            return Lookup(None, f"output '{name}' corrupt (content no longer matches its digest)")
+    return Lookup(Hit(row["exec_id"], outputs, json.loads(row["vals"] or "{}"), float(row["energy_kwh"])), None)
+
+
+def previous_execution(store: Store, pipeline: str, task: str, step_ref: str) -> sqlite3.Row | None:
+    """The latest finished execution of this task in this pipeline, else of the same step anywhere."""
+    rows = store.query(
+        "SELECT * FROM executions WHERE pipeline=? AND task=? AND status IN ('ran','cached') "
+        "ORDER BY finished DESC LIMIT 1",
+        (pipeline, task),
+    ) or store.query(
+        "SELECT * FROM executions WHERE step_ref=? AND status IN ('ran','cached') ORDER BY finished DESC LIMIT 1",
+        (step_ref,),
+    )
+    return rows[0] if rows else None
+
+
+def explain_miss(previous: sqlite3.Row | None, parts: KeyParts) -> str:
+    """Why this key differs from the previous execution's, in the words `greenpipe plan` prints."""
+    if previous is None:
+        return "first run"
+    reasons: list[str] = []
+    old_fp = json.loads(previous["fingerprint"] or "{}")
+    changed = parts.fingerprint.changed_since(old_fp)
+    if changed:
+        shown = ", ".join(_readable(n) for n in changed[:3]) + (f" (+{len(changed) - 3} more)" if len(changed) > 3
+                                                                 else "")
+        reasons.append(f"code changed in {shown}")
+    if previous["version"] != parts.version:
+        reasons.append(f"greenpipe version {previous['version']} -> {parts.version}")
+    old_params = json.loads(previous["params"] or "{}")
+    for name in sorted(set(old_params) | set(parts.params)):
+        if canonical_json(old_params.get(name)) != canonical_json(parts.params.get(name)):
+            reasons.append(f"param {name} {old_params.get(name)!r} -> {parts.params.get(name)!r}")
+    old_inputs = json.loads(previous["inputs"] or "{}")
+    for name in sorted(set(old_inputs) | set(parts.inputs)):
+        if old_inputs.get(name) != parts.inputs.get(name):
+            reasons.append(f"input '{name}' changed")
+    return "; ".join(reasons) or "no cache entry for this key (was it removed by gc?)"
+
+
+def _readable(part: str) -> str:
+    if part.startswith("const:"):
+        return "constant " + part[len("const:"):].split(":")[-1] + " (in " + part[6:].split(":")[0] + ")"
+    if part.startswith("pkg:"):
+        return f"package {part[4:]} version"
+    if part.startswith("module:"):
+        return "module " + part[len("module:"):]
+    return part

@@ -1,0 +1,62 @@
+"""The context a step body runs in: where the store is, which execution this is, and a book of avoided energy.
+
+Components call `greenpipe.context.current()`; outside the runner (a plain call, a KFP pod, a SageMaker job)
+it is a detached context on GREENPIPE_HOME whose credits are kept in memory and written by the entry point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from greenpipe.ledger import Credit, CreditBook
+
+_local = threading.local()
+
+
+@dataclass
+class StepContext:
+    home: Path
+    run_id: str | None = None
+    exec_id: str | None = None
+    task: str | None = None
+    credits: CreditBook = field(default_factory=CreditBook)
+
+    def credit_avoided(self, kind: str, energy_kwh: float, traced_to: str, note: str = "") -> None:
+        """Record energy this step avoided. `traced_to` names the measured execution or measurement it comes
+        from (e.g. "exec:3f2a..." or "measured 0.8 Wh/epoch x 12 epochs"); nothing unmeasured may be credited."""
+        self.credits.add(Credit(kind, float(energy_kwh), traced_to, note))
+
+    def store(self):  # -> greenpipe.store.Store, imported lazily to keep this module light
+        from greenpipe.store import Store
+
+        return Store(self.home).create()
+
+    def log(self, message: str) -> None:
+        print(f"[{self.task or 'step'}] {message}", file=sys.stderr, flush=True)
+
+
+def current() -> StepContext:
+    """The running step's context, or a detached one on GREENPIPE_HOME."""
+    ctx = getattr(_local, "ctx", None)
+    if ctx is None:
+        from greenpipe.store import default_home
+
+        ctx = StepContext(home=default_home())
+        _local.ctx = ctx
+    return ctx
+
+
+@contextlib.contextmanager
+def activate(ctx: StepContext) -> Iterator[StepContext]:
+    """Make `ctx` the current context for the duration of one step body."""
+    previous = getattr(_local, "ctx", None)
+    _local.ctx = ctx
+    try:
+        yield ctx
+    finally:
+        _local.ctx = previous

@@ -1,0 +1,122 @@
+"""Parameter types: which Python types a step or pipeline parameter may have, and checking values against them."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any
+
+from greenpipe.errors import ParamError
+
+SCALARS = (bool, int, float, str)
+
+
+def type_name(tp: Any) -> str:
+    """A readable name for a parameter type (`float`, `list[str]`, `int | None`)."""
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def is_param_type(tp: Any) -> bool:
+    """True for the types a parameter may have: bool, int, float, str, list, dict, their generics, X | None."""
+    origin = typing.get_origin(tp)
+    if tp in SCALARS or tp in (list, dict):
+        return True
+    if origin in (list, dict):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return all(arg is type(None) or is_param_type(arg) for arg in typing.get_args(tp))
+    return False
+
+
+def coerce(name: str, tp: Any, value: Any, *, from_text: bool = False) -> Any:
+    """Check `value` against `tp` and return it in canonical form.
+
+    With from_text=True, `value` is a string from the command line: numbers and booleans are parsed,
+    lists and dicts are read as JSON.
+    """
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (from_text and str(value).lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(name, arg, value, from_text=from_text)
+            except ParamError as exc:
+                errors.append(str(exc))
+        raise ParamError(f"param {name}={value!r} does not fit {type_name(tp)}")
+    base = origin or tp
+    if from_text and isinstance(value, str):
+        value = _parse_text(name, base, value)
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        raise _mismatch(name, tp, value)
+    if base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _mismatch(name, tp, value)
+    if base is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _mismatch(name, tp, value)
+    if base is str:
+        if isinstance(value, str):
+            return value
+        raise _mismatch(name, tp, value)
+    if base is list:
+        if not isinstance(value, (list, tuple)):
+            raise _mismatch(name, tp, value)
+        args = typing.get_args(tp)
+        return [coerce(f"{name}[{i}]", args[0], v) for i, v in enumerate(value)] if args else list(value)
+    if base is dict:
+        if not isinstance(value, dict):
+            raise _mismatch(name, tp, value)
+        args = typing.get_args(tp)
+        if args:
+            return {coerce(f"{name} key", args[0], k): coerce(f"{name}[{k!r}]", args[1], v) for k, v in value.items()}
+        return dict(value)
+    raise ParamError(f"param {name} has type {type_name(tp)}, which greenpipe cannot pass: use bool, int, "
+                     "float, str, list or dict")
+
+
+def _parse_text(name: str, base: Any, text: str) -> Any:
+    try:
+        if base is bool:
+            lowered = text.strip().lower()
+            if lowered in ("true", "1", "yes"):
+                return True
+            if lowered in ("false", "0", "no"):
+                return False
+            raise ValueError(text)
+        if base is int:
+            return int(text)
+        if base is float:
+            return float(text)
+        if base in (list, dict):
+            return json.loads(text)
+    except ValueError:
+        raise ParamError(
+            f"param {name}={text!r} is not a {base.__name__}: give e.g. "
+            + {bool: "true or false", int: "42", float: "0.1", list: "'[1, 2]'", dict: "'{\"a\": 1}'"}[base]
+        ) from None
+    return text
+
+
+def _mismatch(name: str, tp: Any, value: Any) -> ParamError:
+    return ParamError(f"param {name}={value!r} is a {type(value).__name__}, but {name} takes {type_name(tp)}: "
+                      f"pass a {type_name(tp)}")
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, floats in their exact shortest repr (1.0 stays 1.0)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)

@@ -1,0 +1,456 @@
+"""The local runner: plan a pipeline, run what the cache cannot answer, record everything in the store."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import socket
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from greenpipe import __version__
+from greenpipe.artifacts import Artifact
+from greenpipe.cache import KeyParts, explain_miss, lookup, previous_execution
+from greenpipe.context import StepContext, activate
+from greenpipe.errors import InputMissing
+from greenpipe.ledger import GridIntensity, Usage, UsageMeter, co2e_g, energy_method, grid_intensity
+from greenpipe.params import coerce
+from greenpipe.pipeline import Graph, OutputRef, Pipeline, PipelineParam, Task
+from greenpipe.step import artifact_class
+from greenpipe.store import Store, remove_object
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # ran | cached | skipped | failed
+    reason: str = ""
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_mb: float = 0.0
+    energy_wh: float = 0.0
+    co2e_g: float = 0.0
+    avoided_wh: float = 0.0
+    avoided_co2e_g: float = 0.0
+    exec_id: str | None = None
+    error: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    pipeline: str
+    status: str
+    steps: list[StepResult]
+    region: str
+    intensity_g_per_kwh: float
+    intensity_source: str
+
+    def totals(self) -> dict[str, float]:
+        keys = ("wall_s", "cpu_s", "energy_wh", "co2e_g", "avoided_wh", "avoided_co2e_g")
+        out = {k: round(sum(getattr(s, k) for s in self.steps), 9) for k in keys}
+        out["peak_mb"] = max((s.peak_mb for s in self.steps), default=0.0)
+        for status in ("ran", "cached", "skipped", "failed"):
+            out[status] = sum(1 for s in self.steps if s.status == status)
+        return out
+
+    def step(self, name: str) -> StepResult:
+        return next(s for s in self.steps if s.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "status": self.status,
+            "region": self.region,
+            "intensity_g_per_kwh": self.intensity_g_per_kwh,
+            "intensity_source": self.intensity_source,
+            "steps": [asdict(s) for s in self.steps],
+            "totals": self.totals(),
+        }
+
+
+@dataclass
+class PlanItem:
+    name: str
+    action: str  # run | cached | skip
+    reason: str
+
+
+class Display(Protocol):
+    def step_started(self, name: str, index: int, total: int) -> None: ...
+
+    def step_finished(self, result: StepResult, index: int, total: int) -> None: ...
+
+
+@dataclass
+class _Resolved:
+    """A task's inputs and params, ready for a cache key (or why not)."""
+
+    params: dict[str, Any]
+    inputs: dict[str, tuple[str, str, str]]  # name -> (digest, path, source)
+    pending: str | None = None  # an upstream that has not produced its outputs yet
+    blocked: str | None = None  # an upstream that failed or was skipped
+    parts: KeyParts | None = None
+
+
+class Runner:
+    """Plans and runs one pipeline against one store."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        params: dict[str, Any] | None = None,
+        *,
+        store: Store | None = None,
+        region: str | None = None,
+        energy: str = "formula",
+        force: list[str] | tuple[str, ...] = (),
+        params_from_text: bool = False,
+        display: Display | None = None,
+    ):
+        self.pipeline = pipeline
+        self.store = store or Store()
+        self.values = pipeline.resolve_params(params, from_text=params_from_text)
+        self.graph: Graph = pipeline.build()
+        self.forced = self.graph.downstream_of(list(force)) if force else set()
+        self.intensity: GridIntensity = grid_intensity(region)
+        self.energy = energy
+        energy_method(energy) if energy != "formula" else None  # fail early on an unknown method
+        self.display = display
+        for param in pipeline.params:
+            if param.is_artifact:
+                path = self.values[param.name]
+                if not os.path.exists(path):
+                    raise InputMissing(f"input {param.name}={path!r} does not exist: pass an existing file or "
+                                       f"folder with --param {param.name}=PATH")
+        self._results: dict[str, StepResult] = {}
+
+    # -- planning -----------------------------------------------------------------------------------------------
+
+    def plan(self) -> list[PlanItem]:
+        """What `run` would do, and why, without running anything or writing to the store."""
+        items: list[PlanItem] = []
+        will_run: set[str] = set()
+        for task in self.graph.tasks:
+            if task.conditions:
+                gate = ", ".join(c.describe() for c in task.conditions)
+                if any(c.ref.task.name in will_run for c in task.conditions):
+                    items.append(PlanItem(task.name, "run", f"if {gate} (decided at run time)"))
+                    will_run.add(task.name)
+                    continue
+            resolved = self._resolve(task, planning=True, will_run=will_run)
+            if task.name in self.forced:
+                action, reason = "run", "forced"
+            elif resolved.pending:
+                action, reason = "run", resolved.pending
+            elif not task.step.spec.cache.enabled:
+                action, reason = "run", "cache disabled for this step"
+            else:
+                assert resolved.parts is not None
+                found = lookup(self.store, resolved.parts.key, task.step.spec.cache)
+                if found.hit:
+                    action, reason = "cached", f"cached from execution {found.hit.exec_id}"
+                else:
+                    action, reason = "run", found.reason or self._miss_reason(task, resolved.parts)
+            if task.conditions and action == "cached":
+                action, reason = self._condition_plan(task, reason)
+            if action == "run":
+                will_run.add(task.name)
+            items.append(PlanItem(task.name, action, reason))
+        return items
+
+    def _condition_plan(self, task: Task, reason: str) -> tuple[str, str]:
+        for cond in task.conditions:
+            prev = previous_execution(self.store, self.pipeline.name, cond.ref.task.name,
+                                      cond.ref.task.step.spec.ref)
+            if prev is not None:
+                value = json.loads(prev["vals"] or "{}").get(cond.ref.name)
+                if not cond.holds(value):
+                    return "skip", f"condition {cond.describe()} is false"
+        return "cached", reason
+
+    def _miss_reason(self, task: Task, parts: KeyParts) -> str:
+        return explain_miss(previous_execution(self.store, self.pipeline.name, task.name, task.step.spec.ref), parts)
+
+    # -- running ------------------------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        self.store.create()
+        self._mark_interrupted_runs()
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, pipeline, status, params, region, intensity_g_per_kwh, intensity_source, "
+                "energy_method, started, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, self.pipeline.name, "running", json.dumps(self.values, sort_keys=True, default=str),
+                 self.intensity.key, self.intensity.g_per_kwh, f"{self.intensity.source} ({self.intensity.year})",
+                 self.energy, time.time(), os.getpid(), socket.gethostname()),
+            )
+        total = len(self.graph.tasks)
+        status = "succeeded"
+        try:
+            for index, task in enumerate(self.graph.tasks, 1):
+                if self.display:
+                    self.display.step_started(task.name, index, total)
+                result = self._execute(run_id, task)
+                self._results[task.name] = result
+                if result.status == "failed":
+                    status = "failed"
+                if self.display:
+                    self.display.step_finished(result, index, total)
+        except BaseException:
+            status = "interrupted"
+            raise
+        finally:
+            with self.store.transaction() as db:
+                db.execute("UPDATE runs SET status=?, finished=? WHERE run_id=?", (status, time.time(), run_id))
+        return RunResult(run_id, self.pipeline.name, status, list(self._results.values()), self.intensity.key,
+                         self.intensity.g_per_kwh, f"{self.intensity.source} ({self.intensity.year})")
+
+    def _execute(self, run_id: str, task: Task) -> StepResult:
+        resolved = self._resolve(task)
+        if resolved.blocked:
+            return self._record_skip(run_id, task, resolved.blocked)
+        for cond in task.conditions:
+            value = self._results[cond.ref.task.name].values.get(cond.ref.name)
+            if not cond.holds(value):
+                return self._record_skip(run_id, task, f"condition {cond.describe()} is false", credit=True)
+        assert resolved.parts is not None
+        spec = task.step.spec
+        forced = task.name in self.forced
+        if not forced and spec.cache.enabled:
+            found = lookup(self.store, resolved.parts.key, spec.cache)
+            if found.hit:
+                return self._record_hit(run_id, task, resolved, found.hit)
+            reason = found.reason or self._miss_reason(task, resolved.parts)
+        else:
+            reason = "forced" if forced else "cache disabled for this step"
+        lock_path = self.store.home / "locks" / f"{resolved.parts.key[3:35]}.lock"
+        with open(lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent run computing the same key finishes first
+            if not forced and spec.cache.enabled:
+                found = lookup(self.store, resolved.parts.key, spec.cache)
+                if found.hit:
+                    return self._record_hit(run_id, task, resolved, found.hit)
+            return self._run_step(run_id, task, resolved, reason)
+
+    def _resolve(self, task: Task, *, planning: bool = False, will_run: set[str] | None = None) -> _Resolved:
+        params = {}
+        for name, value in task.params.items():
+            if isinstance(value, PipelineParam):
+                value = coerce(f"{task.name}.{name}", task.step.spec.param(name).type, self.values[value.name])
+            params[name] = value
+        inputs: dict[str, tuple[str, str, str]] = {}
+        for name, ref in task.inputs.items():
+            if isinstance(ref, PipelineParam):
+                path = os.path.abspath(self.values[ref.name])
+                inputs[name] = (self.store.digest_of(path), path, f"file:{path}")
+                continue
+            assert isinstance(ref, OutputRef)
+            if planning:
+                assert will_run is not None
+                if ref.task.name in will_run:
+                    return _Resolved(params, inputs, pending=f"input '{name}' will change: upstream "
+                                                                 f"'{ref.task.name}' runs")
+                digest = self._planned_output(ref)
+                if digest is None:
+                    return _Resolved(params, inputs, pending=f"input '{name}' unknown: upstream "
+                                                                 f"'{ref.task.name}' has no cached result")
+                inputs[name] = (digest, str(self.store.object_path(digest)), "")
+                continue
+            upstream = self._results[ref.task.name]
+            if upstream.status in ("failed", "skipped"):
+                return _Resolved(params, inputs, blocked=f"upstream '{ref.task.name}' {upstream.status}")
+            digest = upstream.outputs[ref.name]
+            inputs[name] = (digest, str(self.store.object_path(digest)), f"exec:{upstream.exec_id}")
+        parts = KeyParts(task.step.fingerprint(), __version__, params, {k: v[0] for k, v in inputs.items()})
+        return _Resolved(params, inputs, parts=parts)
+
+    def _planned_output(self, ref: OutputRef) -> str | None:
+        resolved = self._resolve(ref.task, planning=True, will_run=set())
+        if resolved.parts is None:
+            return None
+        found = lookup(self.store, resolved.parts.key, ref.task.step.spec.cache)
+        return found.hit.outputs.get(ref.name) if found.hit else None
+
+    def _record_skip(self, run_id: str, task: Task, reason: str, credit: bool = False) -> StepResult:
+        result = StepResult(task.name, "skipped", reason, exec_id=secrets.token_hex(8))
+        credits = []
+        if credit:
+            prev = self.store.query(
+                "SELECT exec_id, energy_kwh FROM executions WHERE step_ref=? AND status='ran' "
+                "ORDER BY finished DESC LIMIT 1", (task.step.spec.ref,))
+            if prev and prev[0]["energy_kwh"] > 0:
+                credits.append(("skipped_retrain", float(prev[0]["energy_kwh"]), f"exec:{prev[0]['exec_id']}",
+                                "a when-gated step skipped; credited what its last run measured"))
+        self._insert_execution(run_id, task, result, None, credits=credits)
+        return result
+
+    def _record_hit(self, run_id: str, task: Task, resolved: _Resolved, hit: Any) -> StepResult:
+        result = StepResult(task.name, "cached", f"cached from execution {hit.exec_id}",
+                            exec_id=secrets.token_hex(8), outputs=dict(hit.outputs), values=dict(hit.values))
+        credits = [("cache", hit.energy_kwh, f"exec:{hit.exec_id}", "cache hit: what the original run measured")]
+        with self.store.transaction() as db:
+            db.execute("UPDATE cache SET last_used=? WHERE exec_id=?", (time.time(), hit.exec_id))
+        self._insert_execution(run_id, task, result, resolved, credits=credits)
+        return result
+
+    def _run_step(self, run_id: str, task: Task, resolved: _Resolved, reason: str) -> StepResult:
+        spec = task.step.spec
+        exec_id = secrets.token_hex(8)
+        result = StepResult(task.name, "running", reason, exec_id=exec_id)
+        self._insert_execution(run_id, task, result, resolved, started_only=True)
+        tmp = self.store.tmp_dir(exec_id)
+        kwargs: dict[str, Any] = dict(resolved.params)
+        for name, (digest, path, _source) in resolved.inputs.items():
+            kind = next(i.kind for i in spec.inputs if i.name == name)
+            kwargs[name] = artifact_class(kind)(path, digest)
+        out_artifacts: dict[str, Artifact] = {}
+        for out in spec.outputs:
+            out_artifacts[out.name] = artifact_class(out.kind)(tmp / out.name)
+        kwargs.update(out_artifacts)
+        ctx = StepContext(home=self.store.home, run_id=run_id, exec_id=exec_id, task=task.name)
+        method = energy_method(self.energy)
+        usage = Usage(method=method.name)
+        try:
+            method.start()
+            with UsageMeter() as meter, activate(ctx):
+                returned = task.step.fn(**kwargs)
+            usage.wall_s, usage.cpu_s, usage.peak_mb = meter.wall_s, meter.cpu_s, meter.peak_mb
+            usage.energy_kwh = method.stop(usage)
+            values = _returned_values(task, returned)
+            outputs: dict[str, str] = {}
+            for out in spec.outputs:
+                written = Path(out_artifacts[out.name].path)
+                if not written.exists():
+                    raise RuntimeError(f"step {task.name} did not write its output '{out.name}' "
+                                       f"(write a file or folder at {out.name}.path)")
+                outputs[out.name] = self.store.put(written, out.kind)[0]
+        except Exception as exc:
+            result.status = "failed"
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.reason = reason
+            tb = traceback.format_exc()
+            with self.store.transaction() as db:
+                db.execute("UPDATE executions SET status='failed', finished=?, error=? WHERE exec_id=?",
+                           (time.time(), result.error + "\n" + tb, exec_id))
+            remove_object(tmp)
+            return result
+        remove_object(tmp)
+        result.status = "ran"
+        result.wall_s, result.cpu_s, result.peak_mb = usage.wall_s, usage.cpu_s, usage.peak_mb
+        result.energy_wh = usage.energy_kwh * 1000
+        result.co2e_g = co2e_g(usage.energy_kwh, self.intensity)
+        result.outputs, result.values = outputs, values
+        credits = [(c.kind, c.energy_kwh, c.traced_to, c.note) for c in ctx.credits.credits]
+        self._finish_execution(task, result, usage, resolved, credits)
+        return result
+
+    # -- records ------------------------------------------------------------------------------------------------
+
+    def _insert_execution(self, run_id: str, task: Task, result: StepResult, resolved: _Resolved | None,
+                          credits: list[tuple[str, float, str, str]] = (), started_only: bool = False) -> None:
+        parts = resolved.parts if resolved else None
+        now = time.time()
+        avoided = sum(c[1] for c in credits)
+        result.avoided_wh = avoided * 1000
+        result.avoided_co2e_g = co2e_g(avoided, self.intensity)
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO executions (exec_id, run_id, pipeline, task, step_ref, cache_key, status, reason, "
+                "started, finished, avoided_kwh, avoided_co2e_g, method, source_exec, fingerprint, version, params, "
+                "inputs, vals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (result.exec_id, run_id, self.pipeline.name, task.name, task.step.spec.ref,
+                 parts.key if parts else None, result.status, result.reason, now, None if started_only else now,
+                 avoided, result.avoided_co2e_g, self.energy,
+                 credits[0][2][5:] if credits and credits[0][0] == "cache" else None,
+                 json.dumps(parts.fingerprint.parts) if parts else None, __version__,
+                 json.dumps(parts.params, sort_keys=True, default=str) if parts else None,
+                 json.dumps(parts.inputs, sort_keys=True) if parts else None,
+                 json.dumps(result.values, sort_keys=True)),
+            )
+            if resolved:
+                for name, (digest, _path, source) in resolved.inputs.items():
+                    db.execute("INSERT OR REPLACE INTO inputs (exec_id, name, digest, source) VALUES (?,?,?,?)",
+                               (result.exec_id, name, digest, source))
+            for name, digest in result.outputs.items():
+                db.execute("INSERT OR REPLACE INTO outputs (exec_id, name, digest) VALUES (?,?,?)",
+                           (result.exec_id, name, digest))
+            self._insert_credits(db, result.exec_id, credits)
+
+    def _insert_credits(self, db: Any, exec_id: str | None, credits: Any) -> None:
+        for kind, kwh, traced_to, note in credits:
+            db.execute("INSERT INTO credits (exec_id, kind, energy_kwh, co2e_g, traced_to, note) VALUES (?,?,?,?,?,?)",
+                       (exec_id, kind, kwh, co2e_g(kwh, self.intensity), traced_to, note))
+
+    def _finish_execution(self, task: Task, result: StepResult, usage: Usage, resolved: _Resolved,
+                          credits: list[tuple[str, float, str, str]]) -> None:
+        avoided = sum(c[1] for c in credits)
+        result.avoided_wh = avoided * 1000
+        result.avoided_co2e_g = co2e_g(avoided, self.intensity)
+        assert resolved.parts is not None
+        now = time.time()
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE executions SET status='ran', finished=?, wall_s=?, cpu_s=?, peak_mb=?, energy_kwh=?, "
+                "co2e_g=?, avoided_kwh=?, avoided_co2e_g=?, method=?, vals=? WHERE exec_id=?",
+                (now, usage.wall_s, usage.cpu_s, usage.peak_mb, usage.energy_kwh, result.co2e_g, avoided,
+                 result.avoided_co2e_g, usage.method, json.dumps(result.values, sort_keys=True), result.exec_id),
+            )
+            for name, digest in result.outputs.items():
+                db.execute("INSERT OR REPLACE INTO outputs (exec_id, name, digest) VALUES (?,?,?)",
+                           (result.exec_id, name, digest))
+            self._insert_credits(db, result.exec_id, credits)
+            if task.step.spec.cache.enabled:
+                db.execute("INSERT OR REPLACE INTO cache (cache_key, exec_id, created, last_used) VALUES (?,?,?,?)",
+                           (resolved.parts.key, result.exec_id, now, now))
+
+    def _mark_interrupted_runs(self) -> None:
+        """Runs left 'running' by a process that no longer exists were killed: say so."""
+        host = socket.gethostname()
+        for row in self.store.query("SELECT run_id, pid, host FROM runs WHERE status='running'"):
+            if row["host"] == host and not _alive(row["pid"]):
+                with self.store.transaction() as db:
+                    db.execute("UPDATE runs SET status='interrupted' WHERE run_id=?", (row["run_id"],))
+                    db.execute("UPDATE executions SET status='interrupted' WHERE run_id=? AND status='running'",
+                               (row["run_id"],))
+
+
+def _returned_values(task: Task, returned: Any) -> dict[str, Any]:
+    specs = task.step.spec.values
+    if not specs:
+        return {}
+    if returned is None:
+        raise RuntimeError(f"step {task.name} declares values {[v.name for v in specs]} but returned None")
+    data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip([v.name for v in specs], returned))
+    return {v.name: coerce(f"{task.name} value {v.name}", v.type, data[v.name]) for v in specs}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_pipeline(pipeline: Pipeline, params: dict[str, Any] | None = None, **options: Any) -> RunResult:
+    """Run a pipeline on the embedded store (GREENPIPE_HOME) and return what each step did."""
+    return Runner(pipeline, params, **options).run()
+
+
+def plan_pipeline(pipeline: Pipeline, params: dict[str, Any] | None = None, **options: Any) -> list[PlanItem]:
+    """Say for each step whether a run would execute it or reuse the cache, and why."""
+    return Runner(pipeline, params, **options).plan()

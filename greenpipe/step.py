@@ -1,0 +1,283 @@
+"""@step: a typed plain-Python function plus the spec that lets every runtime run it the same way."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from greenpipe.artifacts import ARTIFACT_KINDS, Artifact, Output
+from greenpipe.durations import parse_duration
+from greenpipe.errors import SpecError
+from greenpipe.params import SCALARS, coerce, is_param_type, type_name
+
+RUNTIMES = ("processing", "training", "tuning")
+REQUIRED = inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one execution of a step needs. `spot` says it may run on interruptible capacity."""
+
+    cpu: float = 1.0
+    memory_gb: float = 2.0
+    gpu: int = 0
+    spot: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("cpu", "memory_gb"):
+            if getattr(self, name) <= 0:
+                raise SpecError(f"Resources.{name}={getattr(self, name)!r} must be > 0")
+        if self.gpu < 0:
+            raise SpecError(f"Resources.gpu={self.gpu!r} must be >= 0")
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """Whether a step's results are reused, and for how long (`expire_after`, ISO-8601 like 'P30D')."""
+
+    enabled: bool = True
+    expire_after: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.expire_after is not None:
+            parse_duration(self.expire_after, field="CachePolicy.expire_after")
+
+    @property
+    def expire_after_s(self) -> float | None:
+        return None if self.expire_after is None else parse_duration(self.expire_after)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: Any
+    default: Any = REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"name": self.name, "type": type_name(self.type), "required": self.required}
+        if not self.required:
+            out["default"] = self.default
+        return out
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    name: str
+    kind: str
+    optional: bool = False
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "optional": self.optional}
+
+
+@dataclass(frozen=True)
+class ValueSpec:
+    """A small typed value a step returns (a field of its NamedTuple return type); conditions read these."""
+
+    name: str
+    type: Any
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "type": type_name(self.type)}
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """Everything a runtime needs to run or compile a step, without special cases."""
+
+    name: str
+    description: str
+    module: str
+    qualname: str
+    params: tuple[ParamSpec, ...]
+    inputs: tuple[ArtifactSpec, ...]
+    outputs: tuple[ArtifactSpec, ...]
+    values: tuple[ValueSpec, ...]
+    resources: Resources = field(default_factory=Resources)
+    cache: CachePolicy = field(default_factory=CachePolicy)
+    runtime: str = "processing"
+
+    @property
+    def ref(self) -> str:
+        """`module:qualname`, how a container finds the function."""
+        return f"{self.module}:{self.qualname}"
+
+    def param(self, name: str) -> ParamSpec:
+        for spec in self.params:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "ref": self.ref,
+            "runtime": self.runtime,
+            "params": [p.to_dict() for p in self.params],
+            "inputs": [a.to_dict() for a in self.inputs],
+            "outputs": [a.to_dict() for a in self.outputs],
+            "values": [v.to_dict() for v in self.values],
+            "resources": {
+                "cpu": self.resources.cpu,
+                "memory_gb": self.resources.memory_gb,
+                "gpu": self.resources.gpu,
+                "spot": self.resources.spot,
+            },
+            "cache": {"enabled": self.cache.enabled, "expire_after": self.cache.expire_after},
+        }
+
+
+class Step:
+    """A decorated step function. Called inside a @pipeline it adds a task; called elsewhere it just runs."""
+
+    def __init__(self, fn: Callable[..., Any], spec: StepSpec):
+        self.fn = fn
+        self.spec = spec
+        functools.update_wrapper(self, fn)
+        self._fingerprint: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def fingerprint(self) -> Any:
+        """The code fingerprint (see greenpipe.fingerprint), computed once per process."""
+        if self._fingerprint is None:
+            from greenpipe.fingerprint import code_fingerprint
+
+            self._fingerprint = code_fingerprint(self.fn)
+        return self._fingerprint
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from greenpipe.pipeline import building
+
+        graph = building()
+        if graph is not None:
+            if args:
+                raise SpecError(f"step {self.name}: pass inputs and params by name inside a pipeline")
+            return graph.add_task(self, kwargs)
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<step {self.spec.ref}>"
+
+
+def step(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    resources: Resources | None = None,
+    cache: CachePolicy | None = None,
+    runtime: str = "processing",
+) -> Any:
+    """Declare a step.
+
+    Parameters annotated with an artifact class (`Dataset`, `Model`, ...) are inputs; `Output[Dataset]` are
+    outputs the step writes; scalar, list and dict annotations are params. A NamedTuple return type declares
+    small values (like `retrain: bool`) that `when(...)` can test.
+
+    Args:
+        description: one line for catalogs; defaults to the first line of the docstring.
+        runtime: how remote backends run it: "processing", "training" (spot) or "tuning".
+    """
+
+    def wrap(func: Callable[..., Any]) -> Step:
+        return Step(func, build_spec(func, name, description, resources, cache, runtime))
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def build_spec(
+    fn: Callable[..., Any],
+    name: str | None,
+    description: str | None,
+    resources: Resources | None,
+    cache: CachePolicy | None,
+    runtime: str,
+) -> StepSpec:
+    """Read a step's spec from its signature; refuse what no runtime could pass."""
+    step_name = name or fn.__name__
+    if runtime not in RUNTIMES:
+        raise SpecError(f"step {step_name}: runtime={runtime!r} is not one of {', '.join(RUNTIMES)}")
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:  # unresolved forward references
+        raise SpecError(f"step {step_name}: cannot read its type hints ({exc}); import the names it uses") from exc
+    params: list[ParamSpec] = []
+    inputs: list[ArtifactSpec] = []
+    outputs: list[ArtifactSpec] = []
+    for pname, parameter in inspect.signature(fn).parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise SpecError(f"step {step_name}: *args/**kwargs ({pname}) cannot be passed; name each parameter")
+        if pname not in hints:
+            raise SpecError(f"step {step_name}: parameter {pname} has no type annotation; add one "
+                            "(e.g. `{pname}: float` or `{pname}: Dataset`)")
+        hint = hints[pname]
+        artifact, optional = _artifact_of(hint)
+        if typing.get_origin(hint) is Output:
+            kind = typing.get_args(hint)[0]
+            outputs.append(ArtifactSpec(pname, kind.kind))
+        elif artifact is not None:
+            inputs.append(ArtifactSpec(pname, artifact.kind, optional or parameter.default is None))
+        elif is_param_type(hint):
+            default = parameter.default
+            if default is not REQUIRED:
+                default = coerce(pname, hint, default)
+            params.append(ParamSpec(pname, hint, default))
+        else:
+            raise SpecError(f"step {step_name}: parameter {pname} has type {type_name(hint)}; use an artifact "
+                            "class, Output[...] or bool/int/float/str/list/dict")
+    values = _values_of(step_name, hints.get("return"))
+    doc = inspect.getdoc(fn) or ""
+    return StepSpec(
+        name=step_name,
+        description=description or (doc.splitlines()[0] if doc else step_name),
+        module=fn.__module__,
+        qualname=fn.__qualname__,
+        params=tuple(params),
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        values=values,
+        resources=resources or Resources(),
+        cache=cache or CachePolicy(),
+        runtime=runtime,
+    )
+
+
+def _artifact_of(hint: Any) -> tuple[type[Artifact] | None, bool]:
+    if isinstance(hint, type) and issubclass(hint, Artifact):
+        return hint, False
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if len(args) == 1 and type(None) in typing.get_args(hint) and isinstance(args[0], type):
+        if issubclass(args[0], Artifact):
+            return args[0], True
+    return None, False
+
+
+def _values_of(step_name: str, ret: Any) -> tuple[ValueSpec, ...]:
+    if ret is None or ret is type(None):
+        return ()
+    fields = getattr(ret, "__annotations__", None)
+    if not (isinstance(ret, type) and issubclass(ret, tuple) and fields):
+        raise SpecError(f"step {step_name}: return type {type_name(ret)} is not allowed; return None and write "
+                        "Output[...] artifacts, or return a typing.NamedTuple of bool/int/float/str values")
+    specs = []
+    for fname, ftype in fields.items():
+        if ftype not in SCALARS:
+            raise SpecError(f"step {step_name}: returned value {fname} has type {type_name(ftype)}; "
+                            "values must be bool, int, float or str")
+        specs.append(ValueSpec(fname, ftype))
+    return tuple(specs)
+
+
+def artifact_class(kind: str) -> type[Artifact]:
+    return ARTIFACT_KINDS[kind]

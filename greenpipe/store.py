@@ -1,0 +1,269 @@
+"""The embedded default store: a folder of content-addressed artifacts plus one SQLite file.
+
+GREENPIPE_HOME (default `.greenpipe/` in the working directory) holds:
+    greenpipe.db   runs, executions, lineage, ledger credits, cache index, digest memo (SQLite, WAL)
+    objects/       artifacts named by content digest, read-only once stored
+    tmp/           outputs being written; moved into objects/ by an atomic rename
+    locks/         one lock file per cache key being computed, so concurrent runs compute once
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from greenpipe.digest import digest_hex, digest_path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, params TEXT NOT NULL,
+    region TEXT, intensity_g_per_kwh REAL, intensity_source TEXT, energy_method TEXT,
+    started REAL NOT NULL, finished REAL, pid INTEGER, host TEXT
+);
+CREATE TABLE IF NOT EXISTS executions (
+    exec_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, pipeline TEXT NOT NULL, task TEXT NOT NULL,
+    step_ref TEXT NOT NULL, cache_key TEXT, status TEXT NOT NULL, reason TEXT,
+    started REAL, finished REAL, wall_s REAL DEFAULT 0, cpu_s REAL DEFAULT 0, peak_mb REAL DEFAULT 0,
+    energy_kwh REAL DEFAULT 0, co2e_g REAL DEFAULT 0, avoided_kwh REAL DEFAULT 0, avoided_co2e_g REAL DEFAULT 0,
+    method TEXT, source_exec TEXT, fingerprint TEXT, version TEXT, params TEXT, inputs TEXT, vals TEXT, error TEXT
+);
+CREATE INDEX IF NOT EXISTS executions_by_task ON executions (pipeline, task, finished);
+CREATE INDEX IF NOT EXISTS executions_by_run ON executions (run_id);
+CREATE TABLE IF NOT EXISTS artifacts (
+    digest TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, relpath TEXT NOT NULL,
+    created REAL NOT NULL, deleted REAL
+);
+CREATE TABLE IF NOT EXISTS outputs (
+    exec_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (exec_id, name)
+);
+CREATE INDEX IF NOT EXISTS outputs_by_digest ON outputs (digest);
+CREATE TABLE IF NOT EXISTS inputs (
+    exec_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, source TEXT, PRIMARY KEY (exec_id, name)
+);
+CREATE TABLE IF NOT EXISTS cache (
+    cache_key TEXT PRIMARY KEY, exec_id TEXT NOT NULL, created REAL NOT NULL, last_used REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS credits (
+    exec_id TEXT NOT NULL, kind TEXT NOT NULL, energy_kwh REAL NOT NULL, co2e_g REAL NOT NULL,
+    traced_to TEXT NOT NULL, note TEXT
+);
+CREATE INDEX IF NOT EXISTS credits_by_exec ON credits (exec_id);
+CREATE TABLE IF NOT EXISTS digest_memo (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+    digest TEXT NOT NULL
+);
+"""
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("GREENPIPE_HOME") or ".greenpipe").resolve()
+
+
+class Store:
+    """Access to one GREENPIPE_HOME. Safe to share between threads (one SQLite connection per thread)."""
+
+    def __init__(self, home: str | os.PathLike[str] | None = None):
+        self.home = Path(home).resolve() if home else default_home()
+        self.db_path = self.home / "greenpipe.db"
+        self.objects = self.home / "objects"
+        self._local = threading.local()
+
+    @property
+    def exists(self) -> bool:
+        return self.db_path.exists()
+
+    def create(self) -> Store:
+        """Make the folders and tables (idempotent)."""
+        for sub in ("objects", "tmp", "locks"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        self.connection().executescript(SCHEMA)
+        return self
+
+    # -- SQLite -------------------------------------------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=60000")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside lands together or not at all."""
+        db = self.connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        if not self.exists:
+            return []
+        return self.connection().execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- objects ------------------------------------------------------------------------------------------------
+
+    def object_path(self, digest: str) -> Path:
+        hexpart = digest_hex(digest)
+        return self.objects / hexpart[:2] / hexpart
+
+    def tmp_dir(self, label: str) -> Path:
+        path = self.home / "tmp" / label
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def put(self, path: Path, kind: str) -> tuple[str, Path]:
+        """Move a finished output into objects/ under its digest; return (digest, stored path).
+
+        The rename is atomic, so an object is either absent or complete. If the same content is already
+        stored, the new copy is dropped.
+        """
+        digest = digest_path(path)
+        target = self.object_path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            _remove(path)
+        else:
+            _make_read_only(path)
+            try:
+                os.rename(path, target)
+            except OSError:  # another run stored the same content a moment ago
+                if not target.exists():
+                    raise
+                _remove(path)
+        size = _size_of(target)
+        st = os.stat(target)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO artifacts (digest, kind, size, relpath, created) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(digest) DO UPDATE SET deleted=NULL",
+                (digest, kind, size, str(target.relative_to(self.home)), time.time()),
+            )
+            self._remember(db, target, st, digest)
+        return digest, target
+
+    # -- digest memo: (path, size, mtime_ns, inode) -> digest -------------------------------------------------
+
+    def digest_of(self, path: str | os.PathLike[str]) -> str:
+        """Digest of a file or folder, re-read only if its size, mtime or inode changed since last time."""
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        if stat.S_ISDIR(st.st_mode):
+            return digest_path(real)  # a folder's mtime misses edits inside files; always re-read
+        rows = self.query("SELECT size, mtime_ns, inode, digest FROM digest_memo WHERE path=?", (real,))
+        if rows and (rows[0]["size"], rows[0]["mtime_ns"], rows[0]["inode"]) == (st.st_size, st.st_mtime_ns,
+                                                                                   st.st_ino):
+            return str(rows[0]["digest"])
+        digest = digest_path(real)
+        if self.exists:
+            with self.transaction() as db:
+                self._remember(db, Path(real), st, digest)
+        return digest
+
+    @staticmethod
+    def _remember(db: sqlite3.Connection, path: Path, st: os.stat_result, digest: str) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO digest_memo (path, size, mtime_ns, inode, digest) VALUES (?,?,?,?,?)",
+            (str(path), st.st_size, st.st_mtime_ns, st.st_ino, digest),
+        )
+
+    # -- reads used by the CLI, report and components ---------------------------------------------------------
+
+    def run(self, run_id: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM runs WHERE run_id=?", (run_id,))
+        return rows[0] if rows else None
+
+    def executions(self, run_id: str) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM executions WHERE run_id=? ORDER BY started, rowid", (run_id,))
+
+    def outputs_of(self, exec_id: str) -> dict[str, str]:
+        return {r["name"]: r["digest"] for r in self.query("SELECT name, digest FROM outputs WHERE exec_id=?",
+                                                             (exec_id,))}
+
+    def inputs_of(self, exec_id: str) -> list[sqlite3.Row]:
+        return self.query("SELECT name, digest, source FROM inputs WHERE exec_id=?", (exec_id,))
+
+    def credits_of(self, exec_id: str) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM credits WHERE exec_id=?", (exec_id,))
+
+    def producer_of(self, digest: str) -> sqlite3.Row | None:
+        """The first execution that ran and produced this artifact."""
+        rows = self.query(
+            "SELECT e.* FROM outputs o JOIN executions e ON e.exec_id=o.exec_id "
+            "WHERE o.digest=? AND e.status='ran' ORDER BY e.finished LIMIT 1",
+            (digest,),
+        )
+        return rows[0] if rows else None
+
+    def lineage(self, digest: str) -> list[sqlite3.Row]:
+        """Every ran execution upstream of an artifact (itself included), each once."""
+        seen: dict[str, sqlite3.Row] = {}
+        stack = [digest]
+        visited: set[str] = set()
+        while stack:
+            current = stack.pop()
+            if current in visited:
+                continue
+            visited.add(current)
+            producer = self.producer_of(current)
+            if producer is None or producer["exec_id"] in seen:
+                continue
+            seen[producer["exec_id"]] = producer
+            stack.extend(r["digest"] for r in self.inputs_of(producer["exec_id"]))
+        return list(seen.values())
+
+
+def _make_read_only(path: Path) -> None:
+    paths = [path] + (list(path.rglob("*")) if path.is_dir() else [])
+    for item in paths:
+        if item.is_file():
+            item.chmod(0o444)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        for item in path.rglob("*"):
+            if item.is_file():
+                item.chmod(0o644)
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _size_of(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def remove_object(path: Path) -> None:
+    """Delete a stored object (used by gc)."""
+    _remove(path)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,5 @@
+"""Reference pipelines built from greenpipe components: `greenpipe run train`, `greenpipe run retrain`."""
+
+REFERENCE_PIPELINES = {
+    "train": "greenpipe.pipelines.train:train",
+}

@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS credits (
     traced_to TEXT NOT NULL, note TEXT
 );
 CREATE INDEX IF NOT EXISTS credits_by_exec ON credits (exec_id);
+CREATE TABLE IF NOT EXISTS pins (
+    digest TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (digest, owner)
+);
 CREATE TABLE IF NOT EXISTS digest_memo (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
     digest TEXT NOT NULL
@@ -165,6 +168,15 @@ class Store:
             )
             self._remember(db, target, st, digest)
         return digest, target
+
+    def pin(self, digest: str, owner: str) -> None:
+        """Keep an artifact through `gc` (a registered model, a drift baseline): `owner` says who needs it."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO pins (digest, owner) VALUES (?,?)", (digest, owner))
+
+    def unpin(self, digest: str, owner: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM pins WHERE digest=? AND owner=?", (digest, owner))
 
     # -- digest memo: (path, size, mtime_ns, inode) -> digest -------------------------------------------------
 

@@ -1,0 +1,272 @@
+"""`greenpipe run | plan | runs | show | gc | regions | compile | deploy | iam-policy | catalog | report | new`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from greenpipe.errors import GreenpipeError, RunNotFound
+
+EXIT_USER_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.handler(args) or 0)
+    except GreenpipeError as exc:
+        print(f"greenpipe: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("greenpipe: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `greenpipe runs | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="greenpipe", description="Sustainable MLOps pipeline steps.")
+    parser.add_argument("--home", help="the store folder (default: $GREENPIPE_HOME or ./.greenpipe)")
+    sub = parser.add_subparsers(dest="command")
+
+    def pipeline_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("pipeline", help="a reference pipeline name (train) or path/to/file.py:function")
+        cmd.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="override a pipeline parameter (checked against its type)")
+        return cmd
+
+    run = pipeline_cmd("run", "run a pipeline on the embedded store")
+    _selection_args(run)
+    run.add_argument("--region", help="AWS region or 3-letter country for grid intensity ($GREENPIPE_REGION)")
+    run.add_argument("--energy", default="formula", help="energy method: formula (default) or codecarbon")
+    run.add_argument("--json", action="store_true", help="print one JSON document")
+    run.set_defaults(handler=_cmd_run)
+
+    plan = pipeline_cmd("plan", "say what a run would execute or reuse, and why, without running")
+    _selection_args(plan)
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(handler=_cmd_plan)
+
+    runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=_cmd_runs)
+
+    show = sub.add_parser("show", help="a run's steps, ledger and lineage")
+    show.add_argument("run", help="a run id, or 'latest'")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_cmd_show)
+
+    gc = sub.add_parser("gc", help="delete artifacts unused for a while; report the bytes freed")
+    gc.add_argument("--older-than", required=True, help="e.g. 30d, 12h, P30D")
+    gc.add_argument("--dry-run", action="store_true")
+    gc.add_argument("--json", action="store_true")
+    gc.set_defaults(handler=_cmd_gc)
+
+    regions = sub.add_parser("regions", help="AWS regions ranked by grid carbon intensity")
+    regions.add_argument("--region", help="the current region (default $GREENPIPE_REGION or us-east-1)")
+    regions.add_argument("--json", action="store_true")
+    regions.set_defaults(handler=_cmd_regions)
+    return parser
+
+
+def _selection_args(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--force", action="append", default=[], metavar="STEP",
+                     help="rerun STEP and everything downstream of it (repeatable)")
+    cmd.add_argument("--from", dest="from_", action="append", default=[], metavar="STEP",
+                     help="rerun from STEP on: the same as --force STEP")
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from greenpipe.store import Store
+
+    return Store(args.home)
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise GreenpipeError(f"--param {pair!r} is not NAME=VALUE: write e.g. --param learning_rate=0.05")
+        out[name.strip()] = value
+    return out
+
+
+def _runner(args: argparse.Namespace, **extra: Any) -> Any:
+    from greenpipe.loader import load_pipeline
+    from greenpipe.runner import Runner
+
+    pipeline = load_pipeline(args.pipeline)
+    return Runner(pipeline, _overrides(args.param), store=_store(args), params_from_text=True,
+                  force=[*args.force, *args.from_], **extra)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from greenpipe.display import ProgressDisplay, summary
+
+    runner = _runner(args, region=args.region, energy=args.energy,
+                     display=None if args.json else ProgressDisplay())
+    result = runner.run()
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print(summary(result))
+    return 0 if result.status == "succeeded" else 1
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from greenpipe.display import plan_table
+
+    items = _runner(args).plan()
+    if args.json:
+        print(json.dumps({"pipeline": args.pipeline,
+                          "steps": [{"name": i.name, "action": i.action, "reason": i.reason} for i in items]},
+                         indent=2))
+    else:
+        print(plan_table(items))
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from greenpipe.display import table
+
+    store = _store(args)
+    rows = store.query(
+        "SELECT r.run_id, r.pipeline, r.status, r.started, r.finished, r.region, "
+        "COALESCE(SUM(e.energy_kwh),0) AS kwh, COALESCE(SUM(e.co2e_g),0) AS g, COALESCE(SUM(e.avoided_co2e_g),0) AS av, "
+        "SUM(e.status='ran') AS ran, SUM(e.status='cached') AS cached FROM runs r "
+        "LEFT JOIN executions e ON e.run_id=r.run_id GROUP BY r.run_id ORDER BY r.started DESC LIMIT ?",
+        (args.limit,))
+    docs = [{"run_id": r["run_id"], "pipeline": r["pipeline"], "status": r["status"],
+             "started": _iso(r["started"]), "wall_s": round((r["finished"] or r["started"]) - r["started"], 3),
+             "ran": r["ran"] or 0, "cached": r["cached"] or 0, "energy_wh": r["kwh"] * 1000, "co2e_g": r["g"],
+             "avoided_co2e_g": r["av"], "region": r["region"]} for r in rows]
+    if args.json:
+        print(json.dumps({"runs": docs}, indent=2))
+    elif not docs:
+        print(f"no runs in {store.home}")
+    else:
+        print(table(["run", "pipeline", "status", "started", "ran", "cached", "energy Wh", "gCO2e", "avoided gCO2e"],
+                    [[d["run_id"], d["pipeline"], d["status"], d["started"], d["ran"], d["cached"], d["energy_wh"],
+                      d["co2e_g"], d["avoided_co2e_g"]] for d in docs], "lllrrrrrr"))
+    return 0
+
+
+def run_document(store: Any, run_id: str) -> dict[str, Any]:
+    """A stored run as the same JSON shape `run --json` prints, plus its ledger credits and lineage."""
+    if run_id == "latest":
+        latest = store.query("SELECT run_id FROM runs ORDER BY started DESC LIMIT 1")
+        if not latest:
+            raise RunNotFound(f"no runs in {store.home}: run a pipeline first (greenpipe run train)")
+        run_id = latest[0]["run_id"]
+    run = store.run(run_id)
+    if run is None:
+        raise RunNotFound(f"run {run_id!r} is not in {store.home}: list runs with `greenpipe runs`")
+    steps, credits, lineage = [], [], []
+    for e in store.executions(run_id):
+        steps.append({"name": e["task"], "status": e["status"], "reason": e["reason"], "exec_id": e["exec_id"],
+                      "wall_s": e["wall_s"], "cpu_s": e["cpu_s"], "peak_mb": e["peak_mb"],
+                      "energy_wh": e["energy_kwh"] * 1000, "co2e_g": e["co2e_g"],
+                      "avoided_wh": e["avoided_kwh"] * 1000, "avoided_co2e_g": e["avoided_co2e_g"],
+                      "method": e["method"], "error": (e["error"] or "").split("\n")[0] or None})
+        for c in store.credits_of(e["exec_id"]):
+            credits.append({"step": e["task"], "kind": c["kind"], "energy_wh": c["energy_kwh"] * 1000,
+                            "co2e_g": c["co2e_g"], "traced_to": c["traced_to"], "note": c["note"]})
+        for name, digest in store.outputs_of(e["exec_id"]).items():
+            origin = e["source_exec"] or e["exec_id"]
+            lineage.append({"artifact": digest, "output": f"{e['task']}.{name}", "produced_by": origin,
+                            "inputs": [{"name": i["name"], "digest": i["digest"], "from": i["source"]}
+                                       for i in store.inputs_of(e["exec_id"])]})
+    keys = ("wall_s", "cpu_s", "energy_wh", "co2e_g", "avoided_wh", "avoided_co2e_g")
+    totals: dict[str, Any] = {k: sum(s[k] or 0 for s in steps) for k in keys}
+    for status in ("ran", "cached", "skipped", "failed"):
+        totals[status] = sum(1 for s in steps if s["status"] == status)
+    return {"run_id": run_id, "pipeline": run["pipeline"], "status": run["status"], "params": json.loads(run["params"]),
+            "started": _iso(run["started"]), "region": run["region"],
+            "intensity_g_per_kwh": run["intensity_g_per_kwh"], "intensity_source": run["intensity_source"],
+            "steps": steps, "totals": totals, "credits": credits, "lineage": lineage}
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from greenpipe.display import table
+
+    doc = run_document(_store(args), args.run)
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    print(f"run {doc['run_id']}  pipeline {doc['pipeline']}  {doc['status']}  started {doc['started']}")
+    print(f"params {json.dumps(doc['params'])}")
+    print(table(["step", "status", "wall s", "CPU s", "peak MB", "energy Wh", "gCO2e", "avoided gCO2e", "reason"],
+                [[s["name"], s["status"], s["wall_s"], s["cpu_s"], s["peak_mb"], s["energy_wh"], s["co2e_g"],
+                  s["avoided_co2e_g"], s["reason"]] for s in doc["steps"]], "llrrrrrrl"))
+    if doc["credits"]:
+        print("\nledger: avoided")
+        print(table(["step", "kind", "Wh", "gCO2e", "traced to"],
+                    [[c["step"], c["kind"], c["energy_wh"], c["co2e_g"], c["traced_to"]] for c in doc["credits"]],
+                    "llrrl"))
+    print("\nlineage")
+    for item in doc["lineage"]:
+        ins = ", ".join(f"{i['name']}={i['digest'][:19]}" for i in item["inputs"]) or "-"
+        print(f"  {item['output']} = {item['artifact'][:19]}… from execution {item['produced_by']} <- {ins}")
+    print(f"\ngrid: {doc['region']} {doc['intensity_g_per_kwh']:g} gCO2e/kWh — {doc['intensity_source']}")
+    return 0
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from greenpipe.durations import parse_duration
+    from greenpipe.gc import collect_garbage
+
+    age = parse_duration(args.older_than, field="--older-than")
+    report = collect_garbage(_store(args), age, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(report.to_dict() | {"dry_run": args.dry_run}, indent=2))
+    else:
+        verb = "would free" if args.dry_run else "freed"
+        print(f"gc {verb} {report.bytes_freed} bytes: {report.artifacts_deleted} artifacts, "
+              f"{report.cache_entries_dropped} cache entries, {report.tmp_dirs_removed} temporary folders")
+    return 0
+
+
+def _cmd_regions(args: argparse.Namespace) -> int:
+    from greenpipe.display import table
+    from greenpipe.ledger import grid_intensity, intensity_table
+
+    current = grid_intensity(args.region)
+    store = _store(args)
+    last = store.query("SELECT run_id FROM runs WHERE status='succeeded' ORDER BY started DESC LIMIT 1")
+    kwh = 0.0
+    if last:
+        kwh = sum(e["energy_kwh"] for e in store.executions(last[0]["run_id"]))
+    rows = sorted(intensity_table()["regions"].items(), key=lambda kv: kv[1]["g_per_kwh"])
+    docs = [{"region": key, "name": row["name"], "g_per_kwh": row["g_per_kwh"], "current": key == current.key,
+             "last_run_co2e_g": kwh * row["g_per_kwh"], "source": row["source"], "year": row["year"]}
+            for key, row in rows]
+    if args.json:
+        print(json.dumps({"current": current.key, "last_run": last[0]["run_id"] if last else None,
+                          "last_run_energy_wh": kwh * 1000, "regions": docs}, indent=2))
+        return 0
+    print(table(["", "region", "name", "gCO2e/kWh", "last run gCO2e"],
+                [["*" if d["current"] else "", d["region"], d["name"], d["g_per_kwh"], d["last_run_co2e_g"]]
+                 for d in docs], "lllrr"))
+    print(f"\n* current region. Last run: {last[0]['run_id'] if last else 'none'} ({kwh * 1000:.4f} Wh measured).")
+    print(f"Source: {rows[0][1]['source']} ({rows[0][1]['year']}; grid data {rows[0][1].get('data_years', '')}).")
+    return 0
+
+
+def _iso(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

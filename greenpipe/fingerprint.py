@@ -112,7 +112,7 @@ class _Walker:
             return
         self._seen.add(id(obj))
         if isinstance(obj, types.ModuleType):
-            self._module(obj)
+            self._value(obj, obj.__name__)
         elif isinstance(obj, type):
             self._class(obj)
         elif isinstance(obj, (types.FunctionType, types.MethodType)):
@@ -163,12 +163,16 @@ class _Walker:
             self.parts[f"const:{label}"] = _sha(repr(value))
             return
         if isinstance(value, types.ModuleType):
-            self.visit(value)
-            if attrs and _module_kind(value.__name__) == "project":
-                for attr in sorted(attrs):
-                    member = getattr(value, attr, None)
-                    if isinstance(member, (types.FunctionType, type)):
-                        self.visit(member)
+            if _module_kind(value.__name__) != "project":
+                self._third_party(value.__name__)
+                return
+            if id(value) in self._seen:
+                return
+            self._seen.add(id(value))
+            # a project module counts by the members the code reads from it (`helpers.transform`, `helpers.SCALE`)
+            for attr in sorted(attrs or ()):
+                if hasattr(value, attr) and not attr.startswith("__"):
+                    self._value(getattr(value, attr), f"{value.__name__}.{attr}", attrs=attrs)
             return
         if isinstance(value, (types.FunctionType, type, functools.partial, types.MethodType)) or callable(value):
             self.visit(value)
@@ -196,13 +200,3 @@ class _Walker:
                 func = member.fget
             if isinstance(func, types.FunctionType):
                 self._references(func.__code__, func.__globals__ or module_globals, key)
-
-    def _module(self, module: types.ModuleType) -> None:
-        name = module.__name__
-        if _module_kind(name) != "project":
-            self._third_party(name)
-            return
-        try:
-            self.parts[f"module:{name}"] = _sha(inspect.getsource(module))
-        except (OSError, TypeError):
-            self.parts[f"module:{name}"] = "unreadable"

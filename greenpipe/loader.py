@@ -39,7 +39,14 @@ def _from_file(ref: str) -> Pipeline:
         raise PipelineNotFound(f"pipeline file {path_text!r} does not exist: pass path/to/file.py:function")
     if not re.fullmatch(r"[A-Za-z_]\w*", attr):
         raise PipelineNotFound(f"{attr!r} in {ref!r} is not a function name: pass path/to/file.py:function")
-    module_name = "greenpipe_user_" + re.sub(r"\W", "_", path.resolve().with_suffix("").as_posix().strip("/"))
+    # Import under the file's own name, as `import pipe` from a sibling would, so the same step has the same
+    # identity (and cache key) whichever way it is reached; a clash with another module falls back to a unique name.
+    module_name = path.stem
+    loaded = sys.modules.get(module_name)
+    if not module_name.isidentifier() or module_name in sys.stdlib_module_names or (
+        loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != path.resolve()
+    ):
+        module_name = "greenpipe_user_" + re.sub(r"\W", "_", path.resolve().with_suffix("").as_posix().strip("/"))
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise PipelineNotFound(f"cannot load {path_text!r} as Python: pass a .py file")

@@ -148,6 +148,8 @@ class Store:
         digest = digest_path(path)
         target = self.object_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and self.digest_of(target) != digest:
+            self._quarantine(target)  # a stored copy was damaged: the fresh one takes its place
         if target.exists():
             _remove(path)
         else:
@@ -177,6 +179,11 @@ class Store:
     def unpin(self, digest: str, owner: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM pins WHERE digest=? AND owner=?", (digest, owner))
+
+    def _quarantine(self, target: Path) -> None:
+        aside = self.home / "tmp" / f"corrupt-{target.name}-{os.getpid()}"
+        os.rename(target, aside)
+        _remove(aside)
 
     # -- digest memo: (path, size, mtime_ns, inode) -> digest -------------------------------------------------
 

@@ -1,0 +1,169 @@
+"""A greenpipe step as a KFP lightweight component: generated source, pinned image, code fingerprint inside.
+
+KFP reads a lightweight component's interface from the function's signature and ships the function's SOURCE
+in the container command, so each step gets a small generated function with KFP annotations whose body calls
+`greenpipe.backends.kfp_runtime.run_step` on the step's `module:qualname`. The source is registered with
+linecache under a pseudo file name so `inspect.getsource` (which KFP uses) can read it.
+"""
+
+from __future__ import annotations
+
+import keyword
+import linecache
+import math
+import os
+import re
+import tempfile
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable
+
+from greenpipe.errors import CompileError
+from greenpipe.params import type_name
+from greenpipe.step import REQUIRED, Step
+
+CODE_PARAM = "greenpipe_code"
+DATA_PARAM = "greenpipe_data"
+RESERVED = (CODE_PARAM, DATA_PARAM, "Output", "executor_input")
+
+KFP_ARTIFACT = {"dataset": "Dataset", "model": "Model", "metrics": "Metrics", "report": "Artifact",
+                "artifact": "Artifact"}
+_SCALAR_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
+
+
+def kfp_param_type(owner: str, name: str, tp: Any) -> tuple[str, bool]:
+    """The KFP annotation for a greenpipe param type, and whether None is allowed.
+
+    `list[str]` passes as `list` and `int | None` as `int` with a None default: greenpipe re-checks the value
+    against the exact declared type inside the container.
+    """
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            raise CompileError(f"{owner}: param {name} has type {type_name(tp)}; KFP parameters have one type, "
+                               "so a union of several types cannot be compiled: declare one type (or X | None)")
+        return kfp_param_type(owner, name, args[0])[0], True
+    base = origin or tp
+    if base not in _SCALAR_NAMES:
+        raise CompileError(f"{owner}: param {name} has type {type_name(tp)}, which KFP cannot pass")
+    return _SCALAR_NAMES[base], False
+
+
+def literal(owner: str, name: str, value: Any) -> str:
+    """Python source for a default value; refuses what cannot round-trip through KFP's JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CompileError(f"{owner}: param {name} defaults to {value!r}; KFP stores defaults as JSON, which has "
+                           "no NaN or infinity: use a finite default")
+    if isinstance(value, (list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            literal(owner, name, item)
+    return repr(value)
+
+
+def function_name(step: Step) -> str:
+    """A Python identifier for the step (KFP derives the component name from the function name)."""
+    name = re.sub(r"\W", "_", step.spec.name)
+    if not name or name[0].isdigit() or keyword.iskeyword(name):
+        name = f"step_{name}"
+    return name
+
+
+def component_source(step: Step) -> str:
+    """The source of the generated component function for `step`."""
+    spec = step.spec
+    owner = f"step {spec.name}"
+    names = [p.name for p in spec.params] + [a.name for a in spec.inputs + spec.outputs] + [
+        v.name for v in spec.values]
+    for name in names:
+        if name in RESERVED:
+            raise CompileError(f"{owner}: the name {name!r} is reserved by the KFP backend; rename it")
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise CompileError(f"{owner}: {clashes} name both an artifact/param and a returned value; KFP keeps one "
+                           "namespace for a component's inputs and outputs: rename one")
+    required: list[str] = []
+    optional: list[str] = []
+    for art in spec.inputs:
+        annotation = f"Input[{KFP_ARTIFACT[art.kind]}]"
+        (optional if art.optional else required).append(
+            f"{art.name}: {annotation}" + (" = None" if art.optional else ""))
+    for art in spec.outputs:
+        required.append(f"{art.name}: Output[{KFP_ARTIFACT[art.kind]}]")
+    for param in spec.params:
+        annotation, nullable = kfp_param_type(owner, param.name, param.type)
+        if param.default is REQUIRED:
+            required.append(f"{param.name}: {annotation}")
+        elif param.default is None and not nullable:
+            raise CompileError(f"{owner}: param {param.name} defaults to None but is typed {type_name(param.type)}")
+        else:
+            optional.append(f"{param.name}: {annotation} = {literal(owner, param.name, param.default)}")
+    optional.append(f"{CODE_PARAM}: str = {step.fingerprint().digest!r}")
+    if spec.inputs:
+        optional.append(f"{DATA_PARAM}: str = ''")
+    returns = ""
+    if spec.values:
+        fields = ", ".join(f"({v.name!r}, {_SCALAR_NAMES[v.type]})" for v in spec.values)
+        returns = f" -> NamedTuple('Outputs', [{fields}])"
+    passed = [p.name for p in spec.params] + [a.name for a in spec.inputs + spec.outputs]
+    arguments = ", ".join(f"{n!r}: {n}" for n in passed)
+    signature = ",\n    ".join(required + optional)
+    return (
+        f"def {function_name(step)}(\n    {signature},\n){returns}:\n"
+        f"    {spec.description!r}\n"
+        f"    # {CODE_PARAM} is the step's code fingerprint: KFP keys its cache on inputs, not on the code in the\n"
+        f"    # image. {DATA_PARAM} carries content digests of data imported from outside the pipeline.\n"
+        "    from greenpipe.backends.kfp_runtime import run_step\n\n"
+        f"    return run_step({spec.ref!r}, {{{arguments}}})\n"
+    )
+
+
+def component_function(step: Step) -> Any:
+    """The generated function, with KFP annotations and source that inspect.getsource can read."""
+    from kfp import dsl
+
+    source = component_source(step)
+    filename = f"<greenpipe-kfp {step.spec.ref} {step.fingerprint().digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {
+        "__name__": __name__,
+        "NamedTuple": typing.NamedTuple,
+        "Input": dsl.Input,
+        "Output": dsl.Output,
+        **{cls: getattr(dsl, cls) for cls in set(KFP_ARTIFACT.values())},
+    }
+    exec(compile(source, filename, "exec", dont_inherit=True), namespace)  # noqa: S102 - our own generated source
+    return namespace[function_name(step)]
+
+
+def step_component(step: Step, image: str | None = None) -> Any:
+    """A KFP lightweight component that runs `step` in the greenpipe image (kfp is not installed at run time:
+    the image already has it)."""
+    from kfp import dsl
+
+    from greenpipe.backends.image import default_image
+
+    return dsl.component(component_function(step), base_image=image or default_image(), install_kfp_package=False)
+
+
+def component_yaml(step: Step, out_path: str, image: str | None = None) -> None:
+    """Write the step's KFP component YAML (loadable with kfp.components.load_component_from_file)."""
+    from kfp import compiler
+
+    write_atomic(out_path, lambda tmp: compiler.Compiler().compile(step_component(step, image), tmp))
+
+
+def write_atomic(out_path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    """Let `write` fill a temporary file next to `out_path`, then rename it into place."""
+    target = Path(out_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix or '.yaml'}")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,102 @@
+"""What a greenpipe KFP component does inside its container: find the step, call it, hand its results to KFP.
+
+The generated component body is two lines that call `run_step`; everything else lives here, in the image, so
+the step body never imports kfp and this module never imports kfp either (KFP's artifacts are duck-typed:
+`.path`, `.metadata`, and `.log_metric` on Metrics).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+from greenpipe.artifacts import Artifact, Metrics
+from greenpipe.context import StepContext, activate
+from greenpipe.digest import digest_path
+from greenpipe.ledger import FormulaEnergy, Usage, UsageMeter
+from greenpipe.params import coerce
+from greenpipe.step import Step, artifact_class
+from greenpipe.store import default_home
+
+
+def load_step(ref: str) -> Step:
+    """The step object named by `module:qualname` (a StepSpec.ref)."""
+    module_name, _, qualname = ref.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, Step):
+        raise TypeError(f"{ref} is {type(obj).__name__}, not a greenpipe step")
+    return obj
+
+
+def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
+    """Call the step `ref` with KFP's arguments; return its values as a tuple in declared order (or None).
+
+    Input artifacts become greenpipe artifacts on the same path, with their content digest; outputs are
+    checked to exist after the call; metrics are also logged to KFP's Metrics metadata (the JSON file at the
+    path is written by greenpipe's Metrics.log_metric). Every other output's metadata records its digest and
+    the measured wall time, CPU time, peak memory and formula energy of this execution.
+    """
+    step = load_step(ref)
+    spec = step.spec
+    kwargs: dict[str, Any] = {}
+    for param in spec.params:
+        if param.name in arguments:
+            kwargs[param.name] = coerce(f"{spec.name}.{param.name}", param.type, arguments[param.name])
+    for spec_in in spec.inputs:
+        given = arguments.get(spec_in.name)
+        if given is None:
+            if spec_in.optional:
+                kwargs[spec_in.name] = None
+            continue
+        kwargs[spec_in.name] = artifact_class(spec_in.kind)(given.path, digest_path(given.path),
+                                                            metadata=dict(given.metadata or {}))
+    outputs: dict[str, Artifact] = {}
+    for spec_out in spec.outputs:
+        path = arguments[spec_out.name].path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        outputs[spec_out.name] = artifact_class(spec_out.kind)(path)
+    kwargs.update(outputs)
+
+    ctx = StepContext(home=default_home(), task=spec.name)
+    with UsageMeter() as meter, activate(ctx):
+        returned = step.fn(**kwargs)
+    usage = Usage(wall_s=meter.wall_s, cpu_s=meter.cpu_s, peak_mb=meter.peak_mb)
+    usage.energy_kwh = FormulaEnergy().stop(usage)
+    ledger = {
+        "wall_s": usage.wall_s,
+        "cpu_s": usage.cpu_s,
+        "peak_mb": usage.peak_mb,
+        "energy_kwh": usage.energy_kwh,
+        "energy_method": "formula",
+        "avoided": [
+            {"kind": c.kind, "energy_kwh": c.energy_kwh, "traced_to": c.traced_to, "note": c.note}
+            for c in ctx.credits.credits
+        ],
+    }
+    for name, artifact in outputs.items():
+        if not os.path.exists(artifact.path):
+            raise RuntimeError(f"step {spec.name} did not write its output '{name}' "
+                               f"(write a file or folder at {name}.path)")
+        target = arguments[name]
+        if isinstance(artifact, Metrics):  # KFP shows a Metrics artifact's metadata as its metrics: only those
+            for metric, value in sorted(artifact.values().items()):
+                target.log_metric(metric, value)
+            continue
+        target.metadata["greenpipe_digest"] = digest_path(artifact.path)
+        target.metadata["greenpipe_step"] = spec.ref
+        target.metadata["greenpipe_usage"] = ledger
+    return _values(spec.name, step, returned)
+
+
+def _values(name: str, step: Step, returned: Any) -> tuple | None:
+    specs = step.spec.values
+    if not specs:
+        return None
+    if returned is None:
+        raise RuntimeError(f"step {name} declares values {[v.name for v in specs]} but returned None")
+    data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip([v.name for v in specs], returned))
+    return tuple(coerce(f"{name} value {v.name}", v.type, data[v.name]) for v in specs)

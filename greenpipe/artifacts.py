@@ -65,9 +65,7 @@ class Metrics(Artifact):
             return dict(json.load(handle))
 
 
-ARTIFACT_KINDS: dict[str, type[Artifact]] = {
-    cls.kind: cls for cls in (Artifact, Dataset, Model, Report, Metrics)
-}
+ARTIFACT_KINDS: dict[str, type[Artifact]] = {cls.kind: cls for cls in (Artifact, Dataset, Model, Report, Metrics)}
 
 A = TypeVar("A", bound=Artifact)
 

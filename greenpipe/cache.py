@@ -29,7 +29,12 @@ class KeyParts:
     @property
     def key(self) -> str:
         blob = canonical_json(
-            {"code": self.fingerprint.digest, "version": self.version, "params": self.params, "inputs": self.inputs}
+            {
+                "code": self.fingerprint.digest,
+                "version": self.version,
+                "params": self.params,
+                "inputs": self.inputs,
+            }
         )
         return "ck:" + hashlib.sha256(blob.encode()).hexdigest()
 
@@ -92,8 +97,9 @@ def explain_miss(previous: sqlite3.Row | None, parts: KeyParts) -> str:
     old_fp = json.loads(previous["fingerprint"] or "{}")
     changed = parts.fingerprint.changed_since(old_fp)
     if changed:
-        shown = ", ".join(_readable(n) for n in changed[:3]) + (f" (+{len(changed) - 3} more)" if len(changed) > 3
-                                                                 else "")
+        shown = ", ".join(_readable(n) for n in changed[:3]) + (
+            f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
+        )
         reasons.append(f"code changed in {shown}")
     if previous["version"] != parts.version:
         reasons.append(f"greenpipe version {previous['version']} -> {parts.version}")
@@ -110,9 +116,9 @@ def explain_miss(previous: sqlite3.Row | None, parts: KeyParts) -> str:
 
 def _readable(part: str) -> str:
     if part.startswith("const:"):
-        return "constant " + part[len("const:"):].split(":")[-1] + " (in " + part[6:].split(":")[0] + ")"
+        return "constant " + part[len("const:") :].split(":")[-1] + " (in " + part[6:].split(":")[0] + ")"
     if part.startswith("pkg:"):
         return f"package {part[4:]} version"
     if part.startswith("module:"):
-        return "module " + part[len("module:"):]
+        return "module " + part[len("module:") :]
     return part

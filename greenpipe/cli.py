@@ -41,8 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     def pipeline_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("pipeline", help="a reference pipeline name (train) or path/to/file.py:function")
-        cmd.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                         help="override a pipeline parameter (checked against its type)")
+        cmd.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a pipeline parameter (checked against its type)",
+        )
         return cmd
 
     run = pipeline_cmd("run", "run a pipeline on the embedded store")
@@ -81,10 +86,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _selection_args(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--force", action="append", default=[], metavar="STEP",
-                     help="rerun STEP and everything downstream of it (repeatable)")
-    cmd.add_argument("--from", dest="from_", action="append", default=[], metavar="STEP",
-                     help="rerun from STEP on: the same as --force STEP")
+    cmd.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="rerun STEP and everything downstream of it (repeatable)",
+    )
+    cmd.add_argument(
+        "--from",
+        dest="from_",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="rerun from STEP on: the same as --force STEP",
+    )
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -108,15 +124,20 @@ def _runner(args: argparse.Namespace, **extra: Any) -> Any:
     from greenpipe.runner import Runner
 
     pipeline = load_pipeline(args.pipeline)
-    return Runner(pipeline, _overrides(args.param), store=_store(args), params_from_text=True,
-                  force=[*args.force, *args.from_], **extra)
+    return Runner(
+        pipeline,
+        _overrides(args.param),
+        store=_store(args),
+        params_from_text=True,
+        force=[*args.force, *args.from_],
+        **extra,
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from greenpipe.display import ProgressDisplay, summary
 
-    runner = _runner(args, region=args.region, energy=args.energy,
-                     display=None if args.json else ProgressDisplay())
+    runner = _runner(args, region=args.region, energy=args.energy, display=None if args.json else ProgressDisplay())
     result = runner.run()
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
@@ -130,9 +151,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     items = _runner(args).plan()
     if args.json:
-        print(json.dumps({"pipeline": args.pipeline,
-                          "steps": [{"name": i.name, "action": i.action, "reason": i.reason} for i in items]},
-                         indent=2))
+        print(
+            json.dumps(
+                {
+                    "pipeline": args.pipeline,
+                    "steps": [{"name": i.name, "action": i.action, "reason": i.reason} for i in items],
+                },
+                indent=2,
+            )
+        )
     else:
         print(plan_table(items))
     return 0
@@ -144,22 +171,63 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     store = _store(args)
     rows = store.query(
         "SELECT r.run_id, r.pipeline, r.status, r.started, r.finished, r.region, "
-        "COALESCE(SUM(e.energy_kwh),0) AS kwh, COALESCE(SUM(e.co2e_g),0) AS g, COALESCE(SUM(e.avoided_co2e_g),0) AS av, "
+        "COALESCE(SUM(e.energy_kwh),0) AS kwh, COALESCE(SUM(e.co2e_g),0) AS g, "
+        "COALESCE(SUM(e.avoided_co2e_g),0) AS av, "
         "SUM(e.status='ran') AS ran, SUM(e.status='cached') AS cached FROM runs r "
         "LEFT JOIN executions e ON e.run_id=r.run_id GROUP BY r.run_id ORDER BY r.started DESC LIMIT ?",
-        (args.limit,))
-    docs = [{"run_id": r["run_id"], "pipeline": r["pipeline"], "status": r["status"],
-             "started": _iso(r["started"]), "wall_s": round((r["finished"] or r["started"]) - r["started"], 3),
-             "ran": r["ran"] or 0, "cached": r["cached"] or 0, "energy_wh": r["kwh"] * 1000, "co2e_g": r["g"],
-             "avoided_co2e_g": r["av"], "region": r["region"]} for r in rows]
+        (args.limit,),
+    )
+    docs = [
+        {
+            "run_id": r["run_id"],
+            "pipeline": r["pipeline"],
+            "status": r["status"],
+            "started": _iso(r["started"]),
+            "wall_s": round((r["finished"] or r["started"]) - r["started"], 3),
+            "ran": r["ran"] or 0,
+            "cached": r["cached"] or 0,
+            "energy_wh": r["kwh"] * 1000,
+            "co2e_g": r["g"],
+            "avoided_co2e_g": r["av"],
+            "region": r["region"],
+        }
+        for r in rows
+    ]
     if args.json:
         print(json.dumps({"runs": docs}, indent=2))
     elif not docs:
         print(f"no runs in {store.home}")
     else:
-        print(table(["run", "pipeline", "status", "started", "ran", "cached", "energy Wh", "gCO2e", "avoided gCO2e"],
-                    [[d["run_id"], d["pipeline"], d["status"], d["started"], d["ran"], d["cached"], d["energy_wh"],
-                      d["co2e_g"], d["avoided_co2e_g"]] for d in docs], "lllrrrrrr"))
+        print(
+            table(
+                [
+                    "run",
+                    "pipeline",
+                    "status",
+                    "started",
+                    "ran",
+                    "cached",
+                    "energy Wh",
+                    "gCO2e",
+                    "avoided gCO2e",
+                ],
+                [
+                    [
+                        d["run_id"],
+                        d["pipeline"],
+                        d["status"],
+                        d["started"],
+                        d["ran"],
+                        d["cached"],
+                        d["energy_wh"],
+                        d["co2e_g"],
+                        d["avoided_co2e_g"],
+                    ]
+                    for d in docs
+                ],
+                "lllrrrrrr",
+            )
+        )
     return 0
 
 
@@ -175,27 +243,65 @@ def run_document(store: Any, run_id: str) -> dict[str, Any]:
         raise RunNotFound(f"run {run_id!r} is not in {store.home}: list runs with `greenpipe runs`")
     steps, credits, lineage = [], [], []
     for e in store.executions(run_id):
-        steps.append({"name": e["task"], "status": e["status"], "reason": e["reason"], "exec_id": e["exec_id"],
-                      "wall_s": e["wall_s"], "cpu_s": e["cpu_s"], "peak_mb": e["peak_mb"],
-                      "energy_wh": e["energy_kwh"] * 1000, "co2e_g": e["co2e_g"],
-                      "avoided_wh": e["avoided_kwh"] * 1000, "avoided_co2e_g": e["avoided_co2e_g"],
-                      "method": e["method"], "error": (e["error"] or "").split("\n")[0] or None})
+        steps.append(
+            {
+                "name": e["task"],
+                "status": e["status"],
+                "reason": e["reason"],
+                "exec_id": e["exec_id"],
+                "wall_s": e["wall_s"],
+                "cpu_s": e["cpu_s"],
+                "peak_mb": e["peak_mb"],
+                "energy_wh": e["energy_kwh"] * 1000,
+                "co2e_g": e["co2e_g"],
+                "avoided_wh": e["avoided_kwh"] * 1000,
+                "avoided_co2e_g": e["avoided_co2e_g"],
+                "method": e["method"],
+                "error": (e["error"] or "").split("\n")[0] or None,
+            }
+        )
         for c in store.credits_of(e["exec_id"]):
-            credits.append({"step": e["task"], "kind": c["kind"], "energy_wh": c["energy_kwh"] * 1000,
-                            "co2e_g": c["co2e_g"], "traced_to": c["traced_to"], "note": c["note"]})
+            credits.append(
+                {
+                    "step": e["task"],
+                    "kind": c["kind"],
+                    "energy_wh": c["energy_kwh"] * 1000,
+                    "co2e_g": c["co2e_g"],
+                    "traced_to": c["traced_to"],
+                    "note": c["note"],
+                }
+            )
         for name, digest in store.outputs_of(e["exec_id"]).items():
             origin = e["source_exec"] or e["exec_id"]
-            lineage.append({"artifact": digest, "output": f"{e['task']}.{name}", "produced_by": origin,
-                            "inputs": [{"name": i["name"], "digest": i["digest"], "from": i["source"]}
-                                       for i in store.inputs_of(e["exec_id"])]})
+            lineage.append(
+                {
+                    "artifact": digest,
+                    "output": f"{e['task']}.{name}",
+                    "produced_by": origin,
+                    "inputs": [
+                        {"name": i["name"], "digest": i["digest"], "from": i["source"]}
+                        for i in store.inputs_of(e["exec_id"])
+                    ],
+                }
+            )
     keys = ("wall_s", "cpu_s", "energy_wh", "co2e_g", "avoided_wh", "avoided_co2e_g")
     totals: dict[str, Any] = {k: sum(s[k] or 0 for s in steps) for k in keys}
     for status in ("ran", "cached", "skipped", "failed"):
         totals[status] = sum(1 for s in steps if s["status"] == status)
-    return {"run_id": run_id, "pipeline": run["pipeline"], "status": run["status"], "params": json.loads(run["params"]),
-            "started": _iso(run["started"]), "region": run["region"],
-            "intensity_g_per_kwh": run["intensity_g_per_kwh"], "intensity_source": run["intensity_source"],
-            "steps": steps, "totals": totals, "credits": credits, "lineage": lineage}
+    return {
+        "run_id": run_id,
+        "pipeline": run["pipeline"],
+        "status": run["status"],
+        "params": json.loads(run["params"]),
+        "started": _iso(run["started"]),
+        "region": run["region"],
+        "intensity_g_per_kwh": run["intensity_g_per_kwh"],
+        "intensity_source": run["intensity_source"],
+        "steps": steps,
+        "totals": totals,
+        "credits": credits,
+        "lineage": lineage,
+    }
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -207,14 +313,35 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(f"run {doc['run_id']}  pipeline {doc['pipeline']}  {doc['status']}  started {doc['started']}")
     print(f"params {json.dumps(doc['params'])}")
-    print(table(["step", "status", "wall s", "CPU s", "peak MB", "energy Wh", "gCO2e", "avoided gCO2e", "reason"],
-                [[s["name"], s["status"], s["wall_s"], s["cpu_s"], s["peak_mb"], s["energy_wh"], s["co2e_g"],
-                  s["avoided_co2e_g"], s["reason"]] for s in doc["steps"]], "llrrrrrrl"))
+    print(
+        table(
+            ["step", "status", "wall s", "CPU s", "peak MB", "energy Wh", "gCO2e", "avoided gCO2e", "reason"],
+            [
+                [
+                    s["name"],
+                    s["status"],
+                    s["wall_s"],
+                    s["cpu_s"],
+                    s["peak_mb"],
+                    s["energy_wh"],
+                    s["co2e_g"],
+                    s["avoided_co2e_g"],
+                    s["reason"],
+                ]
+                for s in doc["steps"]
+            ],
+            "llrrrrrrl",
+        )
+    )
     if doc["credits"]:
         print("\nledger: avoided")
-        print(table(["step", "kind", "Wh", "gCO2e", "traced to"],
-                    [[c["step"], c["kind"], c["energy_wh"], c["co2e_g"], c["traced_to"]] for c in doc["credits"]],
-                    "llrrl"))
+        print(
+            table(
+                ["step", "kind", "Wh", "gCO2e", "traced to"],
+                [[c["step"], c["kind"], c["energy_wh"], c["co2e_g"], c["traced_to"]] for c in doc["credits"]],
+                "llrrl",
+            )
+        )
     print("\nlineage")
     for item in doc["lineage"]:
         ins = ", ".join(f"{i['name']}={i['digest'][:19]}" for i in item["inputs"]) or "-"
@@ -233,8 +360,10 @@ def _cmd_gc(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict() | {"dry_run": args.dry_run}, indent=2))
     else:
         verb = "would free" if args.dry_run else "freed"
-        print(f"gc {verb} {report.bytes_freed} bytes: {report.artifacts_deleted} artifacts, "
-              f"{report.cache_entries_dropped} cache entries, {report.tmp_dirs_removed} temporary folders")
+        print(
+            f"gc {verb} {report.bytes_freed} bytes: {report.artifacts_deleted} artifacts, "
+            f"{report.cache_entries_dropped} cache entries, {report.tmp_dirs_removed} temporary folders"
+        )
     return 0
 
 
@@ -249,16 +378,38 @@ def _cmd_regions(args: argparse.Namespace) -> int:
     if last:
         kwh = sum(e["energy_kwh"] for e in store.executions(last[0]["run_id"]))
     rows = sorted(intensity_table()["regions"].items(), key=lambda kv: kv[1]["g_per_kwh"])
-    docs = [{"region": key, "name": row["name"], "g_per_kwh": row["g_per_kwh"], "current": key == current.key,
-             "last_run_co2e_g": kwh * row["g_per_kwh"], "source": row["source"], "year": row["year"]}
-            for key, row in rows]
+    docs = [
+        {
+            "region": key,
+            "name": row["name"],
+            "g_per_kwh": row["g_per_kwh"],
+            "current": key == current.key,
+            "last_run_co2e_g": kwh * row["g_per_kwh"],
+            "source": row["source"],
+            "year": row["year"],
+        }
+        for key, row in rows
+    ]
     if args.json:
-        print(json.dumps({"current": current.key, "last_run": last[0]["run_id"] if last else None,
-                          "last_run_energy_wh": kwh * 1000, "regions": docs}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "current": current.key,
+                    "last_run": last[0]["run_id"] if last else None,
+                    "last_run_energy_wh": kwh * 1000,
+                    "regions": docs,
+                },
+                indent=2,
+            )
+        )
         return 0
-    print(table(["", "region", "name", "gCO2e/kWh", "last run gCO2e"],
-                [["*" if d["current"] else "", d["region"], d["name"], d["g_per_kwh"], d["last_run_co2e_g"]]
-                 for d in docs], "lllrr"))
+    print(
+        table(
+            ["", "region", "name", "gCO2e/kWh", "last run gCO2e"],
+            [["*" if d["current"] else "", d["region"], d["name"], d["g_per_kwh"], d["last_run_co2e_g"]] for d in docs],
+            "lllrr",
+        )
+    )
     print(f"\n* current region. Last run: {last[0]['run_id'] if last else 'none'} ({kwh * 1000:.4f} Wh measured).")
     print(f"Source: {rows[0][1]['source']} ({rows[0][1]['year']}; grid data {rows[0][1].get('data_years', '')}).")
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 try:  # blake3 is a core dependency; sha256 keeps digests working where its wheel is missing
     import blake3 as _blake3
 except ImportError:  # pragma: no cover - exercised only without the blake3 wheel
-    _blake3 = None
+    _blake3 = None  # type: ignore[assignment]
 
 ALGORITHM = "blake3" if _blake3 is not None else "sha256"
 _SMALL = 1 << 20  # below 1 MiB, threads and mmap cost more than they save

@@ -41,7 +41,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | No
     align = align or "l" + "r" * (len(headers) - 1)
     lines = []
     for n, row in enumerate(cells):
-        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align)]
+        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align, strict=True)]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -59,11 +59,22 @@ def _fmt(value: Any) -> str:
 def summary(result: RunResult) -> str:
     """The end-of-run table: per step and in total, what ran, what it cost and what it avoided."""
     headers = ["step", "status", "wall s", "CPU s", "peak MB", "energy Wh", "gCO2e", "avoided gCO2e"]
-    rows = [[s.name, s.status, s.wall_s, s.cpu_s, s.peak_mb, s.energy_wh, s.co2e_g, s.avoided_co2e_g]
-            for s in result.steps]
+    rows = [
+        [s.name, s.status, s.wall_s, s.cpu_s, s.peak_mb, s.energy_wh, s.co2e_g, s.avoided_co2e_g] for s in result.steps
+    ]
     t = result.totals()
-    rows.append(["total", f"{t['ran']} ran, {t['cached']} cached", t["wall_s"], t["cpu_s"], t["peak_mb"],
-                 t["energy_wh"], t["co2e_g"], t["avoided_co2e_g"]])
+    rows.append(
+        [
+            "total",
+            f"{t['ran']} ran, {t['cached']} cached",
+            t["wall_s"],
+            t["cpu_s"],
+            t["peak_mb"],
+            t["energy_wh"],
+            t["co2e_g"],
+            t["avoided_co2e_g"],
+        ]
+    )
     head = f"run {result.run_id}  pipeline {result.pipeline}  {result.status}"
     lines = [head, table(headers, rows, "llrrrrrr")]
     if t["ran"] == 0 and t["failed"] == 0:

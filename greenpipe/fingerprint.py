@@ -116,7 +116,7 @@ class _Walker:
         elif isinstance(obj, type):
             self._class(obj)
         elif isinstance(obj, (types.FunctionType, types.MethodType)):
-            self._function(obj.__func__ if isinstance(obj, types.MethodType) else obj)
+            self._function(obj.__func__ if isinstance(obj, types.MethodType) else obj)  # type: ignore[arg-type]
         else:
             module = getattr(type(obj), "__module__", "builtins")
             if _module_kind(module) == "project":

@@ -165,7 +165,10 @@ class CodecarbonEnergy(EnergyMethod):
         except ImportError as exc:
             raise GreenpipeError("--energy codecarbon needs codecarbon: pip install 'greenpipe[codecarbon]'") from exc
         self._tracker = OfflineEmissionsTracker(
-            country_iso_code=country_iso_code, save_to_file=False, log_level="error", measure_power_secs=1,
+            country_iso_code=country_iso_code,
+            save_to_file=False,
+            log_level="error",
+            measure_power_secs=1,
         )
 
     def start(self) -> None:
@@ -186,8 +189,13 @@ def energy_method(name: str) -> EnergyMethod:
     return ENERGY_METHODS[name]()
 
 
-def formula_kwh(cpu_s: float, wall_s: float, memory_gb: float, w_per_core: float = DEFAULT_W_PER_CORE,
-                pue: float = DEFAULT_PUE) -> float:
+def formula_kwh(
+    cpu_s: float,
+    wall_s: float,
+    memory_gb: float,
+    w_per_core: float = DEFAULT_W_PER_CORE,
+    pue: float = DEFAULT_PUE,
+) -> float:
     """Green Algorithms energy in kWh: CPU seconds x W per core plus memory held over the wall time, x PUE."""
     joules = (cpu_s * w_per_core + wall_s * memory_gb * W_PER_GB) * pue
     return joules / 3.6e6

@@ -26,8 +26,10 @@ def load_pipeline(ref: str) -> Pipeline:
     package = importlib.import_module(REFERENCE_PACKAGE)
     table: dict[str, str] = getattr(package, "REFERENCE_PIPELINES", {})
     if ref not in table:
-        raise PipelineNotFound(f"pipeline {ref!r} is not a reference pipeline ({', '.join(sorted(table))}); "
-                               "for your own, pass path/to/file.py:function")
+        raise PipelineNotFound(
+            f"pipeline {ref!r} is not a reference pipeline ({', '.join(sorted(table))}); "
+            "for your own, pass path/to/file.py:function"
+        )
     module_name, attr = table[ref].split(":")
     return _checked(getattr(importlib.import_module(module_name), attr), ref)
 
@@ -43,8 +45,10 @@ def _from_file(ref: str) -> Pipeline:
     # identity (and cache key) whichever way it is reached; a clash with another module falls back to a unique name.
     module_name = path.stem
     loaded = sys.modules.get(module_name)
-    if not module_name.isidentifier() or module_name in sys.stdlib_module_names or (
-        loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != path.resolve()
+    if (
+        not module_name.isidentifier()
+        or module_name in sys.stdlib_module_names
+        or (loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != path.resolve())
     ):
         module_name = "greenpipe_user_" + re.sub(r"\W", "_", path.resolve().with_suffix("").as_posix().strip("/"))
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -59,8 +63,9 @@ def _from_file(ref: str) -> Pipeline:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         del sys.modules[module_name]
-        raise PipelineNotFound(f"pipeline file {path_text!r} has a syntax error at line {exc.lineno}: {exc.msg}") \
-            from None
+        raise PipelineNotFound(
+            f"pipeline file {path_text!r} has a syntax error at line {exc.lineno}: {exc.msg}"
+        ) from None
     except Exception as exc:
         del sys.modules[module_name]
         raise PipelineNotFound(f"pipeline file {path_text!r} failed to import: {type(exc).__name__}: {exc}") from None

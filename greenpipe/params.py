@@ -85,8 +85,9 @@ def coerce(name: str, tp: Any, value: Any, *, from_text: bool = False) -> Any:
         if args:
             return {coerce(f"{name} key", args[0], k): coerce(f"{name}[{k!r}]", args[1], v) for k, v in value.items()}
         return dict(value)
-    raise ParamError(f"param {name} has type {type_name(tp)}, which greenpipe cannot pass: use bool, int, "
-                     "float, str, list or dict")
+    raise ParamError(
+        f"param {name} has type {type_name(tp)}, which greenpipe cannot pass: use bool, int, float, str, list or dict"
+    )
 
 
 def _parse_text(name: str, base: Any, text: str) -> Any:
@@ -113,8 +114,9 @@ def _parse_text(name: str, base: Any, text: str) -> Any:
 
 
 def _mismatch(name: str, tp: Any, value: Any) -> ParamError:
-    return ParamError(f"param {name}={value!r} is a {type(value).__name__}, but {name} takes {type_name(tp)}: "
-                      f"pass a {type_name(tp)}")
+    return ParamError(
+        f"param {name}={value!r} is a {type(value).__name__}, but {name} takes {type_name(tp)}: pass a {type_name(tp)}"
+    )
 
 
 def canonical_json(value: Any) -> str:

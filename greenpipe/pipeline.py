@@ -6,9 +6,9 @@ import contextlib
 import inspect
 import threading
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from greenpipe.artifacts import Artifact
 from greenpipe.errors import ParamError, SpecError, StepNotFound
@@ -121,8 +121,9 @@ class Task:
             return self.outputs[item]
         if item in self.values:
             return self.values[item]
-        raise AttributeError(f"task {self.name} has no output or value {item!r}; it has "
-                             f"{sorted([*self.outputs, *self.values])}")
+        raise AttributeError(
+            f"task {self.name} has no output or value {item!r}; it has {sorted([*self.outputs, *self.values])}"
+        )
 
     @property
     def output(self) -> OutputRef:
@@ -168,10 +169,15 @@ class Graph:
             if pspec.name in kwargs:
                 value = kwargs[pspec.name]
                 if isinstance(value, (OutputRef, ValueRef)):
-                    raise SpecError(f"step {spec.name}: param {pspec.name} got a task output; pass artifacts to "
-                                    "inputs and use values in when(...)")
-                params[pspec.name] = value if isinstance(value, PipelineParam) else coerce(
-                    f"{spec.name}.{pspec.name}", pspec.type, value)
+                    raise SpecError(
+                        f"step {spec.name}: param {pspec.name} got a task output; pass artifacts to "
+                        "inputs and use values in when(...)"
+                    )
+                params[pspec.name] = (
+                    value
+                    if isinstance(value, PipelineParam)
+                    else coerce(f"{spec.name}.{pspec.name}", pspec.type, value)
+                )
             elif pspec.required:
                 raise SpecError(f"step {spec.name}: param {pspec.name} ({type_name(pspec.type)}) is required")
         inputs: dict[str, OutputRef | PipelineParam] = {}
@@ -179,16 +185,20 @@ class Graph:
             ref = kwargs.get(ispec.name)
             if ref is None:
                 if not ispec.optional:
-                    raise SpecError(f"step {spec.name}: input {ispec.name} ({ispec.kind}) is required; pass "
-                                    "another task's output, e.g. `data=load.outputs['data']`")
+                    raise SpecError(
+                        f"step {spec.name}: input {ispec.name} ({ispec.kind}) is required; pass "
+                        "another task's output, e.g. `data=load.outputs['data']`"
+                    )
                 continue
             if isinstance(ref, Task):
                 ref = ref.output
             if not isinstance(ref, (OutputRef, PipelineParam)) or (
                 isinstance(ref, PipelineParam) and not ref.is_artifact
             ):
-                raise SpecError(f"step {spec.name}: input {ispec.name} needs an artifact (a task output or a "
-                                f"Dataset pipeline parameter), got {ref!r}")
+                raise SpecError(
+                    f"step {spec.name}: input {ispec.name} needs an artifact (a task output or a "
+                    f"Dataset pipeline parameter), got {ref!r}"
+                )
             inputs[ispec.name] = ref
         task = Task(name, step, params, inputs, tuple(self._conditions))
         task.outputs = {o.name: OutputRef(task, o.name, o.kind) for o in spec.outputs}
@@ -200,8 +210,10 @@ class Graph:
         for task in self.tasks:
             if task.name == name:
                 return task
-        raise StepNotFound(f"step {name!r} is not in pipeline {self.pipeline_name}; its steps are: "
-                           + ", ".join(t.name for t in self.tasks))
+        raise StepNotFound(
+            f"step {name!r} is not in pipeline {self.pipeline_name}; its steps are: "
+            + ", ".join(t.name for t in self.tasks)
+        )
 
     def downstream_of(self, names: list[str]) -> set[str]:
         """The named tasks and every task that depends on them."""
@@ -243,8 +255,9 @@ class Pipeline:
             if tp is None:
                 raise SpecError(f"pipeline {name}: parameter {pname} needs a type annotation")
             if not (is_param_type(tp) or (isinstance(tp, type) and issubclass(tp, Artifact))):
-                raise SpecError(f"pipeline {name}: parameter {pname} has type {type_name(tp)}; use a scalar, "
-                                "list, dict or Dataset")
+                raise SpecError(
+                    f"pipeline {name}: parameter {pname} has type {type_name(tp)}; use a scalar, list, dict or Dataset"
+                )
             default = parameter.default
             if default is not REQUIRED and is_param_type(tp):
                 default = coerce(pname, tp, default)
@@ -256,17 +269,22 @@ class Pipeline:
         known = {p.name: p for p in self.params}
         for key in overrides:
             if key not in known:
-                raise ParamError(f"pipeline {self.name} has no param {key!r}; its params are: "
-                                 + (", ".join(sorted(known)) or "(none)"))
+                raise ParamError(
+                    f"pipeline {self.name} has no param {key!r}; its params are: "
+                    + (", ".join(sorted(known)) or "(none)")
+                )
         values: dict[str, Any] = {}
         for param in self.params:
             if param.name in overrides:
                 raw = overrides[param.name]
-                values[param.name] = str(raw) if param.is_artifact else coerce(
-                    param.name, param.type, raw, from_text=from_text)
+                values[param.name] = (
+                    str(raw) if param.is_artifact else coerce(param.name, param.type, raw, from_text=from_text)
+                )
             elif param.default is REQUIRED:
-                raise ParamError(f"pipeline {self.name} needs param {param.name} ({type_name(param.type)}): "
-                                 f"pass --param {param.name}=...")
+                raise ParamError(
+                    f"pipeline {self.name} needs param {param.name} ({type_name(param.type)}): "
+                    f"pass --param {param.name}=..."
+                )
             else:
                 values[param.name] = param.default
         return values
@@ -288,9 +306,7 @@ class Pipeline:
         return f"<pipeline {self.name}>"
 
 
-def pipeline(
-    fn: Callable[..., Any] | None = None, *, name: str | None = None, description: str | None = None
-) -> Any:
+def pipeline(fn: Callable[..., Any] | None = None, *, name: str | None = None, description: str | None = None) -> Any:
     """Declare a pipeline: a function whose body calls steps and passes their outputs on."""
 
     def wrap(func: Callable[..., Any]) -> Pipeline:

@@ -9,6 +9,7 @@ import secrets
 import socket
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -129,8 +130,10 @@ class Runner:
             if param.is_artifact:
                 path = self.values[param.name]
                 if not os.path.exists(path):
-                    raise InputMissing(f"input {param.name}={path!r} does not exist: pass an existing file or "
-                                       f"folder with --param {param.name}=PATH")
+                    raise InputMissing(
+                        f"input {param.name}={path!r} does not exist: pass an existing file or "
+                        f"folder with --param {param.name}=PATH"
+                    )
         self._results: dict[str, StepResult] = {}
 
     # -- planning -----------------------------------------------------------------------------------------------
@@ -169,8 +172,7 @@ class Runner:
 
     def _condition_plan(self, task: Task, reason: str) -> tuple[str, str]:
         for cond in task.conditions:
-            prev = previous_execution(self.store, self.pipeline.name, cond.ref.task.name,
-                                      cond.ref.task.step.spec.ref)
+            prev = previous_execution(self.store, self.pipeline.name, cond.ref.task.name, cond.ref.task.step.spec.ref)
             if prev is not None:
                 value = json.loads(prev["vals"] or "{}").get(cond.ref.name)
                 if not cond.holds(value):
@@ -190,9 +192,19 @@ class Runner:
             db.execute(
                 "INSERT INTO runs (run_id, pipeline, status, params, region, intensity_g_per_kwh, intensity_source, "
                 "energy_method, started, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, self.pipeline.name, "running", json.dumps(self.values, sort_keys=True, default=str),
-                 self.intensity.key, self.intensity.g_per_kwh, f"{self.intensity.source} ({self.intensity.year})",
-                 self.energy, time.time(), os.getpid(), socket.gethostname()),
+                (
+                    run_id,
+                    self.pipeline.name,
+                    "running",
+                    json.dumps(self.values, sort_keys=True, default=str),
+                    self.intensity.key,
+                    self.intensity.g_per_kwh,
+                    f"{self.intensity.source} ({self.intensity.year})",
+                    self.energy,
+                    time.time(),
+                    os.getpid(),
+                    socket.gethostname(),
+                ),
             )
         total = len(self.graph.tasks)
         status = "succeeded"
@@ -212,8 +224,15 @@ class Runner:
         finally:
             with self.store.transaction() as db:
                 db.execute("UPDATE runs SET status=?, finished=? WHERE run_id=?", (status, time.time(), run_id))
-        return RunResult(run_id, self.pipeline.name, status, list(self._results.values()), self.intensity.key,
-                         self.intensity.g_per_kwh, f"{self.intensity.source} ({self.intensity.year})")
+        return RunResult(
+            run_id,
+            self.pipeline.name,
+            status,
+            list(self._results.values()),
+            self.intensity.key,
+            self.intensity.g_per_kwh,
+            f"{self.intensity.source} ({self.intensity.year})",
+        )
 
     def _execute(self, run_id: str, task: Task) -> StepResult:
         resolved = self._resolve(task)
@@ -258,12 +277,16 @@ class Runner:
             if planning:
                 assert will_run is not None
                 if ref.task.name in will_run:
-                    return _Resolved(params, inputs, pending=f"input '{name}' will change: upstream "
-                                                                 f"'{ref.task.name}' runs")
+                    return _Resolved(
+                        params, inputs, pending=f"input '{name}' will change: upstream '{ref.task.name}' runs"
+                    )
                 digest = self._planned_output(ref)
                 if digest is None:
-                    return _Resolved(params, inputs, pending=f"input '{name}' unknown: upstream "
-                                                                 f"'{ref.task.name}' has no cached result")
+                    return _Resolved(
+                        params,
+                        inputs,
+                        pending=f"input '{name}' unknown: upstream '{ref.task.name}' has no cached result",
+                    )
                 inputs[name] = (digest, str(self.store.object_path(digest)), "")
                 continue
             upstream = self._results[ref.task.name]
@@ -287,16 +310,30 @@ class Runner:
         if credit:
             prev = self.store.query(
                 "SELECT exec_id, energy_kwh FROM executions WHERE step_ref=? AND status='ran' "
-                "ORDER BY finished DESC LIMIT 1", (task.step.spec.ref,))
+                "ORDER BY finished DESC LIMIT 1",
+                (task.step.spec.ref,),
+            )
             if prev and prev[0]["energy_kwh"] > 0:
-                credits.append(("skipped_retrain", float(prev[0]["energy_kwh"]), f"exec:{prev[0]['exec_id']}",
-                                "a when-gated step skipped; credited what its last run measured"))
+                credits.append(
+                    (
+                        "skipped_retrain",
+                        float(prev[0]["energy_kwh"]),
+                        f"exec:{prev[0]['exec_id']}",
+                        "a when-gated step skipped; credited what its last run measured",
+                    )
+                )
         self._insert_execution(run_id, task, result, None, credits=credits)
         return result
 
     def _record_hit(self, run_id: str, task: Task, resolved: _Resolved, hit: Any) -> StepResult:
-        result = StepResult(task.name, "cached", f"cached from execution {hit.exec_id}",
-                            exec_id=secrets.token_hex(8), outputs=dict(hit.outputs), values=dict(hit.values))
+        result = StepResult(
+            task.name,
+            "cached",
+            f"cached from execution {hit.exec_id}",
+            exec_id=secrets.token_hex(8),
+            outputs=dict(hit.outputs),
+            values=dict(hit.values),
+        )
         credits = [("cache", hit.energy_kwh, f"exec:{hit.exec_id}", "cache hit: what the original run measured")]
         with self.store.transaction() as db:
             db.execute("UPDATE cache SET last_used=? WHERE exec_id=?", (time.time(), hit.exec_id))
@@ -331,8 +368,10 @@ class Runner:
             for out in spec.outputs:
                 written = Path(out_artifacts[out.name].path)
                 if not written.exists():
-                    raise RuntimeError(f"step {task.name} did not write its output '{out.name}' "
-                                       f"(write a file or folder at {out.name}.path)")
+                    raise RuntimeError(
+                        f"step {task.name} did not write its output '{out.name}' "
+                        f"(write a file or folder at {out.name}.path)"
+                    )
                 outputs[out.name] = self.store.put(written, out.kind)[0]
         except Exception as exc:
             result.status = "failed"
@@ -340,8 +379,10 @@ class Runner:
             result.reason = reason
             tb = traceback.format_exc()
             with self.store.transaction() as db:
-                db.execute("UPDATE executions SET status='failed', finished=?, error=? WHERE exec_id=?",
-                           (time.time(), result.error + "\n" + tb, exec_id))
+                db.execute(
+                    "UPDATE executions SET status='failed', finished=?, error=? WHERE exec_id=?",
+                    (time.time(), result.error + "\n" + tb, exec_id),
+                )
             remove_object(tmp)
             return result
         remove_object(tmp)
@@ -356,8 +397,15 @@ class Runner:
 
     # -- records ------------------------------------------------------------------------------------------------
 
-    def _insert_execution(self, run_id: str, task: Task, result: StepResult, resolved: _Resolved | None,
-                          credits: list[tuple[str, float, str, str]] = (), started_only: bool = False) -> None:
+    def _insert_execution(
+        self,
+        run_id: str,
+        task: Task,
+        result: StepResult,
+        resolved: _Resolved | None,
+        credits: Sequence[tuple[str, float, str, str]] = (),
+        started_only: bool = False,
+    ) -> None:
         parts = resolved.parts if resolved else None
         now = time.time()
         avoided = sum(c[1] for c in credits)
@@ -368,31 +416,56 @@ class Runner:
                 "INSERT INTO executions (exec_id, run_id, pipeline, task, step_ref, cache_key, status, reason, "
                 "started, finished, avoided_kwh, avoided_co2e_g, method, source_exec, fingerprint, version, params, "
                 "inputs, vals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (result.exec_id, run_id, self.pipeline.name, task.name, task.step.spec.ref,
-                 parts.key if parts else None, result.status, result.reason, now, None if started_only else now,
-                 avoided, result.avoided_co2e_g, self.energy,
-                 credits[0][2][5:] if credits and credits[0][0] == "cache" else None,
-                 json.dumps(parts.fingerprint.parts) if parts else None, __version__,
-                 json.dumps(parts.params, sort_keys=True, default=str) if parts else None,
-                 json.dumps(parts.inputs, sort_keys=True) if parts else None,
-                 json.dumps(result.values, sort_keys=True)),
+                (
+                    result.exec_id,
+                    run_id,
+                    self.pipeline.name,
+                    task.name,
+                    task.step.spec.ref,
+                    parts.key if parts else None,
+                    result.status,
+                    result.reason,
+                    now,
+                    None if started_only else now,
+                    avoided,
+                    result.avoided_co2e_g,
+                    self.energy,
+                    credits[0][2][5:] if credits and credits[0][0] == "cache" else None,
+                    json.dumps(parts.fingerprint.parts) if parts else None,
+                    __version__,
+                    json.dumps(parts.params, sort_keys=True, default=str) if parts else None,
+                    json.dumps(parts.inputs, sort_keys=True) if parts else None,
+                    json.dumps(result.values, sort_keys=True),
+                ),
             )
             if resolved:
                 for name, (digest, _path, source) in resolved.inputs.items():
-                    db.execute("INSERT OR REPLACE INTO inputs (exec_id, name, digest, source) VALUES (?,?,?,?)",
-                               (result.exec_id, name, digest, source))
+                    db.execute(
+                        "INSERT OR REPLACE INTO inputs (exec_id, name, digest, source) VALUES (?,?,?,?)",
+                        (result.exec_id, name, digest, source),
+                    )
             for name, digest in result.outputs.items():
-                db.execute("INSERT OR REPLACE INTO outputs (exec_id, name, digest) VALUES (?,?,?)",
-                           (result.exec_id, name, digest))
+                db.execute(
+                    "INSERT OR REPLACE INTO outputs (exec_id, name, digest) VALUES (?,?,?)",
+                    (result.exec_id, name, digest),
+                )
             self._insert_credits(db, result.exec_id, credits)
 
     def _insert_credits(self, db: Any, exec_id: str | None, credits: Any) -> None:
         for kind, kwh, traced_to, note in credits:
-            db.execute("INSERT INTO credits (exec_id, kind, energy_kwh, co2e_g, traced_to, note) VALUES (?,?,?,?,?,?)",
-                       (exec_id, kind, kwh, co2e_g(kwh, self.intensity), traced_to, note))
+            db.execute(
+                "INSERT INTO credits (exec_id, kind, energy_kwh, co2e_g, traced_to, note) VALUES (?,?,?,?,?,?)",
+                (exec_id, kind, kwh, co2e_g(kwh, self.intensity), traced_to, note),
+            )
 
-    def _finish_execution(self, task: Task, result: StepResult, usage: Usage, resolved: _Resolved,
-                          credits: list[tuple[str, float, str, str]]) -> None:
+    def _finish_execution(
+        self,
+        task: Task,
+        result: StepResult,
+        usage: Usage,
+        resolved: _Resolved,
+        credits: list[tuple[str, float, str, str]],
+    ) -> None:
         avoided = sum(c[1] for c in credits)
         result.avoided_wh = avoided * 1000
         result.avoided_co2e_g = co2e_g(avoided, self.intensity)
@@ -402,16 +475,31 @@ class Runner:
             db.execute(
                 "UPDATE executions SET status='ran', finished=?, wall_s=?, cpu_s=?, peak_mb=?, energy_kwh=?, "
                 "co2e_g=?, avoided_kwh=?, avoided_co2e_g=?, method=?, vals=? WHERE exec_id=?",
-                (now, usage.wall_s, usage.cpu_s, usage.peak_mb, usage.energy_kwh, result.co2e_g, avoided,
-                 result.avoided_co2e_g, usage.method, json.dumps(result.values, sort_keys=True), result.exec_id),
+                (
+                    now,
+                    usage.wall_s,
+                    usage.cpu_s,
+                    usage.peak_mb,
+                    usage.energy_kwh,
+                    result.co2e_g,
+                    avoided,
+                    result.avoided_co2e_g,
+                    usage.method,
+                    json.dumps(result.values, sort_keys=True),
+                    result.exec_id,
+                ),
             )
             for name, digest in result.outputs.items():
-                db.execute("INSERT OR REPLACE INTO outputs (exec_id, name, digest) VALUES (?,?,?)",
-                           (result.exec_id, name, digest))
+                db.execute(
+                    "INSERT OR REPLACE INTO outputs (exec_id, name, digest) VALUES (?,?,?)",
+                    (result.exec_id, name, digest),
+                )
             self._insert_credits(db, result.exec_id, credits)
             if task.step.spec.cache.enabled:
-                db.execute("INSERT OR REPLACE INTO cache (cache_key, exec_id, created, last_used) VALUES (?,?,?,?)",
-                           (resolved.parts.key, result.exec_id, now, now))
+                db.execute(
+                    "INSERT OR REPLACE INTO cache (cache_key, exec_id, created, last_used) VALUES (?,?,?,?)",
+                    (resolved.parts.key, result.exec_id, now, now),
+                )
 
     def _mark_interrupted_runs(self) -> None:
         """Runs left 'running' by a process that no longer exists were killed: say so."""
@@ -420,8 +508,10 @@ class Runner:
             if row["host"] == host and not _alive(row["pid"]):
                 with self.store.transaction() as db:
                     db.execute("UPDATE runs SET status='interrupted' WHERE run_id=?", (row["run_id"],))
-                    db.execute("UPDATE executions SET status='interrupted' WHERE run_id=? AND status='running'",
-                               (row["run_id"],))
+                    db.execute(
+                        "UPDATE executions SET status='interrupted' WHERE run_id=? AND status='running'",
+                        (row["run_id"],),
+                    )
 
 
 def _returned_values(task: Task, returned: Any) -> dict[str, Any]:
@@ -430,7 +520,11 @@ def _returned_values(task: Task, returned: Any) -> dict[str, Any]:
         return {}
     if returned is None:
         raise RuntimeError(f"step {task.name} declares values {[v.name for v in specs]} but returned None")
-    data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip([v.name for v in specs], returned))
+    data = (
+        returned._asdict()
+        if hasattr(returned, "_asdict")
+        else dict(zip([v.name for v in specs], returned, strict=True))
+    )
     return {v.name: coerce(f"{task.name} value {v.name}", v.type, data[v.name]) for v in specs}
 
 

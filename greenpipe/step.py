@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from greenpipe.artifacts import ARTIFACT_KINDS, Artifact, Output
 from greenpipe.durations import parse_duration
@@ -219,8 +220,10 @@ def build_spec(
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             raise SpecError(f"step {step_name}: *args/**kwargs ({pname}) cannot be passed; name each parameter")
         if pname not in hints:
-            raise SpecError(f"step {step_name}: parameter {pname} has no type annotation; add one "
-                            "(e.g. `{pname}: float` or `{pname}: Dataset`)")
+            raise SpecError(
+                f"step {step_name}: parameter {pname} has no type annotation; add one "
+                "(e.g. `{pname}: float` or `{pname}: Dataset`)"
+            )
         hint = hints[pname]
         artifact, optional = _artifact_of(hint)
         if typing.get_origin(hint) is Output:
@@ -234,8 +237,10 @@ def build_spec(
                 default = coerce(pname, hint, default)
             params.append(ParamSpec(pname, hint, default))
         else:
-            raise SpecError(f"step {step_name}: parameter {pname} has type {type_name(hint)}; use an artifact "
-                            "class, Output[...] or bool/int/float/str/list/dict")
+            raise SpecError(
+                f"step {step_name}: parameter {pname} has type {type_name(hint)}; use an artifact "
+                "class, Output[...] or bool/int/float/str/list/dict"
+            )
     values = _values_of(step_name, hints.get("return"))
     doc = inspect.getdoc(fn) or ""
     return StepSpec(
@@ -268,13 +273,17 @@ def _values_of(step_name: str, ret: Any) -> tuple[ValueSpec, ...]:
         return ()
     fields = getattr(ret, "__annotations__", None)
     if not (isinstance(ret, type) and issubclass(ret, tuple) and fields):
-        raise SpecError(f"step {step_name}: return type {type_name(ret)} is not allowed; return None and write "
-                        "Output[...] artifacts, or return a typing.NamedTuple of bool/int/float/str values")
+        raise SpecError(
+            f"step {step_name}: return type {type_name(ret)} is not allowed; return None and write "
+            "Output[...] artifacts, or return a typing.NamedTuple of bool/int/float/str values"
+        )
     specs = []
     for fname, ftype in fields.items():
         if ftype not in SCALARS:
-            raise SpecError(f"step {step_name}: returned value {fname} has type {type_name(ftype)}; "
-                            "values must be bool, int, float or str")
+            raise SpecError(
+                f"step {step_name}: returned value {fname} has type {type_name(ftype)}; "
+                "values must be bool, int, float or str"
+            )
         specs.append(ValueSpec(fname, ftype))
     return tuple(specs)
 

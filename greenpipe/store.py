@@ -194,8 +194,11 @@ class Store:
         if stat.S_ISDIR(st.st_mode):
             return digest_path(real)  # a folder's mtime misses edits inside files; always re-read
         rows = self.query("SELECT size, mtime_ns, inode, digest FROM digest_memo WHERE path=?", (real,))
-        if rows and (rows[0]["size"], rows[0]["mtime_ns"], rows[0]["inode"]) == (st.st_size, st.st_mtime_ns,
-                                                                                   st.st_ino):
+        if rows and (rows[0]["size"], rows[0]["mtime_ns"], rows[0]["inode"]) == (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+        ):
             return str(rows[0]["digest"])
         digest = digest_path(real)
         if self.exists:
@@ -220,8 +223,9 @@ class Store:
         return self.query("SELECT * FROM executions WHERE run_id=? ORDER BY started, rowid", (run_id,))
 
     def outputs_of(self, exec_id: str) -> dict[str, str]:
-        return {r["name"]: r["digest"] for r in self.query("SELECT name, digest FROM outputs WHERE exec_id=?",
-                                                             (exec_id,))}
+        return {
+            r["name"]: r["digest"] for r in self.query("SELECT name, digest FROM outputs WHERE exec_id=?", (exec_id,))
+        }
 
     def inputs_of(self, exec_id: str) -> list[sqlite3.Row]:
         return self.query("SELECT name, digest, source FROM inputs WHERE exec_id=?", (exec_id,))

@@ -35,8 +35,9 @@ def time_split(data: Dataset, train: Output[Dataset], test: Output[Dataset], tes
 
 
 @step(description="Fit a histogram gradient boosting classifier")
-def fit_classifier(train: Dataset, model: Output[Model], max_iter: int = 100, learning_rate: float = 0.1,
-                   seed: int = 0) -> None:
+def fit_classifier(
+    train: Dataset, model: Output[Model], max_iter: int = 100, learning_rate: float = 0.1, seed: int = 0
+) -> None:
     import pandas as pd
     from sklearn.ensemble import HistGradientBoostingClassifier
 

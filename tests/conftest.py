@@ -106,12 +106,19 @@ class CLI:
         self.home = home
         self.cwd = cwd
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
-                 timeout: float = 120) -> subprocess.CompletedProcess:
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
         full_env = {**os.environ, **(env or {})}
         full_env.pop("GREENPIPE_HOME", None)
-        proc = subprocess.run([sys.executable, "-m", "greenpipe.cli", "--home", str(self.home), *args],
-                              cwd=self.cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "greenpipe.cli", "--home", str(self.home), *args],
+            cwd=self.cwd,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"greenpipe {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc
@@ -121,8 +128,14 @@ class CLI:
 
     def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         full_env = {**os.environ, **(env or {})}
-        return subprocess.Popen([sys.executable, "-m", "greenpipe.cli", "--home", str(self.home), *args],
-                                cwd=self.cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "greenpipe.cli", "--home", str(self.home), *args],
+            cwd=self.cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
 
 @pytest.fixture

@@ -13,8 +13,14 @@ import pytest
         (["run", "pipe.py:demo", "--param", "colour=red"], "pipeline demo has no param 'colour'"),
         (["run", "pipe.py:demo", "--param", "n"], "is not NAME=VALUE"),
         (["run", "pipe.py:demo", "--force", "bogus"], "step 'bogus' is not in pipeline demo"),
-        (["run", "pipe.py:from_file", "--param", "src=/no/such/file.csv"], "input src='/no/such/file.csv' does not exist"),
-        (["run", "pipe.py:demo", "--region", "mars-1"], "region='mars-1' is not in greenpipe's grid-intensity table"),
+        (
+            ["run", "pipe.py:from_file", "--param", "src=/no/such/file.csv"],
+            "input src='/no/such/file.csv' does not exist",
+        ),
+        (
+            ["run", "pipe.py:demo", "--region", "mars-1"],
+            "region='mars-1' is not in greenpipe's grid-intensity table",
+        ),
         (["gc", "--older-than", "a while"], "--older-than='a while' is not a duration"),
         (["show", "no-such-run"], "run 'no-such-run' is not in"),
     ],
@@ -46,7 +52,8 @@ def test_failing_step_fails_the_run_keeps_upstream_results_and_skips_downstream(
     (project / "failing.py").write_text(
         "from greenpipe import Dataset, Output, pipeline, step\n\n\n"
         "@step\ndef good(out: Output[Dataset]) -> None:\n    open(out.path, 'w').write('1')\n\n\n"
-        "@step\ndef bad(data: Dataset, out: Output[Dataset]) -> None:\n    raise ValueError('bad data in column x')\n\n\n"
+        "@step\ndef bad(data: Dataset, out: Output[Dataset]) -> None:\n"
+        "    raise ValueError('bad data in column x')\n\n\n"
         "@step\ndef after(data: Dataset, out: Output[Dataset]) -> None:\n    open(out.path, 'w').write('2')\n\n\n"
         "@pipeline\ndef failing() -> None:\n    g = good()\n    b = bad(data=g.out)\n    after(data=b.out)\n"
     )

@@ -16,8 +16,9 @@ import re
 import tempfile
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from greenpipe.errors import CompileError
 from greenpipe.params import type_name
@@ -27,8 +28,13 @@ CODE_PARAM = "greenpipe_code"
 DATA_PARAM = "greenpipe_data"
 RESERVED = (CODE_PARAM, DATA_PARAM, "Output", "executor_input")
 
-KFP_ARTIFACT = {"dataset": "Dataset", "model": "Model", "metrics": "Metrics", "report": "Artifact",
-                "artifact": "Artifact"}
+KFP_ARTIFACT = {
+    "dataset": "Dataset",
+    "model": "Model",
+    "metrics": "Metrics",
+    "report": "Artifact",
+    "artifact": "Artifact",
+}
 _SCALAR_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
 
 
@@ -42,8 +48,10 @@ def kfp_param_type(owner: str, name: str, tp: Any) -> tuple[str, bool]:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) != 1:
-            raise CompileError(f"{owner}: param {name} has type {type_name(tp)}; KFP parameters have one type, "
-                               "so a union of several types cannot be compiled: declare one type (or X | None)")
+            raise CompileError(
+                f"{owner}: param {name} has type {type_name(tp)}; KFP parameters have one type, "
+                "so a union of several types cannot be compiled: declare one type (or X | None)"
+            )
         return kfp_param_type(owner, name, args[0])[0], True
     base = origin or tp
     if base not in _SCALAR_NAMES:
@@ -54,8 +62,10 @@ def kfp_param_type(owner: str, name: str, tp: Any) -> tuple[str, bool]:
 def literal(owner: str, name: str, value: Any) -> str:
     """Python source for a default value; refuses what cannot round-trip through KFP's JSON."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise CompileError(f"{owner}: param {name} defaults to {value!r}; KFP stores defaults as JSON, which has "
-                           "no NaN or infinity: use a finite default")
+        raise CompileError(
+            f"{owner}: param {name} defaults to {value!r}; KFP stores defaults as JSON, which has "
+            "no NaN or infinity: use a finite default"
+        )
     if isinstance(value, (list, dict)):
         for item in value.values() if isinstance(value, dict) else value:
             literal(owner, name, item)
@@ -74,21 +84,23 @@ def component_source(step: Step) -> str:
     """The source of the generated component function for `step`."""
     spec = step.spec
     owner = f"step {spec.name}"
-    names = [p.name for p in spec.params] + [a.name for a in spec.inputs + spec.outputs] + [
-        v.name for v in spec.values]
+    names = [p.name for p in spec.params] + [a.name for a in spec.inputs + spec.outputs] + [v.name for v in spec.values]
     for name in names:
         if name in RESERVED:
             raise CompileError(f"{owner}: the name {name!r} is reserved by the KFP backend; rename it")
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:
-        raise CompileError(f"{owner}: {clashes} name both an artifact/param and a returned value; KFP keeps one "
-                           "namespace for a component's inputs and outputs: rename one")
+        raise CompileError(
+            f"{owner}: {clashes} name both an artifact/param and a returned value; KFP keeps one "
+            "namespace for a component's inputs and outputs: rename one"
+        )
     required: list[str] = []
     optional: list[str] = []
     for art in spec.inputs:
         annotation = f"Input[{KFP_ARTIFACT[art.kind]}]"
         (optional if art.optional else required).append(
-            f"{art.name}: {annotation}" + (" = None" if art.optional else ""))
+            f"{art.name}: {annotation}" + (" = None" if art.optional else "")
+        )
     for art in spec.outputs:
         required.append(f"{art.name}: Output[{KFP_ARTIFACT[art.kind]}]")
     for param in spec.params:

@@ -52,8 +52,9 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
             if spec_in.optional:
                 kwargs[spec_in.name] = None
             continue
-        kwargs[spec_in.name] = artifact_class(spec_in.kind)(given.path, digest_path(given.path),
-                                                            metadata=dict(given.metadata or {}))
+        kwargs[spec_in.name] = artifact_class(spec_in.kind)(
+            given.path, digest_path(given.path), metadata=dict(given.metadata or {})
+        )
     outputs: dict[str, Artifact] = {}
     for spec_out in spec.outputs:
         path = arguments[spec_out.name].path
@@ -79,8 +80,9 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
     }
     for name, artifact in outputs.items():
         if not os.path.exists(artifact.path):
-            raise RuntimeError(f"step {spec.name} did not write its output '{name}' "
-                               f"(write a file or folder at {name}.path)")
+            raise RuntimeError(
+                f"step {spec.name} did not write its output '{name}' (write a file or folder at {name}.path)"
+            )
         target = arguments[name]
         if isinstance(artifact, Metrics):  # KFP shows a Metrics artifact's metadata as its metrics: only those
             for metric, value in sorted(artifact.values().items()):
@@ -98,5 +100,9 @@ def _values(name: str, step: Step, returned: Any) -> tuple | None:
         return None
     if returned is None:
         raise RuntimeError(f"step {name} declares values {[v.name for v in specs]} but returned None")
-    data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip([v.name for v in specs], returned))
+    data = (
+        returned._asdict()
+        if hasattr(returned, "_asdict")
+        else dict(zip([v.name for v in specs], returned, strict=True))
+    )
     return tuple(coerce(f"{name} value {v.name}", v.type, data[v.name]) for v in specs)

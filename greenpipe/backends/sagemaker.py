@@ -1,0 +1,325 @@
+"""Compile a greenpipe pipeline to a SageMaker Pipelines definition (Version 2020-12-01), deterministically.
+
+- runtime "processing" steps -> Processing steps running `python -m greenpipe.run <ref>` in the greenpipe image;
+  "training" -> Training steps (managed spot, MaxWaitTime and checkpoints when Resources(spot=True));
+  "tuning" -> Tuning steps (Bayesian, one job at a time, early stopping).
+- `when(...)`: the gating step writes its NamedTuple values to a property file; the gated steps sit in the
+  IfSteps of a Condition step that reads them with Std:JsonGet.
+- CacheConfig on every step with a validated ExpireAfter; the code fingerprint in every job's arguments.
+- No timestamps, no generated names: the same pipeline compiles to the same bytes, so SageMaker's cache
+  (keyed on step arguments) keeps hitting.
+Every job's Arguments are validated against botocore's service model (see sagemaker_validate).
+
+Public API (the CLI uses these): compile_definition, deploy, iam_policy, step_template, to_sdk_step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+from greenpipe.backends.image import default_image
+from greenpipe.backends.sagemaker_jobs import (
+    InputSource,
+    SageMakerOptions,
+    input_source,
+    processing_arguments,
+    property_file,
+    s3_uri,
+    training_arguments,
+    tuning_arguments,
+)
+from greenpipe.digest import digest_hex, digest_path
+from greenpipe.durations import parse_duration
+from greenpipe.errors import CompileError, DurationError
+from greenpipe.params import canonical_json, coerce
+from greenpipe.pipeline import Condition, Graph, OutputRef, Pipeline, PipelineParam, Task
+from greenpipe.step import REQUIRED, Step
+
+VERSION = "2020-12-01"
+STEP_TYPES = {"processing": "Processing", "training": "Training", "tuning": "Tuning"}
+OPERATIONS = {"processing": "CreateProcessingJob", "training": "CreateTrainingJob",
+              "tuning": "CreateHyperParameterTuningJob"}
+CONDITION_TYPES = {"==": "Equals", "<": "LessThan", "<=": "LessThanOrEqualTo", ">": "GreaterThan",
+                   ">=": "GreaterThanOrEqualTo"}
+STEP_NAME = re.compile(r"[A-Za-z0-9\-_]{1,64}")
+RESERVED_PARAMS = ("RoleArn", "ArtifactBucket")
+
+
+def compile_definition(
+    pipeline: Pipeline,
+    params: dict[str, Any] | None = None,
+    *,
+    role_arn: str | None = None,
+    image: str | None = None,
+    bucket: str | None = None,
+    prefix: str = "greenpipe",
+    volume_kms_key: str | None = None,
+    output_kms_key: str | None = None,
+    subnets: list[str] | tuple[str, ...] = (),
+    security_group_ids: list[str] | tuple[str, ...] = (),
+    network_isolation: bool = False,
+    inter_container_encryption: bool = False,
+    max_runtime_s: int = 86400,
+    max_wait_s: int | None = None,
+    default_expire_after: str = "P30D",
+    instance_types: dict[str, str] | None = None,
+    validate: bool = True,
+) -> str:
+    """The pipeline as SageMaker Pipelines definition JSON (sorted keys, no timestamps).
+
+    Args:
+        params: new defaults for pipeline parameters. A Dataset parameter given a local path gets a
+            content-addressed default S3 URI (s3://bucket/prefix/inputs/<digest>/<file>) and its digest.
+        role_arn: the role jobs run as; None makes it a pipeline parameter `RoleArn`.
+        bucket: where outputs go; None makes it a pipeline parameter `ArtifactBucket`.
+        volume_kms_key, output_kms_key, subnets, security_group_ids, network_isolation,
+        inter_container_encryption: passed through to every job.
+    """
+    options = SageMakerOptions(
+        role_arn=role_arn, image=image or default_image(), bucket=bucket, prefix=prefix.strip("/"),
+        volume_kms_key=volume_kms_key, output_kms_key=output_kms_key, subnets=tuple(subnets),
+        security_group_ids=tuple(security_group_ids), network_isolation=network_isolation,
+        inter_container_encryption=inter_container_encryption, max_runtime_s=max_runtime_s, max_wait_s=max_wait_s,
+        default_expire_after=default_expire_after, instance_types=dict(instance_types or {}),
+    )
+    definition = build_definition(pipeline, params, options)
+    if validate:
+        from greenpipe.backends.sagemaker_validate import validate_definition
+
+        validate_definition(definition)
+    return json.dumps(definition, indent=2, sort_keys=True) + "\n"
+
+
+def build_definition(pipeline: Pipeline, params: dict[str, Any] | None, options: SageMakerOptions) -> dict:
+    graph = pipeline.build()
+    runtimes = {t.name: t.step.spec.runtime for t in graph.tasks}
+    for task in graph.tasks:
+        if not STEP_NAME.fullmatch(task.name):
+            raise CompileError(f"step {task.name}: SageMaker step names are 1-64 letters, digits, - or _")
+    effective = _effective_conditions(graph)
+    gating = {c.ref.task.name for conds in effective.values() for c in conds}
+    job_steps: dict[str, dict] = {}
+    for task in graph.tasks:
+        sources = {name: input_source(task, name, ref, runtimes, options) for name, ref in task.inputs.items()}
+        job_steps[task.name] = job_step(task, sources, options, property_file=task.name in gating)
+    top: list[dict] = []
+    groups: dict[tuple[int, ...], tuple[tuple[Condition, ...], list[str]]] = {}
+    for task in graph.tasks:
+        conds = effective[task.name]
+        if conds:
+            key = tuple(sorted(id(c) for c in conds))
+            groups.setdefault(key, (conds, []))[1].append(task.name)
+        else:
+            top.append(job_steps[task.name])
+    taken = {t.name for t in graph.tasks}
+    for conds, names in groups.values():
+        top.append(_condition_step(conds, [job_steps[n] for n in names], taken))
+    return {
+        "Version": VERSION,
+        "Metadata": {"GeneratedBy": "greenpipe", "Pipeline": pipeline.name},
+        "Parameters": _parameters(pipeline, params, options),
+        "PipelineExperimentConfig": None,
+        "Steps": top,
+    }
+
+
+def job_step(task: Task, sources: dict[str, InputSource], options: SageMakerOptions, *,
+             property_file: bool = False) -> dict:
+    """One job step of the definition: Name, Type, Arguments, CacheConfig (and PropertyFiles)."""
+    spec = task.step.spec
+    builders = {"processing": processing_arguments, "training": training_arguments, "tuning": tuning_arguments}
+    out: dict[str, Any] = {
+        "Name": task.name,
+        "Type": STEP_TYPES[spec.runtime],
+        "Description": spec.description[:3072],
+        "Arguments": builders[spec.runtime](task, sources, options),
+        "CacheConfig": cache_config(task, options.default_expire_after),
+    }
+    if property_file:
+        out["PropertyFiles"] = [_property_file_entry(task)]
+    return out
+
+
+def _property_file_entry(task: Task) -> dict:
+    if task.step.spec.runtime != "processing":
+        raise CompileError(f"step {task.name}: when(...) tests its values, but it runs as a SageMaker "
+                           f"{STEP_TYPES[task.step.spec.runtime]} job, and SageMaker reads values only from a "
+                           "Processing step's property file; make the gating step runtime='processing'")
+    return property_file(task)
+
+
+def cache_config(task: Task, default_expire_after: str) -> dict:
+    policy = task.step.spec.cache
+    if not policy.enabled:
+        return {"Enabled": False}
+    return {"Enabled": True, "ExpireAfter": expire_after(policy.expire_after or default_expire_after, task.name)}
+
+
+def expire_after(text: str, where: str = "pipeline") -> str:
+    """An expiry as canonical ISO-8601 (`P30D`, `PT12H`, `P1DT6H30M`), refusing what SageMaker cannot hold."""
+    try:
+        seconds = parse_duration(text, field=f"step {where} CachePolicy.expire_after")
+    except DurationError as exc:
+        raise CompileError(str(exc)) from None
+    if seconds <= 0 or seconds % 60:
+        raise CompileError(f"step {where}: CachePolicy.expire_after={text!r} is not a whole number of minutes "
+                           "(> 0); SageMaker's ExpireAfter counts years, months, weeks, days, hours and minutes")
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    time = (f"{hours}H" if hours else "") + (f"{mins}M" if mins else "")
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+
+
+def _effective_conditions(graph: Graph) -> dict[str, tuple[Condition, ...]]:
+    """Each task's own conditions plus those of everything it depends on (a skipped upstream skips it)."""
+    out: dict[str, tuple[Condition, ...]] = {}
+    for task in graph.tasks:
+        conds: list[Condition] = []
+        for cond in task.conditions:
+            _check_condition(task, cond)
+        for source in [*task.upstream(), task]:
+            for cond in (out[source.name] if source is not task else task.conditions):
+                if not any(c is cond for c in conds):  # identity: a ValueRef's == builds a Condition
+                    conds.append(cond)
+        out[task.name] = tuple(conds)
+    return out
+
+
+def _check_condition(task: Task, cond: Condition) -> None:
+    gate = cond.ref.task
+    names = [v.name for v in gate.step.spec.values]
+    if cond.ref.name not in names:
+        raise CompileError(f"step {task.name}: when({cond.describe()}) tests value {cond.ref.name!r}, which step "
+                           f"{gate.name} does not write (it writes {names or 'no values'}); test one of those")
+    if cond.op not in CONDITION_TYPES and cond.op != "!=":
+        raise CompileError(f"step {task.name}: condition operator {cond.op!r} has no SageMaker condition type")
+    operand = cond.operand
+    if not (isinstance(operand, (bool, int, float, str)) or
+            (isinstance(operand, PipelineParam) and not operand.is_artifact)):
+        raise CompileError(f"step {task.name}: when({cond.describe()}) compares with {operand!r}; SageMaker "
+                           "conditions compare with a bool, int, float, str or a pipeline parameter")
+
+
+def _condition_step(conds: tuple[Condition, ...], steps: list[dict], taken: set[str]) -> dict:
+    base = "if-" + "-".join(f"{c.ref.task.name}-{c.ref.name}" for c in conds)
+    base = re.sub(r"[^A-Za-z0-9\-_]", "-", base)[:58]
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return {
+        "Name": name,
+        "Type": "Condition",
+        "Description": "greenpipe when(" + " and ".join(c.describe() for c in conds) + ")",
+        "Arguments": {"Conditions": [_condition(c) for c in conds], "IfSteps": steps, "ElseSteps": []},
+    }
+
+
+def _condition(cond: Condition) -> dict:
+    left = {"Std:JsonGet": {"PropertyFile": {"Get": f"Steps.{cond.ref.task.name}.PropertyFiles.values"},
+                            "Path": cond.ref.name}}
+    right = {"Get": f"Parameters.{cond.operand.name}"} if isinstance(cond.operand, PipelineParam) else cond.operand
+    if cond.op == "!=":
+        return {"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": left, "RightValue": right}}
+    return {"Type": CONDITION_TYPES[cond.op], "LeftValue": left, "RightValue": right}
+
+
+def _parameters(pipeline: Pipeline, overrides: dict[str, Any] | None, options: SageMakerOptions) -> list[dict]:
+    overrides = dict(overrides or {})
+    known = {p.name for p in pipeline.params}
+    for name in overrides:
+        if name not in known:
+            raise CompileError(f"pipeline {pipeline.name} has no param {name!r}; its params are: "
+                               f"{', '.join(sorted(known)) or '(none)'}")
+    out: list[dict] = []
+    for param in pipeline.params:
+        if param.name in RESERVED_PARAMS:
+            raise CompileError(f"pipeline {pipeline.name}: param {param.name} clashes with the SageMaker parameter "
+                               "greenpipe adds; rename it")
+        if param.is_artifact:
+            out += _dataset_parameters(param, overrides.get(param.name), options)
+            continue
+        entry: dict[str, Any] = {"Name": param.name, "Type": _parameter_type(param.type)}
+        default = coerce(param.name, param.type, overrides[param.name]) if param.name in overrides else param.default
+        if default is not REQUIRED:
+            entry["DefaultValue"] = default if entry["Type"] != "String" or isinstance(default, str) \
+                else canonical_json(default)
+        out.append(entry)
+    if not options.role_arn:
+        out.append({"Name": "RoleArn", "Type": "String"})
+    if not options.bucket:
+        out.append({"Name": "ArtifactBucket", "Type": "String"})
+    return out
+
+
+def _parameter_type(tp: Any) -> str:
+    return {bool: "Boolean", int: "Integer", float: "Float", str: "String"}.get(tp, "String")
+
+
+def _dataset_parameters(param: PipelineParam, given: Any, options: SageMakerOptions) -> list[dict]:
+    """A Dataset parameter: its S3 URI and its content digest (the entry point refuses other content)."""
+    uri: dict[str, Any] = {"Name": param.name, "Type": "String"}
+    digest: dict[str, Any] = {"Name": f"{param.name}_digest", "Type": "String", "DefaultValue": ""}
+    if given is not None:
+        text = str(given)
+        if text.startswith("s3://"):
+            uri["DefaultValue"] = text
+        elif os.path.exists(text):
+            content = digest_path(text)
+            if not options.bucket:
+                raise CompileError(f"param {param.name}={text!r}: a local file needs bucket=... to get an S3 URI")
+            uri["DefaultValue"] = s3_uri(options, "inputs", digest_hex(content), os.path.basename(text.rstrip("/")))
+            digest["DefaultValue"] = content
+        else:
+            raise CompileError(f"param {param.name}={text!r} is neither an s3:// URI nor an existing local path")
+    return [uri, digest]
+
+
+def step_template(step: Step, *, image: str | None = None, role_arn: str | None = None,
+                  bucket: str | None = None) -> dict:
+    """One step alone as the SageMaker job step it compiles to (for the catalog), its inputs as parameters."""
+    from greenpipe.step import artifact_class
+
+    spec = step.spec
+    required = [p.name for p in spec.params if p.required]
+    if required:
+        raise CompileError(f"step {spec.name}: params {required} have no default; a catalog template needs them")
+    graph = Graph(spec.name)
+    inputs = {i.name: PipelineParam(i.name, artifact_class(i.kind)) for i in spec.inputs}
+    task = graph.add_task(step, dict(inputs))
+    options = SageMakerOptions(role_arn=role_arn, image=image or default_image(), bucket=bucket)
+    sources = {n: input_source(task, n, ref, {}, options) for n, ref in task.inputs.items()}
+    out = job_step(task, sources, options, property_file=bool(spec.values) and spec.runtime == "processing")
+    return {"operation": OPERATIONS[spec.runtime], "step": out,
+            "parameters": sorted(inputs) + [f"{n}_digest" for n in sorted(inputs)]
+            + ([] if role_arn else ["RoleArn"]) + ([] if bucket else ["ArtifactBucket"])}
+
+
+def deploy(definition_json: str, name: str, role_arn: str, start: bool = False, client: Any = None,
+           **kwargs: Any) -> dict:
+    """Create or update the SageMaker pipeline `name`, and optionally start an execution."""
+    from greenpipe.backends.sagemaker_deploy import deploy as _deploy
+
+    return _deploy(definition_json, name, role_arn, start=start, client=client, **kwargs)
+
+
+def iam_policy(pipeline: Pipeline, **kwargs: Any) -> dict:
+    """A least-privilege IAM policy for the steps this pipeline uses (see sagemaker_iam)."""
+    from greenpipe.backends.sagemaker_iam import iam_policy as _iam_policy
+
+    return _iam_policy(pipeline, **kwargs)
+
+
+def to_sdk_step(step: Step, **kwargs: Any) -> Any:
+    """A SageMaker Python SDK 3.x step object for this greenpipe step (see sagemaker_sdk)."""
+    from greenpipe.backends.sagemaker_sdk import to_sdk_step as _to_sdk_step
+
+    return _to_sdk_step(step, **kwargs)
+
+
+__all__ = ["OutputRef", "compile_definition", "deploy", "expire_after", "iam_policy", "step_template",
+           "to_sdk_step"]

@@ -1,0 +1,323 @@
+"""The container entry point: run one step from files on disk, as KFP and SageMaker jobs call it.
+
+    python -m greenpipe.run COMPONENT [--param name=value]... [--input name=path]... [--output name=path]...
+                            [--values-out path] [--sagemaker[=processing|training]]
+
+COMPONENT is a step reference `module:qualname` (greenpipe.pipelines.rainfall:fit_classifier) or a short
+component name (`drift_gate` -> greenpipe.components.drift_gate.drift_gate). Params are text, coerced by the
+step's declared types. The step's NamedTuple values are written as JSON to --values-out (a SageMaker property
+file reads it), and what the execution measured (wall and CPU seconds, peak memory, formula energy, credits,
+output digests) to `ledger.json` next to it.
+
+With --sagemaker (or SM_* variables in the environment), unnamed inputs and outputs follow SageMaker's /opt/ml
+layout under GREENPIPE_SM_ROOT (default `/`):
+  processing: inputs  /opt/ml/processing/input/<name>/   outputs /opt/ml/processing/output/<name>/<name>
+              values  /opt/ml/processing/output/greenpipe/values.json
+  training:   inputs  /opt/ml/input/data/<name>/          outputs /opt/ml/model/<name> (in model.tar.gz)
+              values  /opt/ml/output/data/values.json     params  /opt/ml/input/config/hyperparameters.json
+An input folder that SageMaker filled with one entry stands for that entry; `--archive-member name=member`
+unpacks an upstream training job's model.tar.gz and takes `member` from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+from greenpipe import __version__
+from greenpipe.artifacts import write_json_atomic
+from greenpipe.errors import GreenpipeError, ParamError
+from greenpipe.step import Step, artifact_class
+
+VALUES_FILE = "values.json"
+LEDGER_FILE = "ledger.json"
+VALUES_OUTPUT = "greenpipe"  # the processing output that holds values.json and ledger.json
+METRIC_LINE = "greenpipe-metric"  # `greenpipe-metric name=value` lines, read by SageMaker MetricDefinitions
+RESERVED_HYPERPARAMETER_PREFIXES = ("greenpipe_", "sagemaker_", "_")
+
+
+def resolve_step(component: str) -> Step:
+    """`module:qualname` or a component name -> the Step object."""
+    if ":" in component:
+        module_name, _, qualname = component.partition(":")
+        obj: Any = _import(module_name, component)
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                raise GreenpipeError(
+                    f"component {component!r}: {module_name} has no {qualname!r}; pass module:function of a @step"
+                )
+    else:
+        module = _import(f"greenpipe.components.{component}", component)
+        obj = getattr(module, component, None)
+    if isinstance(obj, Step):
+        return obj
+    raise GreenpipeError(
+        f"component {component!r} is not a @step: pass module:function (e.g. "
+        "greenpipe.pipelines.rainfall:fit_classifier) or a component name (e.g. drift_gate)"
+    )
+
+
+def _import(module_name: str, component: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise GreenpipeError(
+                f"component {component!r}: no module {module_name}; pass module:function or a "
+                "component name from greenpipe.components"
+            ) from None
+        raise
+
+
+def sagemaker_root() -> Path:
+    return Path(os.environ.get("GREENPIPE_SM_ROOT", "/"))
+
+
+class Layout:
+    """Where inputs, outputs and values live when the command line does not say."""
+
+    def __init__(self, mode: str | None):
+        self.mode = mode
+        root = sagemaker_root() / "opt" / "ml"
+        self.root = root
+
+    def input(self, name: str) -> Path | None:
+        if self.mode == "processing":
+            return self.root / "processing" / "input" / name
+        if self.mode == "training":
+            return self.root / "input" / "data" / name
+        return None
+
+    def output(self, name: str) -> Path | None:
+        if self.mode == "processing":
+            return self.root / "processing" / "output" / name / name
+        if self.mode == "training":
+            return self.root / "model" / name
+        return None
+
+    def values(self) -> Path | None:
+        if self.mode == "processing":
+            return self.root / "processing" / "output" / VALUES_OUTPUT / VALUES_FILE
+        if self.mode == "training":
+            return self.root / "output" / "data" / VALUES_FILE
+        return None
+
+    def hyperparameters(self) -> dict[str, str]:
+        path = self.root / "input" / "config" / "hyperparameters.json"
+        if self.mode != "training" or not path.is_file():
+            return {}
+        with open(path, encoding="utf-8") as handle:
+            return {str(k): str(v) for k, v in json.load(handle).items()}
+
+    def failure_file(self) -> Path | None:
+        return self.root / "output" / "failure" if self.mode else None
+
+
+def detect_mode(flag: str | None) -> str | None:
+    """None (plain paths), 'processing' or 'training'."""
+    if flag in ("processing", "training"):
+        return flag
+    if flag is None and not any(k.startswith("SM_") for k in os.environ):
+        return None
+    config = sagemaker_root() / "opt" / "ml" / "input" / "config" / "hyperparameters.json"
+    return "training" if config.is_file() or os.environ.get("SM_TRAINING_ENV") else "processing"
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise GreenpipeError(f"{flag} {item!r} is not name=value: e.g. {flag} threshold=0.1")
+        out[name] = value
+    return out
+
+
+def _input_path(name: str, given: str | None, layout: Layout, member: str | None, scratch: Path) -> Path:
+    if given is not None:
+        path = Path(given)
+    else:
+        default = layout.input(name)
+        if default is None:
+            raise GreenpipeError(f"input {name} has no path: pass --input {name}=PATH")
+        path = default
+    if not path.exists():
+        raise GreenpipeError(
+            f"input {name}: {path} does not exist; pass --input {name}=PATH to an existing file or folder"
+        )
+    if path.is_dir() and given is None:
+        entries = sorted(path.iterdir())
+        if len(entries) == 1:  # SageMaker downloads an S3 prefix into the folder: its one entry is the artifact
+            path = entries[0]
+    if member is not None:
+        archive = path if path.is_file() else path / "model.tar.gz"
+        target = scratch / name
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(target, filter="data")
+        path = target / member
+        if not path.exists():
+            raise GreenpipeError(f"input {name}: archive {archive} has no member {member!r}")
+    return path
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m greenpipe.run", description=__doc__.splitlines()[0])
+    parser.add_argument("component")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--output", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--values-out", default=None, metavar="PATH")
+    parser.add_argument("--archive-member", action="append", default=[], metavar="NAME=MEMBER")
+    parser.add_argument("--expect-digest", action="append", default=[], metavar="NAME=DIGEST")
+    parser.add_argument(
+        "--sagemaker", nargs="?", const="auto", default=None, choices=["auto", "processing", "training"]
+    )
+    args = parser.parse_args(argv)
+    layout = Layout(detect_mode(args.sagemaker))
+    scratch = Path(tempfile.mkdtemp(prefix="greenpipe-run-"))
+    try:
+        execute(args, layout, scratch)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        failure = layout.failure_file()
+        if failure is not None:  # SageMaker shows this file as the job's FailureReason
+            failure.parent.mkdir(parents=True, exist_ok=True)
+            failure.write_text(message[:1000], encoding="utf-8")
+        if isinstance(exc, GreenpipeError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        return 1
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str, Any]:
+    """Run the step once; returns what was written to the ledger file."""
+    from greenpipe.context import StepContext, activate
+    from greenpipe.digest import digest_path
+    from greenpipe.ledger import FormulaEnergy, Usage, UsageMeter
+    from greenpipe.params import coerce
+    from greenpipe.store import default_home
+
+    step = resolve_step(args.component)
+    spec = step.spec
+    texts = {k: v for k, v in layout.hyperparameters().items() if not k.startswith(RESERVED_HYPERPARAMETER_PREFIXES)}
+    texts.update(_pairs(args.param, "--param"))
+    known = {p.name for p in spec.params}
+    for name in texts:
+        if name not in known:
+            raise ParamError(f"step {spec.name} has no param {name!r}; its params are: {', '.join(sorted(known))}")
+    kwargs: dict[str, Any] = {}
+    for pspec in spec.params:
+        if pspec.name in texts:
+            kwargs[pspec.name] = coerce(pspec.name, pspec.type, texts[pspec.name], from_text=True)
+        elif pspec.required:
+            raise ParamError(f"step {spec.name} needs param {pspec.name}: pass --param {pspec.name}=...")
+
+    given_inputs = _pairs(args.input, "--input")
+    members = _pairs(args.archive_member, "--archive-member")
+    expected = {k: v for k, v in _pairs(args.expect_digest, "--expect-digest").items() if v}
+    unknown = (set(given_inputs) | set(members)) - {i.name for i in spec.inputs}
+    if unknown:
+        raise GreenpipeError(
+            f"step {spec.name} has no input {sorted(unknown)[0]!r}; its inputs are: "
+            f"{', '.join(i.name for i in spec.inputs) or '(none)'}"
+        )
+    input_digests: dict[str, str] = {}
+    for ispec in spec.inputs:
+        default = layout.input(ispec.name)
+        absent = ispec.name not in given_inputs and (default is None or not default.exists())
+        if absent and ispec.optional:
+            kwargs[ispec.name] = None
+            continue
+        path = _input_path(ispec.name, given_inputs.get(ispec.name), layout, members.get(ispec.name), scratch)
+        digest = digest_path(path)
+        if ispec.name in expected and expected[ispec.name] != digest:
+            raise GreenpipeError(
+                f"input {ispec.name}: content digest {digest} differs from the expected "
+                f"{expected[ispec.name]}; the data at this path changed since it was staged"
+            )
+        input_digests[ispec.name] = digest
+        kwargs[ispec.name] = artifact_class(ispec.kind)(path, digest)
+
+    given_outputs = _pairs(args.output, "--output")
+    outputs: dict[str, Any] = {}
+    for ospec in spec.outputs:
+        path = Path(given_outputs[ospec.name]) if ospec.name in given_outputs else layout.output(ospec.name)
+        if path is None:
+            raise GreenpipeError(f"output {ospec.name} has no path: pass --output {ospec.name}=PATH")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        outputs[ospec.name] = artifact_class(ospec.kind)(path)
+    kwargs.update(outputs)
+
+    ctx = StepContext(home=default_home(), task=spec.name)
+    with UsageMeter() as meter, activate(ctx):
+        returned = step.fn(**kwargs)
+    usage = Usage(meter.wall_s, meter.cpu_s, meter.peak_mb)
+    method = FormulaEnergy()
+    energy_kwh = method.stop(usage)
+
+    values = _values(step, returned)
+    output_digests = {}
+    for name, artifact in outputs.items():
+        if not os.path.exists(artifact.path):
+            raise GreenpipeError(f"step {spec.name} did not write its output {name!r} at {artifact.path}")
+        output_digests[name] = digest_path(artifact.path)
+        if artifact.kind == "metrics":
+            with open(artifact.path, encoding="utf-8") as handle:
+                for metric, value in sorted(json.load(handle).items()):
+                    print(f"{METRIC_LINE} {metric}={value}", flush=True)
+    ledger = {
+        "step": spec.ref,
+        "greenpipe_version": __version__,
+        "fingerprint": os.environ.get("GREENPIPE_FINGERPRINT") or step.fingerprint().digest,
+        "wall_s": usage.wall_s,
+        "cpu_s": usage.cpu_s,
+        "peak_mb": usage.peak_mb,
+        "energy_kwh": energy_kwh,
+        "energy_method": method.name,
+        "w_per_core": method.w_per_core,
+        "pue": method.pue,
+        "credits": [vars(c) for c in ctx.credits.credits],
+        "avoided_kwh": ctx.credits.total_kwh,
+        "inputs": input_digests,
+        "outputs": output_digests,
+    }
+    values_path = Path(args.values_out) if args.values_out else layout.values()
+    if values_path is not None:
+        write_json_atomic(values_path, values)
+        write_json_atomic(values_path.parent / LEDGER_FILE, ledger)
+    return ledger
+
+
+def _values(step: Step, returned: Any) -> dict[str, Any]:
+    from greenpipe.params import coerce
+
+    specs = step.spec.values
+    if not specs:
+        return {}
+    if returned is None:
+        raise GreenpipeError(f"step {step.name} declares values {[v.name for v in specs]} but returned None")
+    data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip([v.name for v in specs], returned))
+    return {v.name: coerce(f"{step.name} value {v.name}", v.type, data[v.name]) for v in specs}
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

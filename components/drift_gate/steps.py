@@ -1,0 +1,179 @@
+"""The steps: `drift_baseline` at training time, `drift_gate` on each new batch."""
+
+# No `from __future__ import annotations` here: the engine reads GateDecision.__annotations__ as types.
+from typing import NamedTuple
+
+from greenpipe import Artifact, Dataset, Model, Output, Report, Resources, step
+from greenpipe.errors import GreenpipeError
+
+
+class GateDecision(NamedTuple):
+    """What a pipeline branches on: `with when(gate.retrain): ...`."""
+
+    retrain: bool
+    drift_share: float
+    quality_ok: bool
+    kpi_drop: bool
+
+
+@step(
+    description="Profile training data into a drift baseline: statistics, quantiles and a great_expectations suite",
+    resources=Resources(cpu=2, memory_gb=4),
+)
+def drift_baseline(
+    data: Dataset,
+    baseline: Output[Artifact],
+    target: str = "",
+    max_reference_rows: int = 1_000_000,
+    null_tolerance: float = 0.01,
+    range_margin: float = 0.1,
+) -> None:
+    """Write the baseline folder (baseline.json, expectations.json, reference.npz) for `drift_gate`.
+
+    Args:
+        target: the label column; it is left out of the drift checks and the suite.
+        max_reference_rows: each numeric column keeps at most this many sorted reference values.
+        null_tolerance: how much the share of nulls may grow before a batch fails data quality.
+        range_margin: how far (a share of the span) values may leave the training range before failing quality.
+    """
+    import pandas as pd
+    from greenpipe.components.drift_gate.baseline import profile_frame, write_baseline
+    from greenpipe.components.drift_gate.quality import build_suite
+
+    frame = pd.read_parquet(data.path)
+    if target and target not in frame.columns:
+        raise GreenpipeError(
+            f"drift_baseline: target={target!r} is not a column of the training data "
+            f"({', '.join(map(str, frame.columns[:10]))}); pass the label column or ''"
+        )
+    document, reference = profile_frame(frame, target=target, max_reference_rows=max_reference_rows)
+    suite = build_suite(document, null_tolerance=null_tolerance, range_margin=range_margin)
+    document["suite"] = "expectations.json"
+    write_baseline(baseline.path, document, reference, suite)
+
+
+@step(
+    description="Check a batch against a drift baseline (data quality, per-feature drift, KPI) and decide "
+    "whether to retrain",
+    resources=Resources(cpu=2, memory_gb=4),
+)
+def drift_gate(
+    data: Dataset,
+    baseline: Artifact,
+    decision: Output[Artifact],
+    report: Output[Report],
+    model: Model | None = None,
+    target: str = "",
+    numeric_test: str = "auto",
+    categorical_test: str = "auto",
+    thresholds: dict | None = None,
+    correction: str = "bonferroni",
+    min_effect: float = 0.1,
+    drift_share: float = 0.5,
+    kpi: str = "accuracy",
+    kpi_value: float | None = None,
+    kpi_floor: float = 0.0,
+    kpi_reference: float | None = None,
+    kpi_max_drop: float = 0.01,
+    retrain_on_bad_data: bool = False,
+) -> GateDecision:
+    """Decide whether the batch calls for retraining; write the decision JSON and an HTML report.
+
+    Args:
+        numeric_test / categorical_test: a test name from stattests.DRIFT_TESTS, or "auto" (KS / chi-square for a
+            reference of at most 1,000 rows, normalised Wasserstein / Jensen-Shannon above).
+        thresholds: per test name, alpha for p-value tests or the distance that counts as drift.
+        correction: "bonferroni", "bh" (Benjamini-Hochberg) or "none", for the p-value tests.
+        min_effect: the effect a p-value test must also show (normalised Wasserstein / JS distance).
+        drift_share: the share of drifted features that makes the dataset drifted.
+        model: with labels (`target` in the batch), the gate measures the model's `kpi` on the batch.
+        kpi_value: a KPI measured elsewhere (e.g. last period's accuracy once its labels arrived).
+        kpi_floor / kpi_reference + kpi_max_drop: the KPI drops when under the floor, or more than max_drop
+            under the reference.
+        retrain_on_bad_data: retrain even when the batch failed data quality.
+    """
+    import json
+
+    import pandas as pd
+    from greenpipe.components.drift_gate.baseline import read_baseline
+    from greenpipe.components.drift_gate.gate import (
+        DriftSettings,
+        apply_correction,
+        decide,
+        kpi_status,
+        measure_kpi,
+        start_feature_checks,
+    )
+    from greenpipe.components.drift_gate.quality import precheck, validate
+    from greenpipe.components.drift_gate.report import render
+
+    from greenpipe.artifacts import write_json_atomic
+
+    document = read_baseline(baseline.path)
+    if numeric_test == "auto":  # a baseline imported from Model Monitor brings its own test and threshold
+        numeric_test = document.get("default_tests", {}).get("numeric", "auto")
+    thresholds = {**document.get("thresholds", {}), **(thresholds or {})}
+    settings = DriftSettings(numeric_test, categorical_test, thresholds, correction, min_effect, drift_share)
+    frame = pd.read_parquet(data.path)
+    pre = precheck(document, frame)
+    skip = {c: "missing from the batch" for c in pre.missing_columns}
+    skip.update({c: f"dtype changed ({change})" for c, change in pre.changed_dtypes.items()})
+    if len(frame) == 0:
+        skip = {c: "empty batch" for c in document["columns"]}
+    pool, futures = start_feature_checks(baseline.path, document, frame, settings, skip)
+    try:
+        suite_path = f"{baseline.path}/{document['suite']}" if document.get("suite") else None
+        if suite_path:
+            with open(suite_path, encoding="utf-8") as handle:
+                quality = validate(json.load(handle), frame, pre)
+        else:
+            quality = pre
+        rows = [futures[c].result() for c in document["columns"]]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    apply_correction(rows, settings)
+    measured = kpi_value
+    labelled = bool(target) and target in frame.columns and len(frame) > 0 and frame[target].notna().all()
+    if measured is None and model is not None and labelled and quality.ok:
+        measured = measure_kpi(model.path, frame, target, kpi)
+    kpi_doc = kpi_status(measured, kpi, kpi_floor, kpi_reference, kpi_max_drop)
+    result = decide(rows, quality, settings, kpi_doc, retrain_on_bad_data)
+    result["rows"] = int(len(frame))
+    write_json_atomic(decision.path, result)
+    with open(report.path, "w", encoding="utf-8") as handle:
+        handle.write(render(result, rows))
+    return GateDecision(result["retrain"], float(result["drift"]["share"]), bool(quality.ok), bool(kpi_doc["drop"]))
+
+
+@step(description="Turn a SageMaker Model Monitor baseline (statistics.json, constraints.json) into a drift baseline")
+def baseline_from_model_monitor(monitor: Artifact, baseline: Output[Artifact]) -> None:
+    """Read Model Monitor's baselining output folder; gate later with its L-infinity test and threshold."""
+    from greenpipe.components.drift_gate import model_monitor
+    from greenpipe.components.drift_gate.baseline import write_baseline
+    from greenpipe.components.drift_gate.quality import build_suite
+
+    statistics, constraints = model_monitor.read_model_monitor_folder(monitor.path)
+    document, reference, thresholds = model_monitor.baseline_from_model_monitor(statistics, constraints)
+    document["thresholds"] = thresholds
+    document["default_tests"] = {"numeric": "ks_distance"}
+    document["suite"] = "expectations.json"
+    write_baseline(baseline.path, document, reference, build_suite(document))
+
+
+@step(description="Write a drift baseline as SageMaker Model Monitor's statistics.json and constraints.json")
+def baseline_to_model_monitor(baseline: Artifact, monitor: Output[Artifact], comparison_threshold: float = 0.1) -> None:
+    """The folder Model Monitor's baselining job would have written, for teams that keep both."""
+    from pathlib import Path
+
+    from greenpipe.components.drift_gate import model_monitor
+    from greenpipe.components.drift_gate.baseline import read_baseline, reference_values
+
+    from greenpipe.artifacts import write_json_atomic
+
+    document = read_baseline(baseline.path)
+    statistics, constraints = model_monitor.model_monitor_files(
+        document, lambda column: reference_values(baseline.path, document, column), comparison_threshold
+    )
+    Path(monitor.path).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(monitor.path) / "statistics.json", statistics)
+    write_json_atomic(Path(monitor.path) / "constraints.json", constraints)

@@ -228,7 +228,8 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
             raise ParamError(f"step {spec.name} needs param {pspec.name}: pass --param {pspec.name}=...")
 
     given_inputs = _pairs(args.input, "--input")
-    members = _pairs(args.archive_member, "--archive-member")
+    env_members = [m for m in os.environ.get("GREENPIPE_ARCHIVE_MEMBERS", "").split(",") if m]
+    members = _pairs(env_members + args.archive_member, "--archive-member")
     expected = {k: v for k, v in _pairs(args.expect_digest, "--expect-digest").items() if v}
     unknown = (set(given_inputs) | set(members)) - {i.name for i in spec.inputs}
     if unknown:

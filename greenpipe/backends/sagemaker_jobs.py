@@ -270,6 +270,9 @@ def _training_common(task: Task, sources: dict[str, InputSource], options: SageM
     if vpc:
         common["VpcConfig"] = vpc
     extra = {"GREENPIPE_CHECKPOINT_DIR": CHECKPOINT_DIR} if task.step.spec.resources.spot else {}
+    members = ",".join(f"{n}={s.archive_member}" for n, s in sorted(sources.items()) if s.archive_member)
+    if members:  # a tuning job passes no arguments: `train` reads them from here
+        extra["GREENPIPE_ARCHIVE_MEMBERS"] = members
     common["Environment"] = environment(task, extra)
     return common
 
@@ -286,8 +289,18 @@ def metric_definitions(task: Task) -> list[dict]:
     return [{"Name": name, "Regex": f"{METRIC_LINE} {_java_escape(name)}=([-+0-9.eE]+|nan|inf)"} for name in names]
 
 
+def task_param(task: Task, name: str, default: Any = None) -> Any:
+    """The value a task passes for a param, else the step's declared default, else `default`."""
+    if name in task.params:
+        return task.params[name]
+    for spec in task.step.spec.params:
+        if spec.name == name and not spec.required:
+            return spec.default
+    return default
+
+
 def _metric_name(task: Task) -> str | None:
-    value = task.params.get("objective")
+    value = task_param(task, "objective")
     return value if isinstance(value, str) else None
 
 
@@ -320,7 +333,7 @@ def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageM
     space = _constant(task, "search_space", dict)
     objective = _constant(task, "objective", str)
     direction = _constant(task, "direction", str, "maximize")
-    trials = task.params.get("n_trials", task.params.get("max_trials", 10))
+    trials = task_param(task, "n_trials", task_param(task, "max_trials", 10))
     if isinstance(trials, PipelineParam) or not isinstance(trials, int):
         raise CompileError(f"step {task.name}: n_trials/max_trials must be a constant int for a SageMaker tuning "
                            "job (its ResourceLimits are part of the definition)")
@@ -364,7 +377,7 @@ def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageM
 
 
 def _constant(task: Task, name: str, tp: type, default: Any = None) -> Any:
-    value = task.params.get(name, default)
+    value = task_param(task, name, default)
     if value is None:
         raise CompileError(f"step {task.name}: runtime='tuning' on SageMaker needs a `{name}: {tp.__name__}` param "
                            "(the tuning job's definition is built from it)")

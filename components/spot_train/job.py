@@ -1,0 +1,102 @@
+"""One training job, described by a JSON-able dict, run in this process (the worker and the step both use it)."""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from pathlib import Path
+from typing import Any
+
+from greenpipe.components.spot_train.checkpoints import CheckpointStore
+from greenpipe.components.spot_train.harness import Outcome, TrainContext
+from greenpipe.components.spot_train.rules import parse_rules
+
+from greenpipe.errors import GreenpipeError
+
+
+def job_spec(
+    train_path: str,
+    target: str,
+    estimator: str,
+    max_epochs: int,
+    checkpoint_dir: str | None,
+    val_path: str | None = None,
+    estimator_params: dict | None = None,
+    warm_start_path: str | None = None,
+    checkpoint_every: int = 1,
+    checkpoint_every_s: float = 0.0,
+    rules: Any = None,
+    seed: int = 0,
+    sample_s: float = 0.5,
+) -> dict[str, Any]:
+    """A job as plain data, so a subprocess (or a container) can run it from a JSON file."""
+    return {
+        "train_path": str(train_path),
+        "val_path": None if val_path is None else str(val_path),
+        "target": target,
+        "estimator": estimator,
+        "estimator_params": dict(estimator_params or {}),
+        "warm_start_path": warm_start_path,
+        "max_epochs": int(max_epochs),
+        "checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
+        "checkpoint_every": int(checkpoint_every),
+        "checkpoint_every_s": float(checkpoint_every_s),
+        "rules": rules,
+        "seed": int(seed),
+        "sample_s": float(sample_s),
+    }
+
+
+def validate_job(job: dict[str, Any]) -> None:
+    """Everything a user can get wrong, checked before any training starts."""
+    parse_rules(job["rules"])
+    if job["max_epochs"] < 1:
+        raise GreenpipeError(f"spot_train: max_epochs={job['max_epochs']!r} must be >= 1")
+    if job["checkpoint_every"] < 0 or job["checkpoint_every_s"] < 0:
+        raise GreenpipeError("spot_train: checkpoint_every and checkpoint_every_s must be >= 0 (0 turns them off)")
+    if ":" not in job["estimator"]:
+        from greenpipe.components.spot_train.estimators import make_trainer
+
+        make_trainer(job["estimator"], job["estimator_params"], job["seed"])
+    else:
+        _custom(job["estimator"])
+
+
+def _custom(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise GreenpipeError(
+            f"spot_train: estimator={ref!r} cannot be imported ({exc}); give "
+            "'package.module:function' of a function train(ctx, data, params)"
+        ) from exc
+
+
+def execute_job(job: dict[str, Any]) -> tuple[Outcome, Any, str]:
+    """Run the job to completion, a stop, or an interruption. Returns (outcome, fitted model or None, task)."""
+    from greenpipe.components.spot_train.estimators import fit_loop, load_data, make_trainer
+
+    data = load_data(job["train_path"], job["val_path"], job["target"])
+    warm = None
+    if job["warm_start_path"]:
+        with open(Path(job["warm_start_path"]) / "model.pkl", "rb") as handle:
+            warm = pickle.load(handle)
+    store = CheckpointStore(job["checkpoint_dir"]) if job["checkpoint_dir"] else None
+    ctx = TrainContext(
+        job["max_epochs"],
+        parse_rules(job["rules"]),
+        store,
+        job["checkpoint_every"],
+        job["checkpoint_every_s"],
+        job["seed"],
+        job["sample_s"],
+    )
+    if ":" in job["estimator"]:
+        fn, params = _custom(job["estimator"]), job["estimator_params"]
+        outcome = ctx.run(lambda c: fn(c, data, params))
+        return outcome, outcome.state, "custom"
+    trainer = make_trainer(job["estimator"], job["estimator_params"], job["seed"])
+    outcome = ctx.run(fit_loop(trainer, data, warm))
+    model = None if outcome.state is None else trainer.to_model(outcome.state)
+    return outcome, model, trainer.task

@@ -1,0 +1,190 @@
+"""The spot_train step: train with checkpoints, survive spot reclaims, stop bad jobs early."""
+# No `from __future__ import annotations` here: the engine reads TrainResult.__annotations__ as real types.
+
+import hashlib
+import json
+import pickle
+import shutil
+from pathlib import Path
+from typing import NamedTuple
+
+from greenpipe import Artifact, Dataset, Metrics, Model, Output, Resources, step
+from greenpipe.artifacts import write_json_atomic
+from greenpipe.context import current
+from greenpipe.errors import GreenpipeError
+
+
+class TrainResult(NamedTuple):
+    stopped_early: bool
+    rule: str
+    epochs: int
+
+
+@step(
+    description="Train with atomic checkpoints and restarts on spot reclaim; stop-rules end bad jobs early",
+    resources=Resources(cpu=2, memory_gb=4, spot=True),
+    runtime="training",
+)
+def spot_train(
+    train: Dataset,
+    model: Output[Model],
+    metrics: Output[Metrics],
+    target: str,
+    validation: Dataset | None = None,
+    hyperparameters: Artifact | None = None,
+    warm_start: Model | None = None,
+    estimator: str = "SGDClassifier",
+    estimator_params: dict | None = None,
+    max_epochs: int = 50,
+    checkpoint_every: int = 1,
+    checkpoint_every_s: float = 0.0,
+    rules: list | dict | None = None,
+    seed: int = 0,
+    max_restarts: int = 3,
+    isolate: bool = True,
+) -> TrainResult:
+    """Train `estimator` for up to `max_epochs`, checkpointing and evaluating stop-rules after each epoch.
+
+    Args:
+        hyperparameters: JSON from bayes_tune (a flat dict, or one under "params"/"best_params"); overrides
+            `estimator_params`.
+        warm_start: a Model folder (model.pkl) of the same estimator to continue from.
+        rules: stop-rules by Debugger name, e.g. ["ExplodingTensor", {"name": "Overtraining", "delta": 0.001}]
+            or {"LossNotDecreasing": {"num_steps": 5}}; None uses ExplodingTensor, LossNotDecreasing,
+            Overtraining with Debugger's default parameters; [] turns them off.
+        isolate: run the training in a worker process restarted on reclaim (SIGTERM), up to `max_restarts`.
+    """
+    from greenpipe.components.spot_train.job import execute_job, job_spec, validate_job
+    from greenpipe.components.spot_train.supervisor import run_supervised
+
+    params = dict(estimator_params or {})
+    if hyperparameters is not None:
+        params.update(_read_hyperparameters(hyperparameters.path))
+    ctx = current()
+    key = _job_key(
+        train,
+        validation,
+        warm_start,
+        target,
+        estimator,
+        params,
+        max_epochs,
+        checkpoint_every,
+        checkpoint_every_s,
+        rules,
+        seed,
+    )
+    folder = Path(ctx.home) / "spot_train" / key
+    job = job_spec(
+        train.path,
+        target,
+        estimator,
+        max_epochs,
+        str(folder / "checkpoints"),
+        val_path=validation.path if validation is not None else None,
+        estimator_params=params,
+        warm_start_path=warm_start.path if warm_start is not None else None,
+        checkpoint_every=checkpoint_every,
+        checkpoint_every_s=checkpoint_every_s,
+        rules=rules,
+        seed=seed,
+    )
+    validate_job(job)  # bad rule params or estimator: a clear error before any training
+    if isolate:
+        result = run_supervised(job, folder / "worker", max_restarts=max_restarts)
+        summary, task, restarts = result["outcome"], result["task"], result["restarts"]
+        with open(folder / "worker" / "model.pkl", "rb") as handle:
+            fitted = pickle.load(handle)
+    else:
+        outcome, fitted, task = execute_job(job)
+        if outcome.status == "interrupted":
+            raise GreenpipeError(f"spot_train: interrupted by SIGTERM; checkpoints kept in {folder}, rerun resumes")
+        summary, restarts = outcome.summary(), 0
+
+    last = summary["rows"][-1] if summary["rows"] else {}
+    stopped = summary["status"] == "stopped"
+    kept_step = summary["best_step"] if stopped else summary["steps"]
+    kept = next((r for r in summary["rows"] if int(r["step"]) == kept_step), last)
+    out = Path(model.path)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "model.pkl", "wb") as handle:
+        pickle.dump(fitted, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    write_json_atomic(
+        out / "model.json",
+        {
+            "estimator": estimator,
+            "features": _features(train.path, target),
+            "target": target,
+            "task": task,
+            "params": params,
+            "seed": seed,
+            "epochs": summary["steps"],
+            "kept_epoch": kept_step,
+            "stopped_early": stopped,
+            "rule": summary["rule"],
+            "reason": summary["reason"],
+            "findings": summary["findings"],
+            "restarts": restarts,
+        },
+    )
+    for name in ("loss", "val_loss", "score", "val_score"):
+        if name in kept:
+            metrics.log_metric(name, kept[name])
+    metrics.log_metric("epochs", summary["steps"])
+    metrics.log_metric("stopped_early", float(stopped))
+    metrics.log_metric("restarts", restarts)
+    metrics.log_metric("checkpoint_s", summary["checkpoint_s"])
+
+    kwh = summary["kwh_per_step"]
+    remaining = max_epochs - summary["steps"]
+    if stopped and remaining > 0 and kwh > 0:
+        ctx.credit_avoided(
+            "early_stop",
+            kwh * remaining,
+            f"measured {kwh * 1000:.4g} Wh/epoch over {len(summary['rows'])} epochs x {remaining} epochs not run",
+            f"{summary['rule']}: {summary['reason']}",
+        )
+    shutil.rmtree(folder, ignore_errors=True)  # done: the model is the output; failures keep their checkpoints
+    return TrainResult(stopped, summary["rule"], summary["steps"])
+
+
+def _read_hyperparameters(path: str) -> dict:
+    source = Path(path)
+    if source.is_dir():
+        found = sorted(source.glob("*.json"))
+        if not found:
+            raise GreenpipeError(f"spot_train: hyperparameters folder {path} holds no .json file")
+        source = found[0]
+    data = json.loads(source.read_text())
+    for key in ("params", "best_params", "hyperparameters"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            return dict(data[key])
+    if not isinstance(data, dict):
+        raise GreenpipeError(f"spot_train: hyperparameters {path} must hold a JSON object of estimator params")
+    return data
+
+
+def _features(path: str, target: str) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return [name for name in pq.read_schema(path).names if name != target]
+
+
+def _digest(artifact: Dataset | Model | None) -> str | None:
+    if artifact is None:
+        return None
+    if artifact.digest:
+        return artifact.digest
+    source = Path(artifact.path)
+    files = sorted(source.rglob("*")) if source.is_dir() else [source]
+    sha = hashlib.sha256()
+    for file in files:
+        if file.is_file():
+            sha.update(file.read_bytes())
+    return sha.hexdigest()
+
+
+def _job_key(train: Dataset, validation: Dataset | None, warm_start: Model | None, *params: object) -> str:
+    """Same inputs and params -> same checkpoint folder, so a rerun after a failure resumes."""
+    text = json.dumps([_digest(train), _digest(validation), _digest(warm_start), *params], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -27,7 +27,7 @@ from greenpipe.backends.kfp_component import (
     KFP_ARTIFACT,
     component_yaml,
     kfp_param_type,
-    literal,
+    kfp_value,
     step_component,
     write_atomic,
 )
@@ -76,6 +76,7 @@ class KfpOptions:
     accelerator_type: str = "nvidia.com/gpu"
     data_digests: tuple[tuple[str, str], ...] = ()
     cache_expiry: str = "disable"
+    local_conditions: bool = False
 
 
 def compile_pipeline(
@@ -125,14 +126,25 @@ def pipeline_component(
     accelerator_type: str = "nvidia.com/gpu",
     data_digests: dict[str, str] | None = None,
     cache_expiry: str = "disable",
+    local_conditions: bool = False,
 ) -> Any:
-    """The KFP pipeline (a GraphComponent) for `pipeline`; compile it or run it under kfp.local."""
+    """The KFP pipeline (a GraphComponent) for `pipeline`; compile it or run it under kfp.local.
+
+    kfp.local 2.17 cannot resolve a dsl.If condition on a named output (it looks for the task's single
+    `Output`), so to run a pipeline with when() under kfp.local pass local_conditions=True: each condition
+    then reads a tiny one-output task that evaluates the comparison. Compiled YAML never needs this.
+    """
     from kfp import dsl
 
     if cache_expiry not in CACHE_EXPIRY_MODES:
         raise CompileError(f"cache_expiry={cache_expiry!r} is not one of {', '.join(CACHE_EXPIRY_MODES)}")
     options = KfpOptions(
-        image, _spot_placement(spot), accelerator_type, tuple(sorted((data_digests or {}).items())), cache_expiry
+        image,
+        _spot_placement(spot),
+        accelerator_type,
+        tuple(sorted((data_digests or {}).items())),
+        cache_expiry,
+        local_conditions,
     )
     values = _param_values(pipeline, params)
     graph = pipeline.build()
@@ -150,7 +162,7 @@ def pipeline_component(
         annotation, _ = kfp_param_type(f"pipeline {pipeline.name}", param.name, param.type)
         default = values[param.name]
         if default is not REQUIRED:
-            literal(f"pipeline {pipeline.name}", param.name, default)
+            default = kfp_value(f"pipeline {pipeline.name}", param.name, param.type, default)
         parameters.append(
             inspect.Parameter(
                 param.name,
@@ -311,7 +323,7 @@ def _build_tasks(
         while open_blocks and not _is_prefix(tuple(c for c, _ in open_blocks), task.conditions):
             open_blocks.pop()[1].__exit__(None, None, None)
         for cond in task.conditions[len(open_blocks) :]:
-            block = dsl.If(_kfp_condition(cond, kfp_tasks, bound), name=f"when-{_kfp_name(cond.ref.name)}")
+            block = dsl.If(_kfp_condition(cond, kfp_tasks, bound, options))
             block.__enter__()
             open_blocks.append((cond, block))
         step = task.step
@@ -329,14 +341,21 @@ def _build_tasks(
         open_blocks.pop()[1].__exit__(None, None, None)
 
 
-def _kfp_condition(cond: Condition, kfp_tasks: dict[str, Any], bound: dict[str, Any]) -> Any:
+def _kfp_condition(cond: Condition, kfp_tasks: dict[str, Any], bound: dict[str, Any], options: KfpOptions) -> Any:
     left = kfp_tasks[cond.ref.task.name].outputs[cond.ref.name]
     right = cond.operand
+    right_type: type = type(right)
     if isinstance(right, ValueRef):
-        right = kfp_tasks[right.task.name].outputs[right.name]
+        right, right_type = kfp_tasks[right.task.name].outputs[right.name], right.type
     elif isinstance(right, PipelineParam):
-        right = bound[right.name]
-    return _OPS[cond.op](left, right)
+        right, right_type = bound[right.name], right.type
+    if not options.local_conditions:
+        return _OPS[cond.op](left, right)
+    from greenpipe.backends.kfp_component import condition_component
+
+    check = condition_component(cond.ref.type, right_type, options.image)(value=left, operand=right, op=cond.op)
+    check.set_display_name(f"when {cond.describe()}")
+    return check.output == True  # noqa: E712 - builds a KFP condition, not a Python comparison
 
 
 def _kfp_task(
@@ -351,7 +370,10 @@ def _kfp_task(
     spec = task.step.spec
     arguments: dict[str, Any] = {}
     for name, value in task.params.items():
-        arguments[name] = bound[value.name] if isinstance(value, PipelineParam) else value
+        if isinstance(value, PipelineParam):
+            arguments[name] = bound[value.name]
+        else:
+            arguments[name] = kfp_value(f"step {task.name}", name, spec.param(name).type, value)
     data_digests: dict[str, str] = {}
     for name, ref in task.inputs.items():
         if isinstance(ref, PipelineParam):

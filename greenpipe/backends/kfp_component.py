@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from greenpipe.errors import CompileError
-from greenpipe.params import type_name
+from greenpipe.params import canonical_json, type_name
 from greenpipe.step import REQUIRED, Step
 
 CODE_PARAM = "greenpipe_code"
@@ -38,38 +38,50 @@ KFP_ARTIFACT = {
 _SCALAR_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
 
 
+def json_encoded(tp: Any) -> bool:
+    """A param typed as a union of several types (e.g. `list | dict | None`) passes through KFP as JSON text:
+    KFP parameters have exactly one type."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return False
+    return len([a for a in typing.get_args(tp) if a is not type(None)]) > 1
+
+
 def kfp_param_type(owner: str, name: str, tp: Any) -> tuple[str, bool]:
     """The KFP annotation for a greenpipe param type, and whether None is allowed.
 
-    `list[str]` passes as `list` and `int | None` as `int` with a None default: greenpipe re-checks the value
-    against the exact declared type inside the container.
+    `list[str]` passes as `list`, `int | None` as `int` with a None default, and a union of several types as
+    `str` holding JSON: greenpipe re-checks the value against the exact declared type inside the container.
     """
+    if json_encoded(tp):
+        for arg in typing.get_args(tp):
+            if arg is not type(None):
+                kfp_param_type(owner, name, arg)
+        return "str", False
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) != 1:
-            raise CompileError(
-                f"{owner}: param {name} has type {type_name(tp)}; KFP parameters have one type, "
-                "so a union of several types cannot be compiled: declare one type (or X | None)"
-            )
-        return kfp_param_type(owner, name, args[0])[0], True
+        arg = next(a for a in typing.get_args(tp) if a is not type(None))
+        return kfp_param_type(owner, name, arg)[0], True
     base = origin or tp
     if base not in _SCALAR_NAMES:
         raise CompileError(f"{owner}: param {name} has type {type_name(tp)}, which KFP cannot pass")
     return _SCALAR_NAMES[base], False
 
 
-def literal(owner: str, name: str, value: Any) -> str:
-    """Python source for a default value; refuses what cannot round-trip through KFP's JSON."""
+def kfp_value(owner: str, name: str, tp: Any, value: Any) -> Any:
+    """`value` as KFP carries it (JSON text for a union type); refuses what KFP's JSON cannot hold."""
+    _check_finite(owner, name, value)
+    return canonical_json(value) if json_encoded(tp) else value
+
+
+def _check_finite(owner: str, name: str, value: Any) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise CompileError(
-            f"{owner}: param {name} defaults to {value!r}; KFP stores defaults as JSON, which has "
-            "no NaN or infinity: use a finite default"
+            f"{owner}: param {name} is {value!r}; KFP stores parameters as JSON, which has no NaN or infinity: "
+            "use a finite value"
         )
     if isinstance(value, (list, dict)):
         for item in value.values() if isinstance(value, dict) else value:
-            literal(owner, name, item)
-    return repr(value)
+            _check_finite(owner, name, item)
 
 
 def function_name(step: Step) -> str:
@@ -88,11 +100,12 @@ def component_source(step: Step) -> str:
     for name in names:
         if name in RESERVED:
             raise CompileError(f"{owner}: the name {name!r} is reserved by the KFP backend; rename it")
-    clashes = sorted({n for n in names if names.count(n) > 1})
+    outputs = [a.name for a in spec.outputs] + [v.name for v in spec.values]
+    clashes = sorted({n for n in outputs if outputs.count(n) > 1})
     if clashes:
         raise CompileError(
-            f"{owner}: {clashes} name both an artifact/param and a returned value; KFP keeps one "
-            "namespace for a component's inputs and outputs: rename one"
+            f"{owner}: {clashes} name both an output artifact and a returned value; KFP keeps one namespace for "
+            "a component's outputs: rename one"
         )
     required: list[str] = []
     optional: list[str] = []
@@ -104,13 +117,11 @@ def component_source(step: Step) -> str:
     for art in spec.outputs:
         required.append(f"{art.name}: Output[{KFP_ARTIFACT[art.kind]}]")
     for param in spec.params:
-        annotation, nullable = kfp_param_type(owner, param.name, param.type)
+        annotation, _ = kfp_param_type(owner, param.name, param.type)
         if param.default is REQUIRED:
             required.append(f"{param.name}: {annotation}")
-        elif param.default is None and not nullable:
-            raise CompileError(f"{owner}: param {param.name} defaults to None but is typed {type_name(param.type)}")
         else:
-            optional.append(f"{param.name}: {annotation} = {literal(owner, param.name, param.default)}")
+            optional.append(f"{param.name}: {annotation} = {kfp_value(owner, param.name, param.type, param.default)!r}")
     optional.append(f"{CODE_PARAM}: str = {step.fingerprint().digest!r}")
     if spec.inputs:
         optional.append(f"{DATA_PARAM}: str = ''")
@@ -133,10 +144,13 @@ def component_source(step: Step) -> str:
 
 def component_function(step: Step) -> Any:
     """The generated function, with KFP annotations and source that inspect.getsource can read."""
+    source = component_source(step)
+    return _define(source, function_name(step), f"<greenpipe-kfp {step.spec.ref} {step.fingerprint().digest}>")
+
+
+def _define(source: str, name: str, filename: str) -> Any:
     from kfp import dsl
 
-    source = component_source(step)
-    filename = f"<greenpipe-kfp {step.spec.ref} {step.fingerprint().digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {
         "__name__": __name__,
@@ -146,7 +160,7 @@ def component_function(step: Step) -> Any:
         **{cls: getattr(dsl, cls) for cls in set(KFP_ARTIFACT.values())},
     }
     exec(compile(source, filename, "exec", dont_inherit=True), namespace)  # noqa: S102 - our own generated source
-    return namespace[function_name(step)]
+    return namespace[name]
 
 
 def step_component(step: Step, image: str | None = None) -> Any:
@@ -157,6 +171,27 @@ def step_component(step: Step, image: str | None = None) -> Any:
     from greenpipe.backends.image import default_image
 
     return dsl.component(component_function(step), base_image=image or default_image(), install_kfp_package=False)
+
+
+def condition_component(value_type: Any, operand_type: Any, image: str | None = None) -> Any:
+    """A one-output component that evaluates `value op operand`: kfp.local (2.17) resolves a dsl.If condition
+    only on a task's single `Output`, not on a named output, so local runs gate on this task's result."""
+    from kfp import dsl
+
+    from greenpipe.backends.image import default_image
+
+    value = kfp_param_type("when()", "value", value_type)[0]
+    operand = kfp_param_type("when()", "operand", operand_type)[0]
+    source = (
+        f"def greenpipe_when(value: {value}, operand: {operand}, op: str) -> bool:\n"
+        "    'Evaluate one when() comparison of a step value.'\n"
+        "    import operator\n\n"
+        "    ops = {'==': operator.eq, '!=': operator.ne, '<': operator.lt, '<=': operator.le, '>': operator.gt,\n"
+        "           '>=': operator.ge}\n"
+        "    return bool(ops[op](value, operand))\n"
+    )
+    function = _define(source, "greenpipe_when", f"<greenpipe-kfp when {value} {operand}>")
+    return dsl.component(function, base_image=image or default_image(), install_kfp_package=False)
 
 
 def component_yaml(step: Step, out_path: str, image: str | None = None) -> None:

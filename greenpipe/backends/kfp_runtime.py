@@ -8,11 +8,13 @@ the step body never imports kfp and this module never imports kfp either (KFP's 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from greenpipe.artifacts import Artifact, Metrics
+from greenpipe.backends.kfp_component import json_encoded
 from greenpipe.context import StepContext, activate
 from greenpipe.digest import digest_path
 from greenpipe.ledger import FormulaEnergy, Usage, UsageMeter
@@ -45,7 +47,10 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
     kwargs: dict[str, Any] = {}
     for param in spec.params:
         if param.name in arguments:
-            kwargs[param.name] = coerce(f"{spec.name}.{param.name}", param.type, arguments[param.name])
+            value = arguments[param.name]
+            if json_encoded(param.type) and isinstance(value, str):
+                value = json.loads(value)
+            kwargs[param.name] = coerce(f"{spec.name}.{param.name}", param.type, value)
     for spec_in in spec.inputs:
         given = arguments.get(spec_in.name)
         if given is None:

@@ -17,13 +17,22 @@ from typing import Any
 from greenpipe.components.register.errors import RegistryError
 
 RISK_RATINGS = ("High", "Medium", "Low", "Unknown")
-FACETS = {"accuracy": "Accuracy", "balanced_accuracy": "Accuracy", "roc_auc": "AUC", "rmse": "RMSE", "mae": "MAE",
-          "log_loss": "Loss"}
+FACETS = {
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Accuracy",
+    "roc_auc": "AUC",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "log_loss": "Loss",
+}
 CUSTOM_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _TEXT_LIMITS = {
-    ("model_overview", "model_description"): 1024, ("model_overview", "model_creator"): 1024,
-    ("model_overview", "model_owner"): 1024, ("model_overview", "algorithm_type"): 1024,
-    ("intended_uses", "purpose_of_model"): 2048, ("intended_uses", "intended_uses"): 2048,
+    ("model_overview", "model_description"): 1024,
+    ("model_overview", "model_creator"): 1024,
+    ("model_overview", "model_owner"): 1024,
+    ("model_overview", "algorithm_type"): 1024,
+    ("intended_uses", "purpose_of_model"): 2048,
+    ("intended_uses", "intended_uses"): 2048,
     ("intended_uses", "explanations_for_risk_rating"): 2048,
     ("training_details", "training_observations"): 1024,
     ("additional_information", "caveats_and_recommendations"): 2048,
@@ -31,9 +40,23 @@ _TEXT_LIMITS = {
 }
 
 
-def build_content(*, name: str, version: int, record: dict[str, Any], spec: dict[str, Any], footprint: dict,
-                  metric: str, higher_is_better: bool, decision_reason: str, description: str, owner: str,
-                  intended_use: str, risk_rating: str, problem_type: str, aliases: dict[str, int]) -> dict:
+def build_content(
+    *,
+    name: str,
+    version: int,
+    record: dict[str, Any],
+    spec: dict[str, Any],
+    footprint: dict,
+    metric: str,
+    higher_is_better: bool,
+    decision_reason: str,
+    description: str,
+    owner: str,
+    intended_use: str,
+    risk_rating: str,
+    problem_type: str,
+    aliases: dict[str, int],
+) -> dict:
     """SageMaker Model Card content for one registered version. Deterministic: no clock, no random ids."""
     metrics = record["metrics"]
     data = record["data_digests"]
@@ -54,15 +77,20 @@ def build_content(*, name: str, version: int, record: dict[str, Any], spec: dict
     params = spec.get("params") or {}
     job: dict[str, Any] = {
         "training_datasets": sorted(set(data.values()))[:15],
-        "user_provided_hyper_parameters": [{"name": str(k)[:255], "value": _cap(json.dumps(v, default=str), 255)}
-                                           for k, v in sorted(params.items())],
+        "user_provided_hyper_parameters": [
+            {"name": str(k)[:255], "value": _cap(json.dumps(v, default=str), 255)} for k, v in sorted(params.items())
+        ],
     }
     evaluation: dict[str, Any] = {
         "name": "greenpipe evaluation",
         "evaluation_observation": _cap(decision_reason, 2096),
         "metadata": {"eval_data_digest": record["eval_digest"] or "unknown", "metric": metric},
-        "metric_groups": [{"name": "metrics", "metric_data": [
-            {"name": k, "type": "number", "value": float(v)} for k, v in sorted(metrics.items())]}],
+        "metric_groups": [
+            {
+                "name": "metrics",
+                "metric_data": [{"name": k, "type": "number", "value": float(v)} for k, v in sorted(metrics.items())],
+            }
+        ],
     }
     if record["eval_digest"]:
         evaluation["datasets"] = [record["eval_digest"]]
@@ -78,7 +106,9 @@ def build_content(*, name: str, version: int, record: dict[str, Any], spec: dict
             "training_observations": _cap(
                 f"Lineage of {len(footprint['executions'])} measured executions in {len(footprint['runs'])} "
                 f"run(s) spent {footprint['energy_kwh']:.6g} kWh and {footprint['co2e_g']:.6g} gCO2e; "
-                f"they avoided {footprint['avoided_kwh']:.6g} kWh.", 1024),
+                f"they avoided {footprint['avoided_kwh']:.6g} kWh.",
+                1024,
+            ),
             "training_job_details": job,
         },
         "evaluation_details": [evaluation],
@@ -86,14 +116,17 @@ def build_content(*, name: str, version: int, record: dict[str, Any], spec: dict
             "caveats_and_recommendations": _cap(
                 "Footprint figures are the greenpipe ledger's measurements of the executions upstream of this "
                 "model and its metrics (energy method: " + ", ".join(footprint["energy_methods"]) + "). "
-                "Scores are valid for the evaluation data named by its digest.", 2048),
+                "Scores are valid for the evaluation data named by its digest.",
+                2048,
+            ),
             "custom_details": custom_details(name, version, record, footprint, aliases),
         },
     }
 
 
-def custom_details(name: str, version: int, record: dict[str, Any], fp: dict[str, Any],
-                   aliases: dict[str, int]) -> dict[str, str]:
+def custom_details(
+    name: str, version: int, record: dict[str, Any], fp: dict[str, Any], aliases: dict[str, int]
+) -> dict[str, str]:
     """The footprint and lineage as SageMaker custom_details: string values, exact float reprs."""
     details = {
         "footprint_energy_kwh": repr(float(fp["energy_kwh"])),
@@ -123,8 +156,11 @@ def co2_eq_emissions(fp: dict[str, Any], training_type: str) -> dict[str, Any]:
     """Hugging Face model-card metadata block (emissions in grams of CO2e)."""
     return {
         "emissions": float(fp["co2e_g"]),
-        "source": "greenpipe ledger (" + ", ".join(fp["energy_methods"]) + "; grid intensity: "
-                  + "; ".join(fp["intensity_sources"]) + ")",
+        "source": "greenpipe ledger ("
+        + ", ".join(fp["energy_methods"])
+        + "; grid intensity: "
+        + "; ".join(fp["intensity_sources"])
+        + ")",
         "training_type": training_type,
         "geographical_location": "; ".join(fp["regions"]) or "unknown",
         "hardware_used": "CPU on " + (", ".join(fp["hosts"]) or "unknown host") + " (no GPU recorded)",
@@ -134,8 +170,15 @@ def co2_eq_emissions(fp: dict[str, Any], training_type: str) -> dict[str, Any]:
 def check_content(content: dict[str, Any]) -> None:
     """Raise if the content breaks a documented SageMaker model card limit (see the module docstring)."""
     problems: list[str] = []
-    allowed = {"model_overview", "intended_uses", "business_details", "training_details", "evaluation_details",
-               "additional_information", "model_package_details"}
+    allowed = {
+        "model_overview",
+        "intended_uses",
+        "business_details",
+        "training_details",
+        "evaluation_details",
+        "additional_information",
+        "model_package_details",
+    }
     problems += [f"unknown section {k!r}" for k in content if k not in allowed]
     for (section, key), limit in _TEXT_LIMITS.items():
         value = content.get(section, {}).get(key)
@@ -172,23 +215,46 @@ def render_markdown(content: dict[str, Any], co2: dict[str, Any], footprint: dic
     ov, uses = content["model_overview"], content["intended_uses"]
     lines = ["---", "co2_eq_emissions:"]
     lines += [f"  {k}: {json.dumps(v)}" for k, v in co2.items()]
-    lines += ["---", "", f"# {ov['model_name']} v{ov['model_version']}", "", ov["model_description"], "",
-              "## Intended use", "", uses["intended_uses"], "", f"Risk rating: {uses['risk_rating']}", "",
-              "## Evaluation", ""]
+    lines += [
+        "---",
+        "",
+        f"# {ov['model_name']} v{ov['model_version']}",
+        "",
+        ov["model_description"],
+        "",
+        "## Intended use",
+        "",
+        uses["intended_uses"],
+        "",
+        f"Risk rating: {uses['risk_rating']}",
+        "",
+        "## Evaluation",
+        "",
+    ]
     for ev in content["evaluation_details"]:
-        lines += [f"Evaluation data: `{ev['metadata']['eval_data_digest']}`", "", "| metric | value |",
-                  "| --- | --- |"]
+        lines += [f"Evaluation data: `{ev['metadata']['eval_data_digest']}`", "", "| metric | value |", "| --- | --- |"]
         lines += [f"| {m['name']} | {m['value']:.6g} |" for g in ev["metric_groups"] for m in g["metric_data"]]
         lines += ["", ev["evaluation_observation"], ""]
-    lines += ["## Footprint (measured)", "",
-              f"Energy {footprint['energy_kwh']:.6g} kWh, {footprint['co2e_g']:.6g} gCO2e spent; "
-              f"{footprint['avoided_kwh']:.6g} kWh avoided.", "",
-              "| task | run | energy (kWh) | CO2e (g) | CPU (s) | avoided (kWh) |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {e['task']} | {e['run_id']} | {e['energy_kwh']:.6g} | {e['co2e_g']:.6g} | {e['cpu_s']:.3f} | "
-              f"{e['avoided_kwh']:.6g} |" for e in footprint["executions"]]
+    lines += [
+        "## Footprint (measured)",
+        "",
+        f"Energy {footprint['energy_kwh']:.6g} kWh, {footprint['co2e_g']:.6g} gCO2e spent; "
+        f"{footprint['avoided_kwh']:.6g} kWh avoided.",
+        "",
+        "| task | run | energy (kWh) | CO2e (g) | CPU (s) | avoided (kWh) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {e['task']} | {e['run_id']} | {e['energy_kwh']:.6g} | {e['co2e_g']:.6g} | {e['cpu_s']:.3f} | "
+        f"{e['avoided_kwh']:.6g} |"
+        for e in footprint["executions"]
+    ]
     lines += ["", "## Registry", ""]
-    lines += [f"- {k}: `{v}`" for k, v in content["additional_information"]["custom_details"].items()
-              if not k.startswith("footprint_")]
+    lines += [
+        f"- {k}: `{v}`"
+        for k, v in content["additional_information"]["custom_details"].items()
+        if not k.startswith("footprint_")
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -196,15 +262,21 @@ def render_html(content: dict[str, Any], co2: dict[str, Any], footprint: dict[st
     """The same card as a self-contained HTML page (every value escaped)."""
     e = html.escape
     ov, uses = content["model_overview"], content["intended_uses"]
-    metric_rows = "".join(f"<tr><td>{e(m['name'])}</td><td>{m['value']:.6g}</td></tr>"
-                          for ev in content["evaluation_details"] for g in ev["metric_groups"]
-                          for m in g["metric_data"])
+    metric_rows = "".join(
+        f"<tr><td>{e(m['name'])}</td><td>{m['value']:.6g}</td></tr>"
+        for ev in content["evaluation_details"]
+        for g in ev["metric_groups"]
+        for m in g["metric_data"]
+    )
     exec_rows = "".join(
         f"<tr><td>{e(x['task'])}</td><td>{e(x['run_id'])}</td><td>{x['energy_kwh']:.6g}</td>"
         f"<td>{x['co2e_g']:.6g}</td><td>{x['cpu_s']:.3f}</td><td>{x['avoided_kwh']:.6g}</td></tr>"
-        for x in footprint["executions"])
-    details = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
-                      for k, v in content["additional_information"]["custom_details"].items())
+        for x in footprint["executions"]
+    )
+    details = "".join(
+        f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
+        for k, v in content["additional_information"]["custom_details"].items()
+    )
     co2_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in co2.items())
     observations = "".join(f"<p>{e(ev['evaluation_observation'])}</p>" for ev in content["evaluation_details"])
     return (

@@ -63,12 +63,20 @@ def footprint_of(store: Any, digests: list[str]) -> Footprint:
             hosts.add(str(run["host"]))
         methods.add(str(row["method"]))
         runs.add(str(row["run_id"]))
-        fp.executions.append({
-            "exec_id": row["exec_id"], "run_id": row["run_id"], "task": row["task"], "step_ref": row["step_ref"],
-            "energy_kwh": float(row["energy_kwh"]), "co2e_g": float(row["co2e_g"]), "cpu_s": float(row["cpu_s"]),
-            "wall_s": float(row["wall_s"]), "method": row["method"],
-            "avoided_kwh": math.fsum(float(c["energy_kwh"]) for c in credits),
-        })
+        fp.executions.append(
+            {
+                "exec_id": row["exec_id"],
+                "run_id": row["run_id"],
+                "task": row["task"],
+                "step_ref": row["step_ref"],
+                "energy_kwh": float(row["energy_kwh"]),
+                "co2e_g": float(row["co2e_g"]),
+                "cpu_s": float(row["cpu_s"]),
+                "wall_s": float(row["wall_s"]),
+                "method": row["method"],
+                "avoided_kwh": math.fsum(float(c["energy_kwh"]) for c in credits),
+            }
+        )
     fp.energy_kwh = math.fsum(e["energy_kwh"] for e in fp.executions)
     fp.co2e_g = math.fsum(e["co2e_g"] for e in fp.executions)
     fp.cpu_s = math.fsum(e["cpu_s"] for e in fp.executions)

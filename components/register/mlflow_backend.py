@@ -20,21 +20,32 @@ def _mlflow() -> Any:
     try:
         import mlflow
     except ImportError as exc:
-        raise RegistryError("mlflow_tracking_uri is set but mlflow is not installed: "
-                            "pip install 'greenpipe[mlflow]', or leave mlflow_tracking_uri empty") from exc
+        raise RegistryError(
+            "mlflow_tracking_uri is set but mlflow is not installed: "
+            "pip install 'greenpipe[mlflow]', or leave mlflow_tracking_uri empty"
+        ) from exc
     return mlflow
 
 
 def default_artifact_location(tracking_uri: str) -> str | None:
     """For `sqlite:///path/db`, a folder beside the database; otherwise MLflow's own default."""
     if tracking_uri.startswith("sqlite:///"):
-        return (Path(tracking_uri[len("sqlite:///"):]).resolve().parent / "mlflow-artifacts").as_uri()
+        return (Path(tracking_uri[len("sqlite:///") :]).resolve().parent / "mlflow-artifacts").as_uri()
     return None
 
 
-def register_in_mlflow(tracking_uri: str, *, name: str, model_dir: str, metrics: dict[str, float],
-                       footprint: dict[str, Any], custom_details: dict[str, str], champion: bool,
-                       card_dir: str | Path | None = None, artifact_location: str | None = None) -> dict[str, Any]:
+def register_in_mlflow(
+    tracking_uri: str,
+    *,
+    name: str,
+    model_dir: str,
+    metrics: dict[str, float],
+    footprint: dict[str, Any],
+    custom_details: dict[str, str],
+    champion: bool,
+    card_dir: str | Path | None = None,
+    artifact_location: str | None = None,
+) -> dict[str, Any]:
     """Log a run with the metrics and footprint, register its model folder as a version; return its ids.
 
     The same model digest registered twice returns the existing MLflow version instead of adding one.
@@ -54,8 +65,13 @@ def register_in_mlflow(tracking_uri: str, *, name: str, model_dir: str, metrics:
                 client.set_registered_model_alias(name, "champion", existing.version)
             return {"version": int(existing.version), "run_id": existing.run_id, "new": False}
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
-        EXPERIMENT, artifact_location=artifact_location or default_artifact_location(tracking_uri))
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(
+            EXPERIMENT, artifact_location=artifact_location or default_artifact_location(tracking_uri)
+        )
+    )
     run = client.create_run(experiment_id, tags={"greenpipe_model_digest": digest})
     run_id = run.info.run_id
     for key, value in sorted(metrics.items()):

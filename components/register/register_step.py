@@ -54,6 +54,7 @@ def register(
     from greenpipe.components.register.footprint import data_digests, footprint_of, lineage_executions
     from greenpipe.components.register.promotion import decide
     from greenpipe.components.register.scoring import model_spec
+
     from greenpipe.context import current
     from greenpipe.digest import digest_path
 
@@ -62,12 +63,16 @@ def register(
     if risk_rating not in card_lib.RISK_RATINGS:
         raise RegistryError(f"risk_rating={risk_rating!r} is not one of {', '.join(card_lib.RISK_RATINGS)}")
     if promote_margin < 0:
-        raise RegistryError(f"promote_margin={promote_margin!r} must be >= 0 (it is how much better, in "
-                            f"{metric} units, a candidate must be)")
+        raise RegistryError(
+            f"promote_margin={promote_margin!r} must be >= 0 (it is how much better, in "
+            f"{metric} units, a candidate must be)"
+        )
     model_digest = digest_path(model.path)
     if model.digest and model_digest != model.digest:
-        raise ModelTampered(f"model input {model.path} has digest {model_digest}, not the {model.digest} the "
-                            "pipeline recorded; refusing to register a changed artifact")
+        raise ModelTampered(
+            f"model input {model.path} has digest {model_digest}, not the {model.digest} the "
+            "pipeline recorded; refusing to register a changed artifact"
+        )
     scores = metrics.values()
     if metric not in scores:
         raise RegistryError(f"metric={metric!r} is not in the metrics input; it has {sorted(scores)}")
@@ -79,28 +84,62 @@ def register(
     store = ctx.store()
     rows = lineage_executions(store, [model_digest, metrics_digest])
     fp = footprint_of(store, [model_digest, metrics_digest]).to_dict()
-    lineage = [{"exec_id": r["exec_id"], "run_id": r["run_id"], "task": r["task"], "step_ref": r["step_ref"]}
-               for r in rows]
+    lineage = [
+        {"exec_id": r["exec_id"], "run_id": r["run_id"], "task": r["task"], "step_ref": r["step_ref"]} for r in rows
+    ]
     version, _new = registry.add_version(
-        store, name=model_name, model_digest=model_digest, metrics=scores, eval_digest=eval_digest,
-        baseline_digest=baseline_digest, data_digests=data_digests(store, rows), lineage=lineage, footprint=fp,
-        metric=metric, higher_is_better=higher_is_better, owner=owner, description=description,
-        run_id=ctx.run_id, exec_id=ctx.exec_id)
+        store,
+        name=model_name,
+        model_digest=model_digest,
+        metrics=scores,
+        eval_digest=eval_digest,
+        baseline_digest=baseline_digest,
+        data_digests=data_digests(store, rows),
+        lineage=lineage,
+        footprint=fp,
+        metric=metric,
+        higher_is_better=higher_is_better,
+        owner=owner,
+        description=description,
+        run_id=ctx.run_id,
+        exec_id=ctx.exec_id,
+    )
     if eval_digest:
-        registry.record_evaluation(store, model_name, version, eval_digest, metric, scores[metric],
-                                   f"metrics:{metrics_digest}")
-    decision = decide(store, name=model_name, version=version, metric=metric, higher_is_better=higher_is_better,
-                      margin=promote_margin, candidate_score=scores[metric], eval_digest=eval_digest,
-                      eval_path=eval_data.path if eval_data is not None else None, exec_id=ctx.exec_id)
+        registry.record_evaluation(
+            store, model_name, version, eval_digest, metric, scores[metric], f"metrics:{metrics_digest}"
+        )
+    decision = decide(
+        store,
+        name=model_name,
+        version=version,
+        metric=metric,
+        higher_is_better=higher_is_better,
+        margin=promote_margin,
+        candidate_score=scores[metric],
+        eval_digest=eval_digest,
+        eval_path=eval_data.path if eval_data is not None else None,
+        exec_id=ctx.exec_id,
+    )
     ctx.log(decision.reason)
 
     record = registry.get_version(store, model_name, version).to_dict()
     spec = model_spec(model.path)
     content = card_lib.build_content(
-        name=model_name, version=version, record=record, spec=spec, footprint=fp, metric=metric,
-        higher_is_better=higher_is_better, decision_reason=decision.reason, description=description,
-        owner=owner, intended_use=intended_use, risk_rating=risk_rating, problem_type=problem_type,
-        aliases=registry.aliases(store, model_name))
+        name=model_name,
+        version=version,
+        record=record,
+        spec=spec,
+        footprint=fp,
+        metric=metric,
+        higher_is_better=higher_is_better,
+        decision_reason=decision.reason,
+        description=description,
+        owner=owner,
+        intended_use=intended_use,
+        risk_rating=risk_rating,
+        problem_type=problem_type,
+        aliases=registry.aliases(store, model_name),
+    )
     card_lib.check_content(content)
     co2 = card_lib.co2_eq_emissions(fp, training_type)
     folder = Path(card.path)
@@ -114,9 +153,16 @@ def register(
     if mlflow_tracking_uri:
         from greenpipe.components.register.mlflow_backend import register_in_mlflow
 
-        register_in_mlflow(mlflow_tracking_uri, name=model_name, model_dir=model.path, metrics=scores,
-                           footprint=fp, custom_details=content["additional_information"]["custom_details"],
-                           champion=decision.promoted, card_dir=folder)
+        register_in_mlflow(
+            mlflow_tracking_uri,
+            name=model_name,
+            model_dir=model.path,
+            metrics=scores,
+            footprint=fp,
+            custom_details=content["additional_information"]["custom_details"],
+            champion=decision.promoted,
+            card_dir=folder,
+        )
     return Registration(version, decision.promoted, decision.champion_version)
 
 

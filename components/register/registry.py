@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS registry_models (
 CREATE TABLE IF NOT EXISTS registry_versions (
     name TEXT NOT NULL, version INTEGER NOT NULL, model_digest TEXT NOT NULL, run_id TEXT, exec_id TEXT,
     metrics TEXT NOT NULL, eval_digest TEXT NOT NULL, baseline_digest TEXT, data_digests TEXT NOT NULL,
-    lineage TEXT NOT NULL, footprint TEXT NOT NULL, approval TEXT NOT NULL, card TEXT, card_exec TEXT, created REAL NOT NULL,
+    lineage TEXT NOT NULL, footprint TEXT NOT NULL, approval TEXT NOT NULL, card TEXT, card_exec TEXT,
+    created REAL NOT NULL,
     PRIMARY KEY (name, version), UNIQUE (name, model_digest)
 );
 CREATE TABLE IF NOT EXISTS registry_aliases (
@@ -79,10 +80,24 @@ def pin_owner(name: str, version: int) -> str:
     return f"registry:{name}:{version}"
 
 
-def add_version(store: Any, *, name: str, model_digest: str, metrics: dict[str, float], eval_digest: str,
-                baseline_digest: str | None, data_digests: dict[str, str], lineage: list[dict[str, Any]],
-                footprint: dict[str, Any], metric: str, higher_is_better: bool, owner: str, description: str,
-                run_id: str | None, exec_id: str | None) -> tuple[int, bool]:
+def add_version(
+    store: Any,
+    *,
+    name: str,
+    model_digest: str,
+    metrics: dict[str, float],
+    eval_digest: str,
+    baseline_digest: str | None,
+    data_digests: dict[str, str],
+    lineage: list[dict[str, Any]],
+    footprint: dict[str, Any],
+    metric: str,
+    higher_is_better: bool,
+    owner: str,
+    description: str,
+    run_id: str | None,
+    exec_id: str | None,
+) -> tuple[int, bool]:
     """Record a model version (or find the one already holding this exact model); return (version, is_new).
 
     The model and its baseline are pinned in the same transaction, so gc never sees a registered but unpinned
@@ -93,50 +108,76 @@ def add_version(store: Any, *, name: str, model_digest: str, metrics: dict[str, 
     with store.transaction() as db:
         row = db.execute("SELECT metric, higher_is_better FROM registry_models WHERE name=?", (name,)).fetchone()
         if row is None:
-            db.execute("INSERT INTO registry_models (name, metric, higher_is_better, owner, description, created) "
-                       "VALUES (?,?,?,?,?,?)", (name, metric, int(higher_is_better), owner, description, now))
+            db.execute(
+                "INSERT INTO registry_models (name, metric, higher_is_better, owner, description, created) "
+                "VALUES (?,?,?,?,?,?)",
+                (name, metric, int(higher_is_better), owner, description, now),
+            )
         elif (row["metric"], bool(row["higher_is_better"])) != (metric, higher_is_better):
             raise RegistryError(
                 f"model_name={name!r} is registered with metric={row['metric']!r}, "
                 f"higher_is_better={bool(row['higher_is_better'])}; this registration asks metric={metric!r}, "
-                f"higher_is_better={higher_is_better}. Use the same metric or a new model_name")
-        found = db.execute("SELECT version FROM registry_versions WHERE name=? AND model_digest=?",
-                           (name, model_digest)).fetchone()
+                f"higher_is_better={higher_is_better}. Use the same metric or a new model_name"
+            )
+        found = db.execute(
+            "SELECT version FROM registry_versions WHERE name=? AND model_digest=?", (name, model_digest)
+        ).fetchone()
         if found is not None:
             return int(found["version"]), False
-        version = int(db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM registry_versions WHERE name=?",
-                                 (name,)).fetchone()[0])
+        version = int(
+            db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM registry_versions WHERE name=?", (name,)).fetchone()[
+                0
+            ]
+        )
         db.execute(
             "INSERT INTO registry_versions (name, version, model_digest, run_id, exec_id, metrics, eval_digest, "
             "baseline_digest, data_digests, lineage, footprint, approval, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (name, version, model_digest, run_id, exec_id, json.dumps(metrics, sort_keys=True), eval_digest,
-             baseline_digest, json.dumps(data_digests, sort_keys=True), json.dumps(lineage, sort_keys=True),
-             json.dumps(footprint, sort_keys=True), "PendingManualApproval", now),
+            (
+                name,
+                version,
+                model_digest,
+                run_id,
+                exec_id,
+                json.dumps(metrics, sort_keys=True),
+                eval_digest,
+                baseline_digest,
+                json.dumps(data_digests, sort_keys=True),
+                json.dumps(lineage, sort_keys=True),
+                json.dumps(footprint, sort_keys=True),
+                "PendingManualApproval",
+                now,
+            ),
         )
         for digest in (model_digest, baseline_digest):
             if digest:
-                db.execute("INSERT OR IGNORE INTO pins (digest, owner) VALUES (?,?)",
-                           (digest, pin_owner(name, version)))
+                db.execute(
+                    "INSERT OR IGNORE INTO pins (digest, owner) VALUES (?,?)", (digest, pin_owner(name, version))
+                )
         _event(db, name, version, "registered", f"model {model_digest}")
     return version, True
 
 
-def record_evaluation(store: Any, name: str, version: int, eval_digest: str, metric: str, value: float,
-                      source: str) -> None:
+def record_evaluation(
+    store: Any, name: str, version: int, eval_digest: str, metric: str, value: float, source: str
+) -> None:
     """Remember a version's score on one evaluation data set (the latest measurement wins)."""
     ensure_tables(store)
     with store.transaction() as db:
-        db.execute("INSERT OR REPLACE INTO registry_evaluations (name, version, eval_digest, metric, value, source, "
-                   "created) VALUES (?,?,?,?,?,?,?)", (name, version, eval_digest, metric, float(value), source,
-                                                      time.time()))
+        db.execute(
+            "INSERT OR REPLACE INTO registry_evaluations (name, version, eval_digest, metric, value, source, "
+            "created) VALUES (?,?,?,?,?,?,?)",
+            (name, version, eval_digest, metric, float(value), source, time.time()),
+        )
 
 
 def set_alias(store: Any, name: str, alias: str, version: int, detail: str = "") -> None:
     ensure_tables(store)
     get_version(store, name, version)
     with store.transaction() as db:
-        db.execute("INSERT OR REPLACE INTO registry_aliases (name, alias, version, updated) VALUES (?,?,?,?)",
-                   (name, alias, version, time.time()))
+        db.execute(
+            "INSERT OR REPLACE INTO registry_aliases (name, alias, version, updated) VALUES (?,?,?,?)",
+            (name, alias, version, time.time()),
+        )
         _event(db, name, version, f"alias:{alias}", detail)
 
 
@@ -152,8 +193,10 @@ def set_approval(store: Any, name: str, version: int, status: str, detail: str =
 def set_card(store: Any, name: str, version: int, card: dict[str, Any], exec_id: str | None) -> None:
     """Keep the card content, and which execution wrote the card folder (its `card` output)."""
     with store.transaction() as db:
-        db.execute("UPDATE registry_versions SET card=?, card_exec=? WHERE name=? AND version=?",
-                   (json.dumps(card, sort_keys=True), exec_id, name, version))
+        db.execute(
+            "UPDATE registry_versions SET card=?, card_exec=? WHERE name=? AND version=?",
+            (json.dumps(card, sort_keys=True), exec_id, name, version),
+        )
 
 
 def add_event(store: Any, name: str, version: int, event: str, detail: str) -> None:
@@ -162,8 +205,10 @@ def add_event(store: Any, name: str, version: int, event: str, detail: str) -> N
 
 
 def _event(db: Any, name: str, version: int, event: str, detail: str) -> None:
-    db.execute("INSERT INTO registry_events (name, version, event, detail, at) VALUES (?,?,?,?,?)",
-               (name, version, event, detail, time.time()))
+    db.execute(
+        "INSERT INTO registry_events (name, version, event, detail, at) VALUES (?,?,?,?,?)",
+        (name, version, event, detail, time.time()),
+    )
 
 
 # -- reads (for the step, the report and users) ----------------------------------------------------------------
@@ -176,9 +221,17 @@ def list_models(store: Any) -> list[dict[str, Any]]:
     out = []
     for row in store.query("SELECT * FROM registry_models ORDER BY name"):
         count = store.query("SELECT COUNT(*) AS n FROM registry_versions WHERE name=?", (row["name"],))[0]["n"]
-        out.append({"name": row["name"], "metric": row["metric"], "higher_is_better": bool(row["higher_is_better"]),
-                    "owner": row["owner"], "description": row["description"], "versions": int(count),
-                    "aliases": aliases(store, row["name"])})
+        out.append(
+            {
+                "name": row["name"],
+                "metric": row["metric"],
+                "higher_is_better": bool(row["higher_is_better"]),
+                "owner": row["owner"],
+                "description": row["description"],
+                "versions": int(count),
+                "aliases": aliases(store, row["name"]),
+            }
+        )
     return out
 
 
@@ -190,8 +243,11 @@ def list_versions(store: Any, name: str) -> list[ModelVersion]:
 
 
 def get_version(store: Any, name: str, version: int) -> ModelVersion:
-    rows = store.query("SELECT * FROM registry_versions WHERE name=? AND version=?", (name, int(version))) \
-        if _has_tables(store) else []
+    rows = (
+        store.query("SELECT * FROM registry_versions WHERE name=? AND version=?", (name, int(version)))
+        if _has_tables(store)
+        else []
+    )
     if not rows:
         known = [v.version for v in list_versions(store, name)]
         raise RegistryError(f"model {name!r} has no version {version!r}; registered versions: {known or 'none'}")
@@ -202,8 +258,10 @@ def aliases(store: Any, name: str) -> dict[str, int]:
     """Alias -> version for one model (e.g. {"candidate": 3, "champion": 2})."""
     if not _has_tables(store):
         return {}
-    return {r["alias"]: int(r["version"]) for r in
-            store.query("SELECT alias, version FROM registry_aliases WHERE name=? ORDER BY alias", (name,))}
+    return {
+        r["alias"]: int(r["version"])
+        for r in store.query("SELECT alias, version FROM registry_aliases WHERE name=? ORDER BY alias", (name,))
+    }
 
 
 def version_by_alias(store: Any, name: str, alias: str) -> ModelVersion | None:
@@ -215,14 +273,21 @@ def evaluations(store: Any, name: str, version: int) -> list[dict[str, Any]]:
     """Every score measured for a version: on which evaluation data, which metric, and where it came from."""
     if not _has_tables(store):
         return []
-    return [dict(r) for r in store.query(
-        "SELECT eval_digest, metric, value, source FROM registry_evaluations WHERE name=? AND version=? "
-        "ORDER BY created, rowid", (name, version))]
+    return [
+        dict(r)
+        for r in store.query(
+            "SELECT eval_digest, metric, value, source FROM registry_evaluations WHERE name=? AND version=? "
+            "ORDER BY created, rowid",
+            (name, version),
+        )
+    ]
 
 
 def score_on(store: Any, name: str, version: int, eval_digest: str, metric: str) -> float | None:
-    rows = store.query("SELECT value FROM registry_evaluations WHERE name=? AND version=? AND eval_digest=? "
-                       "AND metric=?", (name, version, eval_digest, metric))
+    rows = store.query(
+        "SELECT value FROM registry_evaluations WHERE name=? AND version=? AND eval_digest=? AND metric=?",
+        (name, version, eval_digest, metric),
+    )
     return float(rows[0]["value"]) if rows else None
 
 
@@ -230,8 +295,12 @@ def events(store: Any, name: str) -> list[dict[str, Any]]:
     """What happened to a model, oldest first: registrations, alias moves, approvals, comparisons."""
     if not _has_tables(store):
         return []
-    return [dict(r) for r in store.query("SELECT version, event, detail, at FROM registry_events WHERE name=? "
-                                         "ORDER BY at, rowid", (name,))]
+    return [
+        dict(r)
+        for r in store.query(
+            "SELECT version, event, detail, at FROM registry_events WHERE name=? ORDER BY at, rowid", (name,)
+        )
+    ]
 
 
 def read_card(store: Any, name: str, version: int) -> dict[str, Any]:
@@ -264,14 +333,17 @@ def load_verified(path: str | Path, expected_digest: str, label: str) -> Any:
 
     path = Path(path)
     if not path.exists():
-        raise RegistryError(f"model {label}: its artifact {expected_digest} is no longer in the store "
-                            f"(looked at {path}); re-run the pipeline that produced it")
+        raise RegistryError(
+            f"model {label}: its artifact {expected_digest} is no longer in the store "
+            f"(looked at {path}); re-run the pipeline that produced it"
+        )
     found = digest_path(path)
     if found != expected_digest:
         raise ModelTampered(
             f"model {label}: refused to load {path}: its content digest is {found}, but the registry recorded "
             f"{expected_digest}. The file was changed after registration; nothing was unpickled. Restore the "
-            "original artifact or register the new one as a new version")
+            "original artifact or register the new one as a new version"
+        )
     pkl = path / "model.pkl" if path.is_dir() else path
     with open(pkl, "rb") as handle:
         return pickle.load(handle)  # verified above against the registry's digest
@@ -283,9 +355,18 @@ def _has_tables(store: Any) -> bool:
 
 def _version_of(row: Any) -> ModelVersion:
     return ModelVersion(
-        name=row["name"], version=int(row["version"]), model_digest=row["model_digest"], run_id=row["run_id"],
-        exec_id=row["exec_id"], metrics=json.loads(row["metrics"]), eval_digest=row["eval_digest"],
-        baseline_digest=row["baseline_digest"], data_digests=json.loads(row["data_digests"]),
-        lineage=json.loads(row["lineage"]), footprint=json.loads(row["footprint"]), approval=row["approval"],
-        card=json.loads(row["card"]) if row["card"] else None, created=float(row["created"]),
+        name=row["name"],
+        version=int(row["version"]),
+        model_digest=row["model_digest"],
+        run_id=row["run_id"],
+        exec_id=row["exec_id"],
+        metrics=json.loads(row["metrics"]),
+        eval_digest=row["eval_digest"],
+        baseline_digest=row["baseline_digest"],
+        data_digests=json.loads(row["data_digests"]),
+        lineage=json.loads(row["lineage"]),
+        footprint=json.loads(row["footprint"]),
+        approval=row["approval"],
+        card=json.loads(row["card"]) if row["card"] else None,
+        created=float(row["created"]),
     )

@@ -28,23 +28,31 @@ def group_name(name: str) -> str:
 def report_uris(bucket: str, prefix: str, name: str, version: int) -> dict[str, str]:
     parts = [p for p in (prefix.strip("/"), group_name(name), f"v{version}") if p]
     base = f"s3://{bucket}/" + "/".join(parts)
-    return {"metrics": f"{base}/metrics.json", "footprint": f"{base}/footprint.json", "model": f"{base}/model.tar.gz",
-            "baseline": f"{base}/baseline-statistics.json"}
+    return {
+        "metrics": f"{base}/metrics.json",
+        "footprint": f"{base}/footprint.json",
+        "model": f"{base}/model.tar.gz",
+        "baseline": f"{base}/baseline-statistics.json",
+    }
 
 
 def model_package_group_request(name: str, description: str = "") -> dict[str, Any]:
-    return {"ModelPackageGroupName": group_name(name),
-            "ModelPackageGroupDescription": (description or f"greenpipe registry model {name}")[:1024]}
+    return {
+        "ModelPackageGroupName": group_name(name),
+        "ModelPackageGroupDescription": (description or f"greenpipe registry model {name}")[:1024],
+    }
 
 
-def model_package_request(record: dict[str, Any], *, bucket: str, prefix: str, image_uri: str,
-                          content_type: str = "text/csv") -> dict[str, Any]:
+def model_package_request(
+    record: dict[str, Any], *, bucket: str, prefix: str, image_uri: str, content_type: str = "text/csv"
+) -> dict[str, Any]:
     """CreateModelPackage for one registry version: its container, metrics reports on S3, approval, footprint."""
     name, version = record["name"], int(record["version"])
     uris = report_uris(bucket, prefix, name, version)
     fp = record["footprint"]
-    metrics: dict[str, Any] = {"ModelQuality": {"Statistics": {"ContentType": "application/json",
-                                                               "S3Uri": uris["metrics"]}}}
+    metrics: dict[str, Any] = {
+        "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uris["metrics"]}}
+    }
     if record.get("baseline_digest"):
         metrics["ModelDataQuality"] = {"Statistics": {"ContentType": "application/json", "S3Uri": uris["baseline"]}}
     return {
@@ -71,17 +79,24 @@ def model_package_request(record: dict[str, Any], *, bucket: str, prefix: str, i
 
 
 def model_card_request(name: str, version: int, content: dict[str, Any], status: str = "Draft") -> dict[str, Any]:
-    return {"ModelCardName": group_name(f"{name}-v{version}"),
-            "Content": json.dumps(content, sort_keys=True, separators=(",", ":")),
-            "ModelCardStatus": status}
+    return {
+        "ModelCardName": group_name(f"{name}-v{version}"),
+        "Content": json.dumps(content, sort_keys=True, separators=(",", ":")),
+        "ModelCardStatus": status,
+    }
 
 
 def report_bodies(record: dict[str, Any]) -> dict[str, bytes]:
     """The JSON reports ModelMetrics points at, in SageMaker's model-quality report shape where one exists."""
-    quality = {"version": 0.0, "greenpipe": {"eval_data_digest": record["eval_digest"] or None},
-               "metrics": {k: {"value": float(v)} for k, v in sorted(record["metrics"].items())}}
-    return {"metrics": json.dumps(quality, sort_keys=True).encode(),
-            "footprint": json.dumps(record["footprint"], sort_keys=True).encode()}
+    quality = {
+        "version": 0.0,
+        "greenpipe": {"eval_data_digest": record["eval_digest"] or None},
+        "metrics": {k: {"value": float(v)} for k, v in sorted(record["metrics"].items())},
+    }
+    return {
+        "metrics": json.dumps(quality, sort_keys=True).encode(),
+        "footprint": json.dumps(record["footprint"], sort_keys=True).encode(),
+    }
 
 
 # -- validation -------------------------------------------------------------------------------------------------
@@ -89,16 +104,21 @@ def report_bodies(record: dict[str, Any]) -> dict[str, bytes]:
 
 def validate_request(operation: str, params: dict[str, Any]) -> None:
     """Raise RegistryError unless `params` fits botocore's model of `operation`, patterns and enums included."""
-    import botocore.session
     from botocore.validate import ParamValidator
 
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    shape = model.operation_model(operation).input_shape
+    shape = _service_model().operation_model(operation).input_shape
     report = ParamValidator().validate(params, shape)
     problems = [report.generate_report()] if report.has_errors() else []
     problems += _constraints(params, shape, operation)
     if problems:
         raise RegistryError(f"{operation} request is invalid: " + "; ".join(problems))
+
+
+@lru_cache(maxsize=1)
+def _service_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker")
 
 
 def _constraints(value: Any, shape: Any, path: str) -> list[str]:
@@ -144,27 +164,41 @@ def _java_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\\p\{(\w)\}", lambda m: _category_ranges(m.group(1)), pattern))
 
 
-@lru_cache(maxsize=8)
 def _category_ranges(major: str) -> str:
-    parts, start, last = [], -1, -2
+    return _all_category_ranges().get(major, "")
+
+
+@lru_cache(maxsize=1)
+def _all_category_ranges() -> dict[str, str]:
+    """For each major Unicode category (L, M, N, P, S, Z, C), a regex class body of its code point ranges."""
+    ranges: dict[str, list[list[int]]] = {}
     for cp in range(0x110000):
-        if unicodedata.category(chr(cp))[0] == major:
-            if cp != last + 1:
-                if start >= 0:
-                    parts.append((start, last))
-                start = cp
-            last = cp
-    if start >= 0:
-        parts.append((start, last))
-    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in parts)
+        spans = ranges.setdefault(unicodedata.category(chr(cp))[0], [])
+        if spans and spans[-1][1] == cp - 1:
+            spans[-1][1] = cp
+        else:
+            spans.append([cp, cp])
+    return {
+        major: "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in spans)
+        for major, spans in ranges.items()
+    }
 
 
 # -- publishing --------------------------------------------------------------------------------------------------
 
 
-def publish(record: dict[str, Any], *, sagemaker_client: Any, s3_client: Any, bucket: str, prefix: str,
-            image_uri: str, model_tarball: bytes | None = None, baseline_statistics: bytes | None = None,
-            card_status: str = "Draft") -> dict[str, str]:
+def publish(
+    record: dict[str, Any],
+    *,
+    sagemaker_client: Any,
+    s3_client: Any,
+    bucket: str,
+    prefix: str,
+    image_uri: str,
+    model_tarball: bytes | None = None,
+    baseline_statistics: bytes | None = None,
+    card_status: str = "Draft",
+) -> dict[str, str]:
     """Upload the reports, create the group (once), the model package and the model card; return their ARNs."""
     name, version = record["name"], int(record["version"])
     if record.get("card") is None:
@@ -172,8 +206,11 @@ def publish(record: dict[str, Any], *, sagemaker_client: Any, s3_client: Any, bu
     group = model_package_group_request(name)
     package = model_package_request(record, bucket=bucket, prefix=prefix, image_uri=image_uri)
     card = model_card_request(name, version, record["card"], card_status)
-    for operation, params in (("CreateModelPackageGroup", group), ("CreateModelPackage", package),
-                              ("CreateModelCard", card)):
+    for operation, params in (
+        ("CreateModelPackageGroup", group),
+        ("CreateModelPackage", package),
+        ("CreateModelCard", card),
+    ):
         validate_request(operation, params)
     uris = report_uris(bucket, prefix, name, version)
     bodies = report_bodies(record)
@@ -182,12 +219,14 @@ def publish(record: dict[str, Any], *, sagemaker_client: Any, s3_client: Any, bu
     if baseline_statistics is not None:
         bodies["baseline"] = baseline_statistics
     for key, body in bodies.items():
-        _bucket, _, obj_key = uris[key][len("s3://"):].partition("/")
+        _bucket, _, obj_key = uris[key][len("s3://") :].partition("/")
         s3_client.put_object(Bucket=_bucket, Key=obj_key, Body=body)
     existing = sagemaker_client.list_model_package_groups(NameContains=group["ModelPackageGroupName"])
     names = {g["ModelPackageGroupName"]: g["ModelPackageGroupArn"] for g in existing["ModelPackageGroupSummaryList"]}
-    group_arn = names.get(group["ModelPackageGroupName"]) or \
-        sagemaker_client.create_model_package_group(**group)["ModelPackageGroupArn"]
+    group_arn = (
+        names.get(group["ModelPackageGroupName"])
+        or sagemaker_client.create_model_package_group(**group)["ModelPackageGroupArn"]
+    )
     package_arn = sagemaker_client.create_model_package(**package)["ModelPackageArn"]
     card_arn = sagemaker_client.create_model_card(**card)["ModelCardArn"]
     return {"model_package_group_arn": group_arn, "model_package_arn": package_arn, "model_card_arn": card_arn}

@@ -33,25 +33,31 @@ def score(estimator: Any, spec: dict[str, Any], data_path: str | Path, metric: s
     from sklearn import metrics as skm
 
     if metric not in METRICS:
-        raise RegistryError(f"metric={metric!r} cannot be recomputed by register; computable: "
-                            f"{', '.join(METRICS)}. Evaluate the champion yourself on the same data")
+        raise RegistryError(
+            f"metric={metric!r} cannot be recomputed by register; computable: "
+            f"{', '.join(METRICS)}. Evaluate the champion yourself on the same data"
+        )
     frame = pd.read_parquet(data_path)
     target = target or spec.get("target", "")
     if target not in frame.columns:
-        raise RegistryError(f"target={target!r} (from model.json) is not a column of the evaluation data "
-                            f"{data_path}; columns: {list(frame.columns)[:12]}")
+        raise RegistryError(
+            f"target={target!r} (from model.json) is not a column of the evaluation data "
+            f"{data_path}; columns: {list(frame.columns)[:12]}"
+        )
     features = spec.get("features") or [c for c in frame.columns if c != target]
     missing = [c for c in features if c not in frame.columns]
     if missing:
-        raise RegistryError(f"the evaluation data lacks the model's features {missing}; pass data with the "
-                            "columns listed in model.json")
+        raise RegistryError(
+            f"the evaluation data lacks the model's features {missing}; pass data with the columns listed in model.json"
+        )
     x, y = frame[features], frame[target]
     if metric in ("roc_auc", "log_loss"):
         proba = estimator.predict_proba(x)
         if metric == "log_loss":
             return float(skm.log_loss(y, proba, labels=getattr(estimator, "classes_", None)))
-        return float(skm.roc_auc_score(y, proba[:, 1]) if proba.shape[1] == 2 else
-                     skm.roc_auc_score(y, proba, multi_class="ovr"))
+        return float(
+            skm.roc_auc_score(y, proba[:, 1]) if proba.shape[1] == 2 else skm.roc_auc_score(y, proba, multi_class="ovr")
+        )
     pred = estimator.predict(x)
     if metric == "accuracy":
         return float(skm.accuracy_score(y, pred))

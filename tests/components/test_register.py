@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from greenpipe import Dataset, Metrics, Model, Output, pipeline, step
 from greenpipe.components.register import (
     aliases,
     card_folder,
@@ -25,6 +23,8 @@ from greenpipe.components.register import (
     register,
 )
 from greenpipe.components.register.errors import ModelTampered, RegistryError
+
+from greenpipe import Dataset, Metrics, Model, Output, pipeline, step
 from greenpipe.runner import Runner
 from greenpipe.store import Store
 
@@ -62,14 +62,19 @@ def train(train: Dataset, model: Output[Model], alpha: float = 1e-4, max_iter: i
 
     frame = pd.read_parquet(train.path)
     features = [c for c in frame.columns if c != TARGET]
-    clf = make_pipeline(StandardScaler(), SGDClassifier(alpha=alpha, max_iter=max_iter, early_stopping=True,
-                                                        n_iter_no_change=3, random_state=0))
+    clf = make_pipeline(
+        StandardScaler(),
+        SGDClassifier(alpha=alpha, max_iter=max_iter, early_stopping=True, n_iter_no_change=3, random_state=0),
+    )
     with UsageMeter() as meter:
         clf.fit(frame[features], frame[TARGET])
     epochs = int(clf[-1].n_iter_)
     per_epoch = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024) / epochs
-    current().credit_avoided("early_stop", per_epoch * (max_iter - epochs),
-                             f"measured {per_epoch * 1000:.3g} Wh/epoch x {max_iter - epochs} epochs not run")
+    current().credit_avoided(
+        "early_stop",
+        per_epoch * (max_iter - epochs),
+        f"measured {per_epoch * 1000:.3g} Wh/epoch x {max_iter - epochs} epochs not run",
+    )
     Path(model.path).mkdir()
     with open(Path(model.path) / "model.pkl", "wb") as handle:
         pickle.dump(clf, handle)
@@ -98,16 +103,26 @@ def baseline_of(train: Dataset, baseline: Output[Dataset]) -> None:
 
 
 @pipeline(name="train_and_register")
-def train_and_register(seed: int = 0, alpha: float = 1e-4, margin: float = 0.0, name: str = "cancer",
-                       mlflow_uri: str = "") -> None:
+def train_and_register(
+    seed: int = 0, alpha: float = 1e-4, margin: float = 0.0, name: str = "cancer", mlflow_uri: str = ""
+) -> None:
     data = make_data(seed=seed)
     parts = split(data=data.outputs["data"])
     fitted = train(train=parts.train, alpha=alpha)
     scored = evaluate(model=fitted.model, test=parts.test)
     base = baseline_of(train=parts.train)
-    register(model=fitted.model, metrics=scored.metrics, eval_data=parts.test, baseline=base.baseline,
-             model_name=name, metric="accuracy", promote_margin=margin, intended_use="Screening research only",
-             owner="ml-team", mlflow_tracking_uri=mlflow_uri)
+    register(
+        model=fitted.model,
+        metrics=scored.metrics,
+        eval_data=parts.test,
+        baseline=base.baseline,
+        model_name=name,
+        metric="accuracy",
+        promote_margin=margin,
+        intended_use="Screening research only",
+        owner="ml-team",
+        mlflow_tracking_uri=mlflow_uri,
+    )
 
 
 def run(store, **params):
@@ -171,9 +186,17 @@ def test_model_and_baseline_are_pinned_and_helpers_list_them(store):
     pins = {(r["digest"], r["owner"]) for r in store.query("SELECT * FROM pins")}
     assert (record.model_digest, "registry:cancer:1") in pins
     assert (record.baseline_digest, "registry:cancer:1") in pins
-    assert list_models(store) == [{"name": "cancer", "metric": "accuracy", "higher_is_better": True,
-                                   "owner": "ml-team", "description": "", "versions": 1,
-                                   "aliases": {"candidate": 1, "champion": 1}}]
+    assert list_models(store) == [
+        {
+            "name": "cancer",
+            "metric": "accuracy",
+            "higher_is_better": True,
+            "owner": "ml-team",
+            "description": "",
+            "versions": 1,
+            "aliases": {"candidate": 1, "champion": 1},
+        }
+    ]
     assert [v.version for v in list_versions(store, "cancer")] == [1]
     assert record.approval == "Approved"
     assert [e["event"] for e in events(store, "cancer")][:2] == ["registered", "alias:candidate"]
@@ -289,8 +312,12 @@ def test_card_content_fits_the_sagemaker_model_card_shapes(store, monkeypatch):
 @pytest.fixture
 def aws(monkeypatch):
     pytest.importorskip("moto")
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     from moto import mock_aws
 
@@ -300,7 +327,6 @@ def aws(monkeypatch):
 
 def test_sagemaker_requests_validate_and_run_under_moto(store, aws):
     import boto3
-
     from greenpipe.components.register import sagemaker_registry as smr
 
     run(store)
@@ -308,9 +334,11 @@ def test_sagemaker_requests_validate_and_run_under_moto(store, aws):
     image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     package = smr.model_package_request(record, bucket="models", prefix="greenpipe", image_uri=image)
     assert package == smr.model_package_request(record, bucket="models", prefix="greenpipe", image_uri=image)
-    for operation, params in (("CreateModelPackageGroup", smr.model_package_group_request("cancer")),
-                              ("CreateModelPackage", package),
-                              ("CreateModelCard", smr.model_card_request("cancer", 1, record["card"]))):
+    for operation, params in (
+        ("CreateModelPackageGroup", smr.model_package_group_request("cancer")),
+        ("CreateModelPackage", package),
+        ("CreateModelCard", smr.model_card_request("cancer", 1, record["card"])),
+    ):
         smr.validate_request(operation, params)
     with pytest.raises(RegistryError, match=r"ModelApprovalStatus='Maybe' is not one of"):
         smr.validate_request("CreateModelPackage", {**package, "ModelApprovalStatus": "Maybe"})
@@ -320,8 +348,7 @@ def test_sagemaker_requests_validate_and_run_under_moto(store, aws):
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="models")
     sm = boto3.client("sagemaker", region_name="us-east-1")
-    arns = smr.publish(record, sagemaker_client=sm, s3_client=s3, bucket="models", prefix="greenpipe",
-                       image_uri=image)
+    arns = smr.publish(record, sagemaker_client=sm, s3_client=s3, bucket="models", prefix="greenpipe", image_uri=image)
     described = sm.describe_model_package(ModelPackageName=arns["model_package_arn"])
     assert described["ModelApprovalStatus"] == "Approved"
     stats_uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
@@ -331,11 +358,18 @@ def test_sagemaker_requests_validate_and_run_under_moto(store, aws):
     card = sm.describe_model_card(ModelCardName="cancer-v1")
     assert json.loads(card["Content"]) == record["card"]
     # publishing a second version reuses the group
-    again = smr.publish({**record, "version": 2}, sagemaker_client=sm, s3_client=s3, bucket="models",
-                        prefix="greenpipe", image_uri=image)
+    again = smr.publish(
+        {**record, "version": 2},
+        sagemaker_client=sm,
+        s3_client=s3,
+        bucket="models",
+        prefix="greenpipe",
+        image_uri=image,
+    )
     assert again["model_package_group_arn"] == arns["model_package_group_arn"]
 
 
+@pytest.mark.slow
 def test_mlflow_backend_registers_version_with_footprint_tags(store, tmp_path):
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     pytest.importorskip("mlflow")
@@ -357,8 +391,10 @@ def test_mlflow_backend_registers_version_with_footprint_tags(store, tmp_path):
     assert mlrun.data.metrics["footprint_co2e_g"] == record.footprint["co2e_g"]
     artifacts = {a.path for a in client.list_artifacts(versions[0].run_id, "model")}
     assert artifacts == {"model/model.json", "model/model.pkl"}
-    assert not (Path(__file__).parents[2] / "mlruns").exists() or \
-        (Path(__file__).parents[2] / "mlruns").stat().st_mtime < started
+    assert (
+        not (Path(__file__).parents[2] / "mlruns").exists()
+        or (Path(__file__).parents[2] / "mlruns").stat().st_mtime < started
+    )
     # registering the same model again does not add an MLflow version
     run(store, mlflow_uri=uri)
     assert len(client.search_model_versions("name='cancer'")) == 1

@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--json", action="store_true")
     gc.set_defaults(handler=_cmd_gc)
 
+    report = sub.add_parser("report", help="write a self-contained HTML sustainability report")
+    report.add_argument("run", nargs="?", help="a run id or 'latest' (or use --since)")
+    report.add_argument("--since", help="every run started within this age, e.g. 30d")
+    report.add_argument("--out", default="report.html")
+    report.set_defaults(handler=_cmd_report)
+
     regions = sub.add_parser("regions", help="AWS regions ranked by grid carbon intensity")
     regions.add_argument("--region", help="the current region (default $GREENPIPE_REGION or us-east-1)")
     regions.add_argument("--json", action="store_true")
@@ -364,6 +370,26 @@ def _cmd_gc(args: argparse.Namespace) -> int:
             f"gc {verb} {report.bytes_freed} bytes: {report.artifacts_deleted} artifacts, "
             f"{report.cache_entries_dropped} cache entries, {report.tmp_dirs_removed} temporary folders"
         )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from greenpipe.durations import parse_duration
+    from greenpipe.report import runs_since, write_report
+
+    store = _store(args)
+    if args.since:
+        run_ids = runs_since(store, parse_duration(args.since, field="--since"))
+        title = f"greenpipe sustainability report: runs of the last {args.since}"
+        if not run_ids:
+            raise RunNotFound(f"no runs started in the last {args.since} in {store.home}")
+    elif args.run:
+        run_ids = [run_document(store, args.run)["run_id"]]
+        title = f"greenpipe sustainability report: run {run_ids[0]}"
+    else:
+        raise GreenpipeError("report needs a RUN (an id or 'latest') or --since AGE, e.g. greenpipe report latest")
+    path = write_report(store, run_ids, args.out, title)
+    print(f"wrote {path} ({len(run_ids)} run{'s' if len(run_ids) != 1 else ''})")
     return 0
 
 

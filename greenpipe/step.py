@@ -271,7 +271,7 @@ def _artifact_of(hint: Any) -> tuple[type[Artifact] | None, bool]:
 def _values_of(step_name: str, ret: Any) -> tuple[ValueSpec, ...]:
     if ret is None or ret is type(None):
         return ()
-    fields = getattr(ret, "__annotations__", None)
+    fields = typing.get_type_hints(ret) if isinstance(ret, type) and issubclass(ret, tuple) else None
     if not (isinstance(ret, type) and issubclass(ret, tuple) and fields):
         raise SpecError(
             f"step {step_name}: return type {type_name(ret)} is not allowed; return None and write "

@@ -40,10 +40,18 @@ from greenpipe.step import REQUIRED, Step
 
 VERSION = "2020-12-01"
 STEP_TYPES = {"processing": "Processing", "training": "Training", "tuning": "Tuning"}
-OPERATIONS = {"processing": "CreateProcessingJob", "training": "CreateTrainingJob",
-              "tuning": "CreateHyperParameterTuningJob"}
-CONDITION_TYPES = {"==": "Equals", "<": "LessThan", "<=": "LessThanOrEqualTo", ">": "GreaterThan",
-                   ">=": "GreaterThanOrEqualTo"}
+OPERATIONS = {
+    "processing": "CreateProcessingJob",
+    "training": "CreateTrainingJob",
+    "tuning": "CreateHyperParameterTuningJob",
+}
+CONDITION_TYPES = {
+    "==": "Equals",
+    "<": "LessThan",
+    "<=": "LessThanOrEqualTo",
+    ">": "GreaterThan",
+    ">=": "GreaterThanOrEqualTo",
+}
 STEP_NAME = re.compile(r"[A-Za-z0-9\-_]{1,64}")
 RESERVED_PARAMS = ("RoleArn", "ArtifactBucket")
 
@@ -79,11 +87,20 @@ def compile_definition(
         inter_container_encryption: passed through to every job.
     """
     options = SageMakerOptions(
-        role_arn=role_arn, image=image or default_image(), bucket=bucket, prefix=prefix.strip("/"),
-        volume_kms_key=volume_kms_key, output_kms_key=output_kms_key, subnets=tuple(subnets),
-        security_group_ids=tuple(security_group_ids), network_isolation=network_isolation,
-        inter_container_encryption=inter_container_encryption, max_runtime_s=max_runtime_s, max_wait_s=max_wait_s,
-        default_expire_after=default_expire_after, instance_types=dict(instance_types or {}),
+        role_arn=role_arn,
+        image=image or default_image(),
+        bucket=bucket,
+        prefix=prefix.strip("/"),
+        volume_kms_key=volume_kms_key,
+        output_kms_key=output_kms_key,
+        subnets=tuple(subnets),
+        security_group_ids=tuple(security_group_ids),
+        network_isolation=network_isolation,
+        inter_container_encryption=inter_container_encryption,
+        max_runtime_s=max_runtime_s,
+        max_wait_s=max_wait_s,
+        default_expire_after=default_expire_after,
+        instance_types=dict(instance_types or {}),
     )
     definition = build_definition(pipeline, params, options)
     if validate:
@@ -126,8 +143,9 @@ def build_definition(pipeline: Pipeline, params: dict[str, Any] | None, options:
     }
 
 
-def job_step(task: Task, sources: dict[str, InputSource], options: SageMakerOptions, *,
-             property_file: bool = False) -> dict:
+def job_step(
+    task: Task, sources: dict[str, InputSource], options: SageMakerOptions, *, property_file: bool = False
+) -> dict:
     """One job step of the definition: Name, Type, Arguments, CacheConfig (and PropertyFiles)."""
     spec = task.step.spec
     builders = {"processing": processing_arguments, "training": training_arguments, "tuning": tuning_arguments}
@@ -145,9 +163,11 @@ def job_step(task: Task, sources: dict[str, InputSource], options: SageMakerOpti
 
 def _property_file_entry(task: Task) -> dict:
     if task.step.spec.runtime != "processing":
-        raise CompileError(f"step {task.name}: when(...) tests its values, but it runs as a SageMaker "
-                           f"{STEP_TYPES[task.step.spec.runtime]} job, and SageMaker reads values only from a "
-                           "Processing step's property file; make the gating step runtime='processing'")
+        raise CompileError(
+            f"step {task.name}: when(...) tests its values, but it runs as a SageMaker "
+            f"{STEP_TYPES[task.step.spec.runtime]} job, and SageMaker reads values only from a "
+            "Processing step's property file; make the gating step runtime='processing'"
+        )
     return property_file(task)
 
 
@@ -165,8 +185,10 @@ def expire_after(text: str, where: str = "pipeline") -> str:
     except DurationError as exc:
         raise CompileError(str(exc)) from None
     if seconds <= 0 or seconds % 60:
-        raise CompileError(f"step {where}: CachePolicy.expire_after={text!r} is not a whole number of minutes "
-                           "(> 0); SageMaker's ExpireAfter counts years, months, weeks, days, hours and minutes")
+        raise CompileError(
+            f"step {where}: CachePolicy.expire_after={text!r} is not a whole number of minutes "
+            "(> 0); SageMaker's ExpireAfter counts years, months, weeks, days, hours and minutes"
+        )
     minutes = int(seconds // 60)
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
@@ -182,7 +204,7 @@ def _effective_conditions(graph: Graph) -> dict[str, tuple[Condition, ...]]:
         for cond in task.conditions:
             _check_condition(task, cond)
         for source in [*task.upstream(), task]:
-            for cond in (out[source.name] if source is not task else task.conditions):
+            for cond in out[source.name] if source is not task else task.conditions:
                 if not any(c is cond for c in conds):  # identity: a ValueRef's == builds a Condition
                     conds.append(cond)
         out[task.name] = tuple(conds)
@@ -193,15 +215,20 @@ def _check_condition(task: Task, cond: Condition) -> None:
     gate = cond.ref.task
     names = [v.name for v in gate.step.spec.values]
     if cond.ref.name not in names:
-        raise CompileError(f"step {task.name}: when({cond.describe()}) tests value {cond.ref.name!r}, which step "
-                           f"{gate.name} does not write (it writes {names or 'no values'}); test one of those")
+        raise CompileError(
+            f"step {task.name}: when({cond.describe()}) tests value {cond.ref.name!r}, which step "
+            f"{gate.name} does not write (it writes {names or 'no values'}); test one of those"
+        )
     if cond.op not in CONDITION_TYPES and cond.op != "!=":
         raise CompileError(f"step {task.name}: condition operator {cond.op!r} has no SageMaker condition type")
     operand = cond.operand
-    if not (isinstance(operand, (bool, int, float, str)) or
-            (isinstance(operand, PipelineParam) and not operand.is_artifact)):
-        raise CompileError(f"step {task.name}: when({cond.describe()}) compares with {operand!r}; SageMaker "
-                           "conditions compare with a bool, int, float, str or a pipeline parameter")
+    if not (
+        isinstance(operand, (bool, int, float, str)) or (isinstance(operand, PipelineParam) and not operand.is_artifact)
+    ):
+        raise CompileError(
+            f"step {task.name}: when({cond.describe()}) compares with {operand!r}; SageMaker "
+            "conditions compare with a bool, int, float, str or a pipeline parameter"
+        )
 
 
 def _condition_step(conds: tuple[Condition, ...], steps: list[dict], taken: set[str]) -> dict:
@@ -220,8 +247,12 @@ def _condition_step(conds: tuple[Condition, ...], steps: list[dict], taken: set[
 
 
 def _condition(cond: Condition) -> dict:
-    left = {"Std:JsonGet": {"PropertyFile": {"Get": f"Steps.{cond.ref.task.name}.PropertyFiles.values"},
-                            "Path": cond.ref.name}}
+    left = {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": f"Steps.{cond.ref.task.name}.PropertyFiles.values"},
+            "Path": cond.ref.name,
+        }
+    }
     right = {"Get": f"Parameters.{cond.operand.name}"} if isinstance(cond.operand, PipelineParam) else cond.operand
     if cond.op == "!=":
         return {"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": left, "RightValue": right}}
@@ -233,21 +264,26 @@ def _parameters(pipeline: Pipeline, overrides: dict[str, Any] | None, options: S
     known = {p.name for p in pipeline.params}
     for name in overrides:
         if name not in known:
-            raise CompileError(f"pipeline {pipeline.name} has no param {name!r}; its params are: "
-                               f"{', '.join(sorted(known)) or '(none)'}")
+            raise CompileError(
+                f"pipeline {pipeline.name} has no param {name!r}; its params are: "
+                f"{', '.join(sorted(known)) or '(none)'}"
+            )
     out: list[dict] = []
     for param in pipeline.params:
         if param.name in RESERVED_PARAMS:
-            raise CompileError(f"pipeline {pipeline.name}: param {param.name} clashes with the SageMaker parameter "
-                               "greenpipe adds; rename it")
+            raise CompileError(
+                f"pipeline {pipeline.name}: param {param.name} clashes with the SageMaker parameter "
+                "greenpipe adds; rename it"
+            )
         if param.is_artifact:
             out += _dataset_parameters(param, overrides.get(param.name), options)
             continue
         entry: dict[str, Any] = {"Name": param.name, "Type": _parameter_type(param.type)}
         default = coerce(param.name, param.type, overrides[param.name]) if param.name in overrides else param.default
         if default is not REQUIRED:
-            entry["DefaultValue"] = default if entry["Type"] != "String" or isinstance(default, str) \
-                else canonical_json(default)
+            entry["DefaultValue"] = (
+                default if entry["Type"] != "String" or isinstance(default, str) else canonical_json(default)
+            )
         out.append(entry)
     if not options.role_arn:
         out.append({"Name": "RoleArn", "Type": "String"})
@@ -279,8 +315,9 @@ def _dataset_parameters(param: PipelineParam, given: Any, options: SageMakerOpti
     return [uri, digest]
 
 
-def step_template(step: Step, *, image: str | None = None, role_arn: str | None = None,
-                  bucket: str | None = None) -> dict:
+def step_template(
+    step: Step, *, image: str | None = None, role_arn: str | None = None, bucket: str | None = None
+) -> dict:
     """One step alone as the SageMaker job step it compiles to (for the catalog), its inputs as parameters."""
     from greenpipe.step import artifact_class
 
@@ -294,13 +331,19 @@ def step_template(step: Step, *, image: str | None = None, role_arn: str | None 
     options = SageMakerOptions(role_arn=role_arn, image=image or default_image(), bucket=bucket)
     sources = {n: input_source(task, n, ref, {}, options) for n, ref in task.inputs.items()}
     out = job_step(task, sources, options, property_file=bool(spec.values) and spec.runtime == "processing")
-    return {"operation": OPERATIONS[spec.runtime], "step": out,
-            "parameters": sorted(inputs) + [f"{n}_digest" for n in sorted(inputs)]
-            + ([] if role_arn else ["RoleArn"]) + ([] if bucket else ["ArtifactBucket"])}
+    return {
+        "operation": OPERATIONS[spec.runtime],
+        "step": out,
+        "parameters": sorted(inputs)
+        + [f"{n}_digest" for n in sorted(inputs)]
+        + ([] if role_arn else ["RoleArn"])
+        + ([] if bucket else ["ArtifactBucket"]),
+    }
 
 
-def deploy(definition_json: str, name: str, role_arn: str, start: bool = False, client: Any = None,
-           **kwargs: Any) -> dict:
+def deploy(
+    definition_json: str, name: str, role_arn: str, start: bool = False, client: Any = None, **kwargs: Any
+) -> dict:
     """Create or update the SageMaker pipeline `name`, and optionally start an execution."""
     from greenpipe.backends.sagemaker_deploy import deploy as _deploy
 
@@ -321,5 +364,4 @@ def to_sdk_step(step: Step, **kwargs: Any) -> Any:
     return _to_sdk_step(step, **kwargs)
 
 
-__all__ = ["OutputRef", "compile_definition", "deploy", "expire_after", "iam_policy", "step_template",
-           "to_sdk_step"]
+__all__ = ["OutputRef", "compile_definition", "deploy", "expire_after", "iam_policy", "step_template", "to_sdk_step"]

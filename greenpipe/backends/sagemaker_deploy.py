@@ -8,8 +8,16 @@ from typing import Any
 from greenpipe.errors import CompileError, GreenpipeError
 
 
-def deploy(definition_json: str, name: str, role_arn: str, start: bool = False, client: Any = None, *,
-           description: str | None = None, parameters: dict[str, Any] | None = None) -> dict:
+def deploy(
+    definition_json: str,
+    name: str,
+    role_arn: str,
+    start: bool = False,
+    client: Any = None,
+    *,
+    description: str | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> dict:
     """Create the pipeline `name` or update it if it exists (describe -> update or create).
 
     Args:
@@ -47,7 +55,8 @@ def deploy(definition_json: str, name: str, role_arn: str, start: bool = False, 
     if start:
         values = execution_parameters(definition, role_arn, parameters or {})
         started = client.start_pipeline_execution(
-            PipelineName=name, PipelineParameters=[{"Name": k, "Value": v} for k, v in sorted(values.items())])
+            PipelineName=name, PipelineParameters=[{"Name": k, "Value": v} for k, v in sorted(values.items())]
+        )
         out["execution_arn"] = started["PipelineExecutionArn"]
     return out
 

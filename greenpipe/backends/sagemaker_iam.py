@@ -14,22 +14,51 @@ from greenpipe.backends.image import default_image
 from greenpipe.pipeline import Pipeline
 
 JOB_ACTIONS = {
-    "processing": ("processing-job", ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
-                                      "sagemaker:StopProcessingJob", "sagemaker:AddTags"]),
-    "training": ("training-job", ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
-                                  "sagemaker:StopTrainingJob", "sagemaker:AddTags"]),
-    "tuning": ("hyper-parameter-tuning-job", ["sagemaker:CreateHyperParameterTuningJob",
-                                              "sagemaker:DescribeHyperParameterTuningJob",
-                                              "sagemaker:StopHyperParameterTuningJob", "sagemaker:AddTags",
-                                              "sagemaker:ListTrainingJobsForHyperParameterTuningJob"]),
+    "processing": (
+        "processing-job",
+        [
+            "sagemaker:CreateProcessingJob",
+            "sagemaker:DescribeProcessingJob",
+            "sagemaker:StopProcessingJob",
+            "sagemaker:AddTags",
+        ],
+    ),
+    "training": (
+        "training-job",
+        [
+            "sagemaker:CreateTrainingJob",
+            "sagemaker:DescribeTrainingJob",
+            "sagemaker:StopTrainingJob",
+            "sagemaker:AddTags",
+        ],
+    ),
+    "tuning": (
+        "hyper-parameter-tuning-job",
+        [
+            "sagemaker:CreateHyperParameterTuningJob",
+            "sagemaker:DescribeHyperParameterTuningJob",
+            "sagemaker:StopHyperParameterTuningJob",
+            "sagemaker:AddTags",
+            "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+        ],
+    ),
 }
 ECR_URI = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)")
 
 
-def iam_policy(pipeline: Pipeline, *, role_arn: str | None = None, bucket: str | None = None,
-               prefix: str = "greenpipe", image: str | None = None, kms_key_arns: list[str] | tuple[str, ...] = (),
-               vpc: bool = False, input_uris: list[str] | tuple[str, ...] = (), region: str = "*",
-               account: str = "*") -> dict:
+def iam_policy(
+    pipeline: Pipeline,
+    *,
+    role_arn: str | None = None,
+    bucket: str | None = None,
+    prefix: str = "greenpipe",
+    image: str | None = None,
+    kms_key_arns: list[str] | tuple[str, ...] = (),
+    vpc: bool = False,
+    input_uris: list[str] | tuple[str, ...] = (),
+    region: str = "*",
+    account: str = "*",
+) -> dict:
     """The policy document (IAM JSON) for `pipeline`'s execution role.
 
     Args:
@@ -45,47 +74,101 @@ def iam_policy(pipeline: Pipeline, *, role_arn: str | None = None, bucket: str |
         resources = [f"arn:aws:sagemaker:{region}:{account}:{resource_kind}/*"]
         if runtime == "tuning":  # the tuning job starts training jobs on its own
             resources.append(f"arn:aws:sagemaker:{region}:{account}:training-job/*")
-        statements.append({"Sid": f"SageMaker{runtime.capitalize()}Jobs", "Effect": "Allow",
-                           "Action": actions, "Resource": resources})
+        statements.append(
+            {"Sid": f"SageMaker{runtime.capitalize()}Jobs", "Effect": "Allow", "Action": actions, "Resource": resources}
+        )
     bucket_arn = f"arn:aws:s3:::{bucket or '*'}"
-    statements.append({"Sid": "ArtifactObjects", "Effect": "Allow",
-                       "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                       "Resource": [f"{bucket_arn}/{prefix}/*"]})
-    statements.append({"Sid": "ArtifactListing", "Effect": "Allow", "Action": ["s3:ListBucket"],
-                       "Resource": [bucket_arn], "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}})
+    statements.append(
+        {
+            "Sid": "ArtifactObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": [f"{bucket_arn}/{prefix}/*"],
+        }
+    )
+    statements.append(
+        {
+            "Sid": "ArtifactListing",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket_arn],
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+        }
+    )
     if input_uris:
-        objects = sorted({"arn:aws:s3:::" + uri[len("s3://"):].rstrip("/") + ("*" if uri.endswith("/") else "")
-                          for uri in input_uris})
-        statements.append({"Sid": "PipelineInputs", "Effect": "Allow", "Action": ["s3:GetObject"],
-                           "Resource": objects})
-    statements.append({"Sid": "PassExecutionRole", "Effect": "Allow", "Action": ["iam:PassRole"],
-                       "Resource": [role_arn or f"arn:aws:iam::{account}:role/*SageMaker*"],
-                       "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}})
-    statements.append({"Sid": "JobLogs", "Effect": "Allow",
-                       "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                  "logs:DescribeLogStreams"],
-                       "Resource": [f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*"]})
+        objects = sorted(
+            {
+                "arn:aws:s3:::" + uri[len("s3://") :].rstrip("/") + ("*" if uri.endswith("/") else "")
+                for uri in input_uris
+            }
+        )
+        statements.append({"Sid": "PipelineInputs", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": objects})
+    statements.append(
+        {
+            "Sid": "PassExecutionRole",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [role_arn or f"arn:aws:iam::{account}:role/*SageMaker*"],
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        }
+    )
+    statements.append(
+        {
+            "Sid": "JobLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*"],
+        }
+    )
     if "training" in runtimes or "tuning" in runtimes:
-        statements.append({"Sid": "TrainingMetrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"],
-                           "Resource": ["*"], "Condition": {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}})
+        statements.append(
+            {
+                "Sid": "TrainingMetrics",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricData"],
+                "Resource": ["*"],
+                "Condition": {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            }
+        )
     ecr = ECR_URI.match(image or default_image())
     if ecr:
-        statements.append({"Sid": "PullImage", "Effect": "Allow",
-                           "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                                      "ecr:BatchCheckLayerAvailability"],
-                           "Resource": [f"arn:aws:ecr:{ecr['region']}:{ecr['account']}:repository/{ecr['repo']}"]})
-        statements.append({"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"],
-                           "Resource": ["*"]})  # this action has no resource-level permissions
+        statements.append(
+            {
+                "Sid": "PullImage",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Resource": [f"arn:aws:ecr:{ecr['region']}:{ecr['account']}:repository/{ecr['repo']}"],
+            }
+        )
+        statements.append(
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]}
+        )  # this action has no resource-level permissions
     if kms_key_arns:
-        statements.append({"Sid": "EncryptionKeys", "Effect": "Allow",
-                           "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant",
-                                      "kms:DescribeKey"],
-                           "Resource": sorted(set(kms_key_arns))})
+        statements.append(
+            {
+                "Sid": "EncryptionKeys",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"],
+                "Resource": sorted(set(kms_key_arns)),
+            }
+        )
     if vpc:
-        statements.append({"Sid": "JobsInVpc", "Effect": "Allow",
-                           "Action": ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                                      "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                                      "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                                      "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-                           "Resource": ["*"]})  # EC2 Describe* and ENI creation for SageMaker take no ARNs
+        statements.append(
+            {
+                "Sid": "JobsInVpc",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                "Resource": ["*"],
+            }
+        )  # EC2 Describe* and ENI creation for SageMaker take no ARNs
     return {"Version": "2012-10-17", "Statement": statements}

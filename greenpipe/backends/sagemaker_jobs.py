@@ -67,9 +67,11 @@ class SageMakerOptions:
 
     def vpc(self) -> dict | None:
         if bool(self.subnets) != bool(self.security_group_ids):
-            raise CompileError("VPC config needs both subnets and security_group_ids (SageMaker's VpcConfig "
-                               f"requires both); got subnets={list(self.subnets)}, "
-                               f"security_group_ids={list(self.security_group_ids)}")
+            raise CompileError(
+                "VPC config needs both subnets and security_group_ids (SageMaker's VpcConfig "
+                f"requires both); got subnets={list(self.subnets)}, "
+                f"security_group_ids={list(self.security_group_ids)}"
+            )
         if not self.subnets:
             return None
         return {"SecurityGroupIds": list(self.security_group_ids), "Subnets": list(self.subnets)}
@@ -116,9 +118,11 @@ def instance_type(task: Task, options: SageMakerOptions) -> str:
     for name, cpu, mem, gpu in INSTANCE_TYPES:
         if cpu >= res.cpu and mem >= res.memory_gb and gpu >= res.gpu and (gpu > 0) == (res.gpu > 0):
             return name
-    raise CompileError(f"step {task.name}: Resources(cpu={res.cpu}, memory_gb={res.memory_gb}, gpu={res.gpu}) "
-                       "fits no single SageMaker instance greenpipe knows; lower it or pass "
-                       f"instance_types={{'{task.name}': 'ml....'}}")
+    raise CompileError(
+        f"step {task.name}: Resources(cpu={res.cpu}, memory_gb={res.memory_gb}, gpu={res.gpu}) "
+        "fits no single SageMaker instance greenpipe knows; lower it or pass "
+        f"instance_types={{'{task.name}': 'ml....'}}"
+    )
 
 
 def environment(task: Task, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -141,19 +145,22 @@ class InputSource:
     expect_digest: Any = None
 
 
-def input_source(task: Task, name: str, ref: OutputRef | PipelineParam, runtimes: dict[str, str],
-                 options: SageMakerOptions) -> InputSource:
+def input_source(
+    task: Task, name: str, ref: OutputRef | PipelineParam, runtimes: dict[str, str], options: SageMakerOptions
+) -> InputSource:
     if isinstance(ref, PipelineParam):
-        return InputSource({"Get": f"Parameters.{ref.name}"},
-                           expect_digest=join("", [{"Get": f"Parameters.{ref.name}_digest"}]))
+        return InputSource(
+            {"Get": f"Parameters.{ref.name}"}, expect_digest=join("", [{"Get": f"Parameters.{ref.name}_digest"}])
+        )
     upstream, runtime = ref.task.name, runtimes[ref.task.name]
     if runtime == "processing":
         return InputSource({"Get": f"Steps.{upstream}.ProcessingOutputConfig.Outputs['{ref.name}'].S3Output.S3Uri"})
     if runtime == "training":
         return InputSource({"Get": f"Steps.{upstream}.ModelArtifacts.S3ModelArtifacts"}, archive_member=ref.name)
     best = {"Get": f"Steps.{upstream}.BestTrainingJob.TrainingJobName"}
-    return InputSource(join("/", [training_output_path(ref.task, options), best, "output", "model.tar.gz"]),
-                       archive_member=ref.name)
+    return InputSource(
+        join("/", [training_output_path(ref.task, options), best, "output", "model.tar.gz"]), archive_member=ref.name
+    )
 
 
 def training_output_path(task: Task, options: SageMakerOptions) -> Any:
@@ -181,22 +188,41 @@ def container_arguments(task: Task, mode: str, sources: dict[str, InputSource], 
 def processing_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
     spec = task.step.spec
     if any(o.name == VALUES_OUTPUT for o in spec.outputs):
-        raise CompileError(f"step {task.name}: an output named {VALUES_OUTPUT!r} clashes with the output greenpipe "
-                           "uses for values and the ledger on SageMaker; rename it")
-    cluster: dict[str, Any] = {"InstanceCount": 1, "InstanceType": instance_type(task, options),
-                               "VolumeSizeInGB": options.volume_gb}
+        raise CompileError(
+            f"step {task.name}: an output named {VALUES_OUTPUT!r} clashes with the output greenpipe "
+            "uses for values and the ledger on SageMaker; rename it"
+        )
+    cluster: dict[str, Any] = {
+        "InstanceCount": 1,
+        "InstanceType": instance_type(task, options),
+        "VolumeSizeInGB": options.volume_gb,
+    }
     if options.volume_kms_key:
         cluster["VolumeKmsKeyId"] = options.volume_kms_key
     inputs = [
-        {"InputName": name, "AppManaged": False,
-         "S3Input": {"S3Uri": source.uri, "LocalPath": f"{PROCESSING_IN}/{name}", "S3DataType": "S3Prefix",
-                     "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}
+        {
+            "InputName": name,
+            "AppManaged": False,
+            "S3Input": {
+                "S3Uri": source.uri,
+                "LocalPath": f"{PROCESSING_IN}/{name}",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            },
+        }
         for name, source in sorted(sources.items())
     ]
     outputs = [
-        {"OutputName": name, "AppManaged": False,
-         "S3Output": {"S3Uri": s3_uri(options, "runs", EXECUTION_ID, task.name, name),
-                      "LocalPath": f"{PROCESSING_OUT}/{name}", "S3UploadMode": "EndOfJob"}}
+        {
+            "OutputName": name,
+            "AppManaged": False,
+            "S3Output": {
+                "S3Uri": s3_uri(options, "runs", EXECUTION_ID, task.name, name),
+                "LocalPath": f"{PROCESSING_OUT}/{name}",
+                "S3UploadMode": "EndOfJob",
+            },
+        }
         for name in sorted([o.name for o in spec.outputs] + [VALUES_OUTPUT])
     ]
     output_config: dict[str, Any] = {"Outputs": outputs}
@@ -204,8 +230,11 @@ def processing_arguments(task: Task, sources: dict[str, InputSource], options: S
         output_config["KmsKeyId"] = options.output_kms_key
     args: dict[str, Any] = {
         "ProcessingResources": {"ClusterConfig": cluster},
-        "AppSpecification": {"ImageUri": options.image, "ContainerEntrypoint": list(ENTRYPOINT),
-                             "ContainerArguments": container_arguments(task, "processing", sources, True)},
+        "AppSpecification": {
+            "ImageUri": options.image,
+            "ContainerEntrypoint": list(ENTRYPOINT),
+            "ContainerArguments": container_arguments(task, "processing", sources, True),
+        },
         "RoleArn": options.role(),
         "ProcessingOutputConfig": output_config,
         "StoppingCondition": {"MaxRuntimeInSeconds": options.max_runtime_s},
@@ -233,8 +262,11 @@ def _processing_network(options: SageMakerOptions) -> dict:
 
 def _training_common(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
     """The members a training job and a tuning job's TrainingJobDefinition share."""
-    resources: dict[str, Any] = {"InstanceCount": 1, "InstanceType": instance_type(task, options),
-                                 "VolumeSizeInGB": options.volume_gb}
+    resources: dict[str, Any] = {
+        "InstanceCount": 1,
+        "InstanceType": instance_type(task, options),
+        "VolumeSizeInGB": options.volume_gb,
+    }
     if options.volume_kms_key:
         resources["VolumeKmsKeyId"] = options.volume_kms_key
     output: dict[str, Any] = {"S3OutputPath": training_output_path(task, options)}
@@ -248,9 +280,17 @@ def _training_common(task: Task, sources: dict[str, InputSource], options: SageM
         "StoppingCondition": stopping,
     }
     channels = [
-        {"ChannelName": name, "InputMode": "File",
-         "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source.uri,
-                                         "S3DataDistributionType": "FullyReplicated"}}}
+        {
+            "ChannelName": name,
+            "InputMode": "File",
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": source.uri,
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
         for name, source in sorted(sources.items())
     ]
     if channels:
@@ -258,8 +298,10 @@ def _training_common(task: Task, sources: dict[str, InputSource], options: SageM
     if task.step.spec.resources.spot:
         stopping["MaxWaitTimeInSeconds"] = options.max_wait_s or 2 * options.max_runtime_s
         if stopping["MaxWaitTimeInSeconds"] < options.max_runtime_s:
-            raise CompileError(f"step {task.name}: max_wait_s={options.max_wait_s} is below max_runtime_s="
-                               f"{options.max_runtime_s}; SageMaker needs MaxWaitTime >= MaxRuntime")
+            raise CompileError(
+                f"step {task.name}: max_wait_s={options.max_wait_s} is below max_runtime_s="
+                f"{options.max_runtime_s}; SageMaker needs MaxWaitTime >= MaxRuntime"
+            )
         common["EnableManagedSpotTraining"] = True
         common["CheckpointConfig"] = {"S3Uri": checkpoint_uri(task, options), "LocalPath": CHECKPOINT_DIR}
     if options.network_isolation:
@@ -335,32 +377,49 @@ def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageM
     direction = _constant(task, "direction", str, "maximize")
     trials = task_param(task, "n_trials", task_param(task, "max_trials", 10))
     if isinstance(trials, PipelineParam) or not isinstance(trials, int):
-        raise CompileError(f"step {task.name}: n_trials/max_trials must be a constant int for a SageMaker tuning "
-                           "job (its ResourceLimits are part of the definition)")
+        raise CompileError(
+            f"step {task.name}: n_trials/max_trials must be a constant int for a SageMaker tuning "
+            "job (its ResourceLimits are part of the definition)"
+        )
     if direction not in ("maximize", "minimize"):
         raise CompileError(f"step {task.name}: direction={direction!r} must be 'maximize' or 'minimize'")
-    ranges: dict[str, list] = {"IntegerParameterRanges": [], "ContinuousParameterRanges": [],
-                               "CategoricalParameterRanges": []}
+    ranges: dict[str, list] = {
+        "IntegerParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
     params = {p.name: p for p in spec.params}
     for name, bounds in sorted(space.items()):
         if name not in params or params[name].type not in (int, float, str, bool):
-            raise CompileError(f"step {task.name}: search_space key {name!r} is not an int/float/str param of the "
-                               "step; a SageMaker tuning job varies the step's own params")
+            raise CompileError(
+                f"step {task.name}: search_space key {name!r} is not an int/float/str param of the "
+                "step; a SageMaker tuning job varies the step's own params"
+            )
         ptype = params[name].type
         if isinstance(bounds, list):
             ranges["CategoricalParameterRanges"].append({"Name": name, "Values": [param_text(v) for v in bounds]})
         elif isinstance(bounds, dict) and "low" in bounds and "high" in bounds and ptype in (int, float):
             key = "IntegerParameterRanges" if ptype is int else "ContinuousParameterRanges"
-            ranges[key].append({"Name": name, "MinValue": param_text(ptype(bounds["low"])),
-                                "MaxValue": param_text(ptype(bounds["high"])),
-                                "ScalingType": "Logarithmic" if bounds.get("log") else "Auto"})
+            ranges[key].append(
+                {
+                    "Name": name,
+                    "MinValue": param_text(ptype(bounds["low"])),
+                    "MaxValue": param_text(ptype(bounds["high"])),
+                    "ScalingType": "Logarithmic" if bounds.get("log") else "Auto",
+                }
+            )
         else:
-            raise CompileError(f"step {task.name}: search_space[{name!r}]={bounds!r} is not a range SageMaker "
-                               "can tune: use {'low': x, 'high': y, 'log': bool} for numbers or a list of choices")
+            raise CompileError(
+                f"step {task.name}: search_space[{name!r}]={bounds!r} is not a range SageMaker "
+                "can tune: use {'low': x, 'high': y, 'log': bool} for numbers or a list of choices"
+            )
     common = _training_common(task, sources, options)
     definition = {
-        "AlgorithmSpecification": {"TrainingImage": options.image, "TrainingInputMode": "File",
-                                   "MetricDefinitions": metric_definitions(task)},
+        "AlgorithmSpecification": {
+            "TrainingImage": options.image,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": metric_definitions(task),
+        },
         "StaticHyperParameters": hyperparameters(task, skip=set(space)),
         **common,
     }
@@ -379,11 +438,15 @@ def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageM
 def _constant(task: Task, name: str, tp: type, default: Any = None) -> Any:
     value = task_param(task, name, default)
     if value is None:
-        raise CompileError(f"step {task.name}: runtime='tuning' on SageMaker needs a `{name}: {tp.__name__}` param "
-                           "(the tuning job's definition is built from it)")
+        raise CompileError(
+            f"step {task.name}: runtime='tuning' on SageMaker needs a `{name}: {tp.__name__}` param "
+            "(the tuning job's definition is built from it)"
+        )
     if isinstance(value, PipelineParam):
-        raise CompileError(f"step {task.name}: param {name} comes from pipeline parameter {value.name}; a SageMaker "
-                           "tuning job needs it as a constant in the definition")
+        raise CompileError(
+            f"step {task.name}: param {name} comes from pipeline parameter {value.name}; a SageMaker "
+            "tuning job needs it as a constant in the definition"
+        )
     return value
 
 

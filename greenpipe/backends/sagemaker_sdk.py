@@ -22,9 +22,19 @@ from greenpipe.run import VALUES_FILE, VALUES_OUTPUT
 from greenpipe.step import Step, artifact_class
 
 
-def to_sdk_step(step: Step, *, inputs: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-                role: str, bucket: str, prefix: str = "greenpipe", image: str | None = None,
-                name: str | None = None, sagemaker_session: Any = None, **options: Any) -> Any:
+def to_sdk_step(
+    step: Step,
+    *,
+    inputs: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    role: str,
+    bucket: str,
+    prefix: str = "greenpipe",
+    image: str | None = None,
+    name: str | None = None,
+    sagemaker_session: Any = None,
+    **options: Any,
+) -> Any:
     """A `sagemaker.mlops.workflow.steps.ProcessingStep` running this step in the greenpipe image.
 
     Args:
@@ -41,8 +51,10 @@ def to_sdk_step(step: Step, *, inputs: dict[str, Any] | None = None, params: dic
 
     spec = step.spec
     if spec.runtime != "processing":
-        raise CompileError(f"step {spec.name}: to_sdk_step builds Processing steps; runtime={spec.runtime!r} "
-                           "steps compile with compile_definition")
+        raise CompileError(
+            f"step {spec.name}: to_sdk_step builds Processing steps; runtime={spec.runtime!r} "
+            "steps compile with compile_definition"
+        )
     inputs = dict(inputs or {})
     graph = Graph(name or spec.name)
     given = {i.name: PipelineParam(i.name, artifact_class(i.kind)) for i in spec.inputs if i.name in inputs}
@@ -57,38 +69,63 @@ def to_sdk_step(step: Step, *, inputs: dict[str, Any] | None = None, params: dic
     net = args.get("NetworkConfig", {})
     vpc = net.get("VpcConfig", {})
     processor = Processor(
-        role=role, image_uri=app["ImageUri"], instance_count=cluster["InstanceCount"],
-        instance_type=cluster["InstanceType"], entrypoint=app["ContainerEntrypoint"],
-        volume_size_in_gb=cluster["VolumeSizeInGB"], volume_kms_key=cluster.get("VolumeKmsKeyId"),
+        role=role,
+        image_uri=app["ImageUri"],
+        instance_count=cluster["InstanceCount"],
+        instance_type=cluster["InstanceType"],
+        entrypoint=app["ContainerEntrypoint"],
+        volume_size_in_gb=cluster["VolumeSizeInGB"],
+        volume_kms_key=cluster.get("VolumeKmsKeyId"),
         output_kms_key=args["ProcessingOutputConfig"].get("KmsKeyId"),
-        max_runtime_in_seconds=args["StoppingCondition"]["MaxRuntimeInSeconds"], env=args["Environment"],
+        max_runtime_in_seconds=args["StoppingCondition"]["MaxRuntimeInSeconds"],
+        env=args["Environment"],
         sagemaker_session=sagemaker_session,
         network_config=NetworkConfig(
             enable_network_isolation=net.get("EnableNetworkIsolation", False),
             encrypt_inter_container_traffic=net.get("EnableInterContainerTrafficEncryption", False),
-            security_group_ids=vpc.get("SecurityGroupIds"), subnets=vpc.get("Subnets")) if net else None,
+            security_group_ids=vpc.get("SecurityGroupIds"),
+            subnets=vpc.get("Subnets"),
+        )
+        if net
+        else None,
     )
     sdk_inputs = [
-        ProcessingInput(input_name=item["InputName"], s3_input=ProcessingS3Input(
-            s3_uri=inputs[item["InputName"]], local_path=item["S3Input"]["LocalPath"],
-            s3_data_type="S3Prefix", s3_input_mode="File", s3_data_distribution_type="FullyReplicated"))
+        ProcessingInput(
+            input_name=item["InputName"],
+            s3_input=ProcessingS3Input(
+                s3_uri=inputs[item["InputName"]],
+                local_path=item["S3Input"]["LocalPath"],
+                s3_data_type="S3Prefix",
+                s3_input_mode="File",
+                s3_data_distribution_type="FullyReplicated",
+            ),
+        )
         for item in args.get("ProcessingInputs", [])
     ]
     sdk_outputs = [
-        ProcessingOutput(output_name=item["OutputName"], s3_output=ProcessingS3Output(
-            s3_uri=_sdk_value(item["S3Output"]["S3Uri"]), local_path=item["S3Output"]["LocalPath"],
-            s3_upload_mode="EndOfJob"))
+        ProcessingOutput(
+            output_name=item["OutputName"],
+            s3_output=ProcessingS3Output(
+                s3_uri=_sdk_value(item["S3Output"]["S3Uri"]),
+                local_path=item["S3Output"]["LocalPath"],
+                s3_upload_mode="EndOfJob",
+            ),
+        )
         for item in args["ProcessingOutputConfig"]["Outputs"]
     ]
-    step_args = processor.run(inputs=sdk_inputs, outputs=sdk_outputs,
-                              arguments=[_sdk_value(a) for a in app["ContainerArguments"]])
+    step_args = processor.run(
+        inputs=sdk_inputs, outputs=sdk_outputs, arguments=[_sdk_value(a) for a in app["ContainerArguments"]]
+    )
     cache = spec.cache
     from greenpipe.backends.sagemaker import cache_config
 
     config = cache_config(task, opts.default_expire_after)
     files = [PropertyFile(name="values", output_name=VALUES_OUTPUT, path=VALUES_FILE)] if spec.values else None
     return ProcessingStep(
-        name=task.name, step_args=step_args, description=spec.description, property_files=files,
+        name=task.name,
+        step_args=step_args,
+        description=spec.description,
+        property_files=files,
         cache_config=CacheConfig(enable_caching=cache.enabled, expire_after=config.get("ExpireAfter")),
     )
 

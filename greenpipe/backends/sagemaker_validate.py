@@ -16,16 +16,22 @@ from typing import Any
 
 from greenpipe.errors import CompileError
 
-OPERATIONS = {"Processing": ("CreateProcessingJob", "ProcessingJobName"),
-              "Training": ("CreateTrainingJob", "TrainingJobName"),
-              "Tuning": ("CreateHyperParameterTuningJob", "HyperParameterTuningJobName")}
+OPERATIONS = {
+    "Processing": ("CreateProcessingJob", "ProcessingJobName"),
+    "Training": ("CreateTrainingJob", "TrainingJobName"),
+    "Tuning": ("CreateHyperParameterTuningJob", "HyperParameterTuningJobName"),
+}
 PLACEHOLDER_NAME = "greenpipe-placeholder"
 _EXPRESSIONS = ("Get", "Std:Join", "Std:JsonGet")
-_STRING_CANDIDATES = ("s3://greenpipe-placeholder/key", "arn:aws:iam::123456789012:role/greenpipe-placeholder",
-                      "greenpipe-placeholder", "placeholder", "0")
+_STRING_CANDIDATES = (
+    "s3://greenpipe-placeholder/key",
+    "arn:aws:iam::123456789012:role/greenpipe-placeholder",
+    "greenpipe-placeholder",
+    "placeholder",
+    "0",
+)
 STEP_NAME = re.compile(r"[A-Za-z0-9\-_]{1,64}")
-CONDITION_TYPES = {"Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo", "In", "Not",
-                   "Or"}
+CONDITION_TYPES = {"Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo", "In", "Not", "Or"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,7 +84,7 @@ def render(value: Any, defaults: dict[str, Any]) -> str:
         join = value["Std:Join"]
         return join["On"].join(render(v, defaults) for v in join["Values"])
     if isinstance(value, dict) and "Get" in value and value["Get"].startswith("Parameters."):
-        default = defaults.get(value["Get"][len("Parameters."):])
+        default = defaults.get(value["Get"][len("Parameters.") :])
         if default is not None:
             return render(default, defaults)
     return "x0"
@@ -93,8 +99,10 @@ def _placeholder(expr: dict, shape: Any, defaults: dict[str, Any]) -> Any:
     if kind == "boolean":
         return True
     if kind != "string":
-        raise CompileError(f"a pipeline reference {json.dumps(expr)} stands where {shape.name} ({kind}) is "
-                           "expected; SageMaker resolves references only to scalars")
+        raise CompileError(
+            f"a pipeline reference {json.dumps(expr)} stands where {shape.name} ({kind}) is "
+            "expected; SageMaker resolves references only to scalars"
+        )
     if shape.enum:
         return shape.enum[0]  # chosen at run time; the value cannot be checked here
     if "Std:Join" in expr or ("Get" in expr and render(expr, defaults) != "x0"):
@@ -167,8 +175,9 @@ def validate_definition(definition: dict) -> None:
     for name in names:
         if not STEP_NAME.fullmatch(name) or names.count(name) > 1:
             raise CompileError(f"step name {name!r} is invalid or used twice (1-64 letters, digits, - or _)")
-    property_files = {f"Steps.{s['Name']}.PropertyFiles.{pf['PropertyFileName']}"
-                      for s in steps for pf in s.get("PropertyFiles", [])}
+    property_files = {
+        f"Steps.{s['Name']}.PropertyFiles.{pf['PropertyFileName']}" for s in steps for pf in s.get("PropertyFiles", [])
+    }
     for step in steps:
         where = f"step {step['Name']}"
         _check_references(step, where, params, set(names), property_files)
@@ -185,8 +194,10 @@ def validate_definition(definition: dict) -> None:
         for pf in step.get("PropertyFiles", []):
             outputs = [o["OutputName"] for o in step["Arguments"].get("ProcessingOutputConfig", {}).get("Outputs", [])]
             if step["Type"] != "Processing" or pf["OutputName"] not in outputs:
-                raise CompileError(f"{where}: property file {pf['PropertyFileName']} reads output "
-                                   f"{pf['OutputName']!r}, which this step does not write")
+                raise CompileError(
+                    f"{where}: property file {pf['PropertyFileName']} reads output "
+                    f"{pf['OutputName']!r}, which this step does not write"
+                )
 
 
 def _all_steps(steps: list[dict]) -> Any:
@@ -204,7 +215,7 @@ def _check_references(step: dict, where: str, params: dict, names: set[str], pro
         args = {"Conditions": args["Conditions"]}
     for ref in _gets({"body": body, "args": args}):
         if ref.startswith("Parameters."):
-            if ref[len("Parameters."):] not in params:
+            if ref[len("Parameters.") :] not in params:
                 raise CompileError(f"{where}: references {ref}, which is not a pipeline parameter")
         elif ref.startswith("Steps."):
             target = ref.split(".")[1]

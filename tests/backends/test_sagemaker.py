@@ -5,13 +5,13 @@ import os
 from typing import NamedTuple
 
 import pytest
+from greenpipe.pipelines.train import train
 
 from greenpipe import Dataset, Metrics, Model, Output, Resources, pipeline, step, when
 from greenpipe.backends.sagemaker import compile_definition, deploy, expire_after, iam_policy, step_template
 from greenpipe.backends.sagemaker_validate import validate_definition
 from greenpipe.errors import CompileError
 from greenpipe.pipeline import ValueRef
-from greenpipe.pipelines.train import train
 
 ROLE = "arn:aws:iam::123456789012:role/greenpipe-sm"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -41,9 +41,16 @@ def spot_fit(data: Dataset, model: Output[Model], epochs: int = 3) -> Decision:
 
 
 @step(description="Tune", runtime="tuning")
-def tune(data: Dataset, model: Output[Model], metrics: Output[Metrics], lr: float = 0.1, depth: int = 3,
-         search_space: dict = {"lr": {"low": 0.001, "high": 0.3, "log": True}, "depth": {"low": 2, "high": 8}},  # noqa: B006
-         objective: str = "accuracy", n_trials: int = 6) -> None:
+def tune(
+    data: Dataset,
+    model: Output[Model],
+    metrics: Output[Metrics],
+    lr: float = 0.1,
+    depth: int = 3,
+    search_space: dict = {"lr": {"low": 0.001, "high": 0.3, "log": True}, "depth": {"low": 2, "high": 8}},  # noqa: B006
+    objective: str = "accuracy",
+    n_trials: int = 6,
+) -> None:
     metrics.log_metric("accuracy", 0.5)
     with open(model.path, "w") as handle:
         handle.write(f"{lr} {depth}")
@@ -96,7 +103,13 @@ def test_train_compiles_to_the_same_bytes_and_validates():
     definition = json.loads(first)
     assert definition["Version"] == "2020-12-01"
     assert [p["Name"] for p in definition["Parameters"]] == [
-        "first_period", "periods", "test_share", "max_iter", "learning_rate", "seed"]
+        "first_period",
+        "periods",
+        "test_share",
+        "max_iter",
+        "learning_rate",
+        "seed",
+    ]
     steps = steps_by_name(definition)
     assert list(steps) == ["load_rainfall", "time_split", "fit_classifier", "evaluate_classifier"]
     for item in steps.values():
@@ -107,9 +120,12 @@ def test_train_compiles_to_the_same_bytes_and_validates():
         assert args["Environment"]["GREENPIPE_FINGERPRINT"].startswith("fp:")
     fit = steps["fit_classifier"]["Arguments"]
     assert fit["ProcessingInputs"][0]["S3Input"]["S3Uri"] == {
-        "Get": "Steps.time_split.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
+        "Get": "Steps.time_split.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    }
     assert fit["AppSpecification"]["ContainerArguments"][:2] == [
-        "greenpipe.pipelines.rainfall:fit_classifier", "--sagemaker=processing"]
+        "greenpipe.pipelines.rainfall:fit_classifier",
+        "--sagemaker=processing",
+    ]
     assert "2026" not in first and "2025" not in first  # no timestamps baked in
 
 
@@ -117,7 +133,7 @@ def test_editing_a_helper_changes_only_the_step_that_reaches_it(tmp_path, monkey
     import importlib
     import sys
 
-    source = '''
+    source = """
 from greenpipe import Dataset, Output, pipeline, step
 
 def helper(x):
@@ -135,7 +151,7 @@ def second(data: Dataset, out: Output[Dataset]) -> None:
 def two() -> None:
     a = first()
     second(data=a.out)
-'''
+"""
     module = tmp_path / "gp_sm_edit.py"
     module.write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -155,15 +171,21 @@ def test_when_spot_training_and_tuning_compile_to_condition_training_and_tuning_
     assert top[:2] == ["prepare", "gate"]
     condition = definition["Steps"][2]
     assert condition["Type"] == "Condition"
-    assert condition["Arguments"]["Conditions"] == [{
-        "Type": "Equals", "RightValue": True,
-        "LeftValue": {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.gate.PropertyFiles.values"},
-                                      "Path": "retrain"}}}]
+    assert condition["Arguments"]["Conditions"] == [
+        {
+            "Type": "Equals",
+            "RightValue": True,
+            "LeftValue": {
+                "Std:JsonGet": {"PropertyFile": {"Get": "Steps.gate.PropertyFiles.values"}, "Path": "retrain"}
+            },
+        }
+    ]
     # score depends on the gated tune step, so it is gated too (locally it would be skipped as well)
     assert [s["Name"] for s in condition["Arguments"]["IfSteps"]] == ["spot_fit", "tune", "score"]
     steps = steps_by_name(definition)
     assert steps["gate"]["PropertyFiles"] == [
-        {"PropertyFileName": "values", "OutputName": "greenpipe", "FilePath": "values.json"}]
+        {"PropertyFileName": "values", "OutputName": "greenpipe", "FilePath": "values.json"}
+    ]
     fit = steps["spot_fit"]
     assert fit["Type"] == "Training"
     args = fit["Arguments"]
@@ -210,6 +232,7 @@ def test_constructs_sagemaker_cannot_express_name_the_step():
     assert expire_after("30d") == "P30D"
     assert expire_after("PT36H") == "P1DT12H"
     with pytest.raises(CompileError, match="fits no single SageMaker instance"):
+
         @pipeline
         def huge() -> None:
             big()
@@ -221,15 +244,26 @@ def test_constructs_sagemaker_cannot_express_name_the_step():
 
 
 def test_security_options_reach_every_job_and_are_validated():
-    text = compile_definition(gated, role_arn=ROLE, bucket="b", volume_kms_key=KMS, output_kms_key=KMS,
-                              subnets=["subnet-0abc"], security_group_ids=["sg-0abc"], network_isolation=True,
-                              inter_container_encryption=True)
+    text = compile_definition(
+        gated,
+        role_arn=ROLE,
+        bucket="b",
+        volume_kms_key=KMS,
+        output_kms_key=KMS,
+        subnets=["subnet-0abc"],
+        security_group_ids=["sg-0abc"],
+        network_isolation=True,
+        inter_container_encryption=True,
+    )
     steps = steps_by_name(json.loads(text))
     gate_args = steps["gate"]["Arguments"]
     assert gate_args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
     assert gate_args["ProcessingOutputConfig"]["KmsKeyId"] == KMS
-    assert gate_args["NetworkConfig"] == {"EnableInterContainerTrafficEncryption": True, "EnableNetworkIsolation": True,
-                                          "VpcConfig": {"SecurityGroupIds": ["sg-0abc"], "Subnets": ["subnet-0abc"]}}
+    assert gate_args["NetworkConfig"] == {
+        "EnableInterContainerTrafficEncryption": True,
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {"SecurityGroupIds": ["sg-0abc"], "Subnets": ["subnet-0abc"]},
+    }
     fit = steps["spot_fit"]["Arguments"]
     assert fit["EnableNetworkIsolation"] and fit["EnableInterContainerTrafficEncryption"]
     assert fit["VpcConfig"]["Subnets"] == ["subnet-0abc"] and fit["OutputDataConfig"]["KmsKeyId"] == KMS
@@ -254,8 +288,12 @@ def test_iam_policy_grants_only_the_job_kinds_the_pipeline_uses():
     assert all("*" not in a for a in actions)
     full = iam_policy(gated, role_arn=ROLE, bucket="my-bucket", kms_key_arns=[KMS], vpc=True)
     actions = {a for s in full["Statement"] for a in s["Action"]}
-    assert {"sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob", "kms:Decrypt",
-            "ec2:CreateNetworkInterface"} <= actions
+    assert {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:CreateHyperParameterTuningJob",
+        "kms:Decrypt",
+        "ec2:CreateNetworkInterface",
+    } <= actions
     assert next(s for s in full["Statement"] if s["Sid"] == "EncryptionKeys")["Resource"] == [KMS]
 
 
@@ -318,15 +356,16 @@ def test_sdk_step_matches_our_request(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     pytest.importorskip("sagemaker.mlops.workflow.pipeline")
     import boto3
+    from greenpipe.pipelines.rainfall import fit_classifier
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow.pipeline import Pipeline as SdkPipeline
 
     from greenpipe.backends.sagemaker import to_sdk_step
-    from greenpipe.pipelines.rainfall import fit_classifier
 
     session = PipelineSession(boto_session=boto3.Session(region_name="us-east-1"), default_bucket="b")
-    sdk_step = to_sdk_step(fit_classifier, inputs={"train": "s3://b/train.parquet"}, role=ROLE, bucket="b",
-                           sagemaker_session=session)
+    sdk_step = to_sdk_step(
+        fit_classifier, inputs={"train": "s3://b/train.parquet"}, role=ROLE, bucket="b", sagemaker_session=session
+    )
     theirs = json.loads(SdkPipeline(name="p", steps=[sdk_step], sagemaker_session=session).definition())["Steps"][0]
     ours = steps_by_name(json.loads(compile_definition(train, role_arn=ROLE, bucket="b")))["fit_classifier"]
     assert theirs["Type"] == "Processing" and theirs["CacheConfig"] == ours["CacheConfig"]

@@ -312,7 +312,8 @@ def _values(step: Step, returned: Any) -> dict[str, Any]:
         return {}
     if returned is None:
         raise GreenpipeError(f"step {step.name} declares values {[v.name for v in specs]} but returned None")
-    data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip([v.name for v in specs], returned, strict=False))
+    names = [v.name for v in specs]
+    data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip(names, returned, strict=False))
     return {v.name: coerce(f"{step.name} value {v.name}", v.type, data[v.name]) for v in specs}
 
 

@@ -318,16 +318,17 @@ def _dataset_parameters(param: PipelineParam, given: Any, options: SageMakerOpti
 def step_template(
     step: Step, *, image: str | None = None, role_arn: str | None = None, bucket: str | None = None
 ) -> dict:
-    """One step alone as the SageMaker job step it compiles to (for the catalog), its inputs as parameters."""
+    """One step alone as the SageMaker job step it compiles to (for the catalog).
+
+    Its inputs and its params without a default become pipeline parameters (listed under "parameters").
+    """
     from greenpipe.step import artifact_class
 
     spec = step.spec
-    required = [p.name for p in spec.params if p.required]
-    if required:
-        raise CompileError(f"step {spec.name}: params {required} have no default; a catalog template needs them")
+    required = {p.name: PipelineParam(p.name, p.type) for p in spec.params if p.required}
     graph = Graph(spec.name)
     inputs = {i.name: PipelineParam(i.name, artifact_class(i.kind)) for i in spec.inputs}
-    task = graph.add_task(step, dict(inputs))
+    task = graph.add_task(step, {**inputs, **required})
     options = SageMakerOptions(role_arn=role_arn, image=image or default_image(), bucket=bucket)
     sources = {n: input_source(task, n, ref, {}, options) for n, ref in task.inputs.items()}
     out = job_step(task, sources, options, property_file=bool(spec.values) and spec.runtime == "processing")
@@ -336,6 +337,7 @@ def step_template(
         "step": out,
         "parameters": sorted(inputs)
         + [f"{n}_digest" for n in sorted(inputs)]
+        + sorted(required)
         + ([] if role_arn else ["RoleArn"])
         + ([] if bucket else ["ArtifactBucket"]),
     }

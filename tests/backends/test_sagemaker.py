@@ -378,3 +378,21 @@ def test_sdk_step_matches_our_request(monkeypatch):
     # ours passes the pipeline's parameters; the SDK step, built alone, the step's defaults
     assert app["ContainerArguments"] == our_app["ContainerArguments"][:2]
     validate_definition({"Version": "2020-12-01", "Parameters": [], "Steps": [theirs]})
+
+
+def test_every_component_step_compiles_to_a_validated_job_step():
+    import importlib
+    import pkgutil
+
+    import greenpipe.components as components
+
+    seen = 0
+    for info in pkgutil.iter_modules(components.__path__):
+        module = importlib.import_module(f"greenpipe.components.{info.name}")
+        for component_step in getattr(module, "STEPS", []):
+            template = step_template(component_step, role_arn=ROLE, bucket="b")
+            params = [{"Name": n, "Type": "String"} for n in template["parameters"]]
+            validate_definition({"Version": "2020-12-01", "Parameters": params, "Steps": [template["step"]]})
+            seen += 1
+    if not seen:
+        pytest.skip("no component lists STEPS yet")

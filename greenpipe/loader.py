@@ -20,8 +20,11 @@ def reference_names() -> list[str]:
 
 
 def load_pipeline(ref: str) -> Pipeline:
-    """Load `train` (a reference pipeline) or `path/to/file.py:function` (a user's own)."""
+    """Load `train` (a reference pipeline), `path/to/file.py:function` or `package.module:function`."""
     if ":" in ref:
+        target = ref.rpartition(":")[0]
+        if not target.endswith(".py") and re.fullmatch(r"[A-Za-z_][\w.]*", target) and not Path(target).exists():
+            return _from_module(ref)
         return _from_file(ref)
     package = importlib.import_module(REFERENCE_PACKAGE)
     table: dict[str, str] = getattr(package, "REFERENCE_PIPELINES", {})
@@ -32,6 +35,23 @@ def load_pipeline(ref: str) -> Pipeline:
         )
     module_name, attr = table[ref].split(":")
     return _checked(getattr(importlib.import_module(module_name), attr), ref)
+
+
+def _from_module(ref: str) -> Pipeline:
+    """`package.module:function`, for a pipeline in an installed project."""
+    module_name, _, attr = ref.rpartition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PipelineNotFound(
+            f"cannot import module {module_name!r} for pipeline {ref!r} ({exc}): install the "
+            "project, or pass path/to/file.py:function"
+        ) from None
+    if not hasattr(module, attr):
+        raise PipelineNotFound(
+            f"module {module_name!r} has no function {attr!r}; decorate one with @greenpipe.pipeline"
+        )
+    return _checked(getattr(module, attr), ref)
 
 
 def _from_file(ref: str) -> Pipeline:

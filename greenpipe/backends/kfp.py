@@ -14,7 +14,6 @@ same bytes. A construct KFP cannot express raises CompileError naming the step a
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import re
 import warnings
@@ -31,11 +30,12 @@ from greenpipe.backends.kfp_component import (
     step_component,
     write_atomic,
 )
+from greenpipe.backends.kfp_placement import SPOT_PLACEMENTS, SpotPlacement, apply_resources, spot_placement
 from greenpipe.digest import digest_path
 from greenpipe.errors import CompileError, ParamError
 from greenpipe.params import canonical_json, coerce
 from greenpipe.pipeline import Condition, OutputRef, Pipeline, PipelineParam, Task, ValueRef
-from greenpipe.step import REQUIRED, Step
+from greenpipe.step import REQUIRED
 
 __all__ = [
     "SPOT_PLACEMENTS",
@@ -47,32 +47,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SpotPlacement:
-    """Where a spot-allowed step's pod goes: node labels to select and taints to tolerate."""
-
-    node_selector: tuple[tuple[str, str], ...]
-    tolerations: tuple[tuple[str, str, str], ...]  # (key, value, effect), operator Equal
-
-
-SPOT_PLACEMENTS = {
-    # EKS managed node groups label spot nodes eks.amazonaws.com/capacityType=SPOT; clusters that also taint
-    # them usually use the same key, and tolerating a taint that is absent changes nothing.
-    "eks": SpotPlacement(
-        (("eks.amazonaws.com/capacityType", "SPOT"),), (("eks.amazonaws.com/capacityType", "SPOT", "NoSchedule"),)
-    ),
-    # GKE labels spot nodes cloud.google.com/gke-spot=true and may taint them with the same key.
-    "gke": SpotPlacement(
-        (("cloud.google.com/gke-spot", "true"),), (("cloud.google.com/gke-spot", "true", "NoSchedule"),)
-    ),
-}
 CACHE_EXPIRY_MODES = ("disable", "ignore", "error")
 
 
 @dataclass(frozen=True)
 class KfpOptions:
     image: str | None = None
-    spot: SpotPlacement | None = None
+    spot: SpotPlacement = SPOT_PLACEMENTS["eks"]
     accelerator_type: str = "nvidia.com/gpu"
     data_digests: tuple[tuple[str, str], ...] = ()
     cache_expiry: str = "disable"
@@ -140,7 +121,7 @@ def pipeline_component(
         raise CompileError(f"cache_expiry={cache_expiry!r} is not one of {', '.join(CACHE_EXPIRY_MODES)}")
     options = KfpOptions(
         image,
-        _spot_placement(spot),
+        spot_placement(spot),
         accelerator_type,
         tuple(sorted((data_digests or {}).items())),
         cache_expiry,
@@ -192,18 +173,6 @@ _OPS = {
 def _kfp_name(name: str) -> str:
     """KFP pipeline names are lowercase letters, digits and dashes."""
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", name.lower())).strip("-") or "pipeline"
-
-
-def _spot_placement(spot: str | SpotPlacement | None) -> SpotPlacement:
-    if isinstance(spot, SpotPlacement):
-        return spot
-    key = spot or os.environ.get("GREENPIPE_KFP_SPOT") or "eks"
-    if key not in SPOT_PLACEMENTS:
-        raise CompileError(
-            f"spot={key!r} is not a known spot placement: use one of {', '.join(SPOT_PLACEMENTS)} "
-            "(or set GREENPIPE_KFP_SPOT), or pass a SpotPlacement"
-        )
-    return SPOT_PLACEMENTS[key]
 
 
 def _param_values(pipeline: Pipeline, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -386,33 +355,9 @@ def _kfp_task(
         arguments[DATA_PARAM] = canonical_json(data_digests) if data_digests else ""
     kfp_task = component(**arguments)
     kfp_task.set_display_name(task.name)
-    _apply_resources(task.step, kfp_task, options)
+    apply_resources(task.step, kfp_task, options.accelerator_type, options.spot)
     _apply_cache(task, kfp_task, options)
     return kfp_task
-
-
-def _apply_resources(step: Step, kfp_task: Any, options: KfpOptions) -> None:
-    resources = step.spec.resources
-    kfp_task.set_cpu_limit(_cpu_quantity(resources.cpu))
-    kfp_task.set_memory_limit(_memory_quantity(resources.memory_gb))
-    if resources.gpu:
-        kfp_task.set_accelerator_type(options.accelerator_type).set_accelerator_limit(resources.gpu)
-    if resources.spot:
-        from kfp import kubernetes
-
-        assert options.spot is not None
-        for key, value in options.spot.node_selector:
-            kubernetes.add_node_selector(kfp_task, label_key=key, label_value=value)
-        for key, value, effect in options.spot.tolerations:
-            kubernetes.add_toleration(kfp_task, key=key, operator="Equal", value=value, effect=effect)
-
-
-def _cpu_quantity(cpu: float) -> str:
-    return str(int(cpu)) if float(cpu).is_integer() else f"{round(cpu * 1000)}m"
-
-
-def _memory_quantity(memory_gb: float) -> str:
-    return f"{int(memory_gb)}G" if float(memory_gb).is_integer() else f"{round(memory_gb * 1000)}M"
 
 
 def _apply_cache(task: Task, kfp_task: Any, options: KfpOptions) -> None:
@@ -434,26 +379,3 @@ def _apply_cache(task: Task, kfp_task: Any, options: KfpOptions) -> None:
         stacklevel=4,
     )
     kfp_task.set_caching_options(False)
-
-
-def describe_task_keys(yaml_path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """For each task of a compiled pipeline: its greenpipe code fingerprint and data digests, as KFP sees them."""
-    import yaml
-
-    with open(yaml_path, encoding="utf-8") as handle:
-        spec = next(yaml.safe_load_all(handle))
-    out: dict[str, dict[str, Any]] = {}
-    for key, task in _all_tasks(spec).items():
-        params = task.get("inputs", {}).get("parameters", {})
-        code = params.get(CODE_PARAM, {}).get("runtimeValue", {}).get("constant")
-        data = params.get(DATA_PARAM, {}).get("runtimeValue", {}).get("constant")
-        if code is not None:
-            out[task.get("taskInfo", {}).get("name", key)] = {"code": code, "data": json.loads(data) if data else {}}
-    return out
-
-
-def _all_tasks(spec: dict[str, Any]) -> dict[str, Any]:
-    tasks = dict(spec["root"]["dag"].get("tasks", {}))
-    for component in spec.get("components", {}).values():
-        tasks.update(component.get("dag", {}).get("tasks", {}))
-    return tasks

@@ -335,20 +335,30 @@ def test_every_catalog_step_compiles_without_special_cases(tmp_path):
 
 
 def test_user_pipeline_imports_greenpipe_components(tmp_path):
-    from greenpipe.kfp import load_rainfall, time_split
+    from greenpipe.kfp import drift_baseline, drift_gate, fit_classifier, load_rainfall, time_split
 
     @dsl.pipeline(name="my-own")
     def my_own(periods: int = 3) -> None:
         data = load_rainfall(periods=periods)
-        time_split(data=data.outputs["data"], test_share=0.25)
+        parts = time_split(data=data.outputs["data"], test_share=0.25)
+        baseline = drift_baseline(data=parts.outputs["train"], target="rain")
+        gate = drift_gate(data=parts.outputs["test"], baseline=baseline.outputs["baseline"], target="rain")
+        with dsl.If(gate.outputs["retrain"] == True):  # noqa: E712 - a KFP condition
+            fit_classifier(train=parts.outputs["train"])
 
     out = tmp_path / "mine.yaml"
     compiler.Compiler().compile(my_own, str(out))
     spec = parse_strict(out)
-    assert set(spec.root.dag.tasks) == {"load-rainfall", "time-split"}
-    from greenpipe.pipelines.rainfall import load_rainfall as step
+    assert set(spec.root.dag.tasks) == {"load-rainfall", "time-split", "drift-baseline", "drift-gate", "condition-1"}
+    assert sorted(spec.components["comp-drift-gate"].output_definitions.parameters) == [
+        "drift_share",
+        "kpi_drop",
+        "quality_ok",
+        "retrain",
+    ]
+    from greenpipe.components.drift_gate import drift_gate as step
 
-    default = spec.components["comp-load-rainfall"].input_definitions.parameters["greenpipe_code"].default_value
+    default = spec.components["comp-drift-gate"].input_definitions.parameters["greenpipe_code"].default_value
     assert default.string_value == step.fingerprint().digest
     with pytest.raises(ImportError):
         from greenpipe.kfp import no_such_component  # noqa: F401
@@ -405,7 +415,7 @@ def test_train_runs_under_kfp_local_with_the_local_runners_metrics(tmp_path):
     from greenpipe.runner import Runner
     from greenpipe.store import Store
 
-    params = {"periods": 4}
+    params = {"periods": 4, "max_iter": 30}
     store = Store(tmp_path / "store")
     result = Runner(train, params, store=store).run()
     assert result.status == "succeeded"

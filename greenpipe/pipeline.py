@@ -87,7 +87,7 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Condition:
     """`ref op operand`; a bare ValueRef in `when` means `ref == True`."""
 

@@ -165,9 +165,12 @@ def _read_hyperparameters(path: str) -> dict:
 
 
 def _features(path: str, target: str) -> list[str]:
+    """Feature columns as pandas reads them (a stored index is not a feature)."""
     import pyarrow.parquet as pq
 
-    return [name for name in pq.read_schema(path).names if name != target]
+    schema = pq.read_schema(path)
+    index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+    return [name for name in schema.names if name != target and name not in index]
 
 
 def _digest(artifact: Dataset | Model | None) -> str | None:

@@ -77,6 +77,21 @@ class Output(Generic[A]):
     """
 
 
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write text through a temporary file and a rename, so a reader never sees half a file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
     """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
     target = Path(path)

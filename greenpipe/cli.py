@@ -78,6 +78,28 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--json", action="store_true")
     gc.set_defaults(handler=_cmd_gc)
 
+    comp = pipeline_cmd("compile", "compile a pipeline for Kubeflow Pipelines or SageMaker Pipelines")
+    comp.add_argument("--target", required=True, choices=["kfp", "sagemaker"])
+    comp.add_argument("--out", required=True, help="pipeline.yaml (kfp) or definition.json (sagemaker)")
+    comp.add_argument("--image", help="the image steps run in (default: the greenpipe image of this version)")
+    comp.add_argument("--role", help="sagemaker: the execution role ARN (else a pipeline parameter)")
+    comp.add_argument("--bucket", help="sagemaker: the S3 bucket for artifacts (else a pipeline parameter)")
+    comp.set_defaults(handler=_cmd_compile)
+
+    deploy = pipeline_cmd("deploy", "create or update the pipeline on SageMaker, optionally start it")
+    deploy.add_argument("--target", required=True, choices=["sagemaker"])
+    deploy.add_argument("--role", required=True, help="the execution role ARN")
+    deploy.add_argument("--name", help="the SageMaker pipeline name (default: the pipeline's name)")
+    deploy.add_argument("--bucket", help="the S3 bucket for artifacts")
+    deploy.add_argument("--image")
+    deploy.add_argument("--start", action="store_true", help="start an execution after the upsert")
+    deploy.set_defaults(handler=_cmd_deploy)
+
+    iam = pipeline_cmd("iam-policy", "print a least-privilege IAM policy for the steps the pipeline uses")
+    iam.add_argument("--role", help="the execution role ARN the pipeline passes to its jobs")
+    iam.add_argument("--bucket")
+    iam.set_defaults(handler=_cmd_iam_policy)
+
     report = sub.add_parser("report", help="write a self-contained HTML sustainability report")
     report.add_argument("run", nargs="?", help="a run id or 'latest' (or use --since)")
     report.add_argument("--since", help="every run started within this age, e.g. 30d")
@@ -370,6 +392,49 @@ def _cmd_gc(args: argparse.Namespace) -> int:
             f"gc {verb} {report.bytes_freed} bytes: {report.artifacts_deleted} artifacts, "
             f"{report.cache_entries_dropped} cache entries, {report.tmp_dirs_removed} temporary folders"
         )
+    return 0
+
+
+def _typed_overrides(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    from greenpipe.loader import load_pipeline
+
+    pipeline = load_pipeline(args.pipeline)
+    overrides = _overrides(args.param)
+    values = pipeline.resolve_params(overrides, from_text=True) if overrides else {}
+    return pipeline, {k: v for k, v in values.items() if k in overrides}
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    pipeline, params = _typed_overrides(args)
+    if args.target == "kfp":
+        from greenpipe.backends.kfp import compile_pipeline
+
+        compile_pipeline(pipeline, args.out, params or None, image=args.image)
+    else:
+        from greenpipe.artifacts import write_text_atomic
+        from greenpipe.backends.sagemaker import compile_definition
+
+        text = compile_definition(pipeline, params or None, role_arn=args.role, image=args.image, bucket=args.bucket)
+        write_text_atomic(args.out, text)
+    print(f"wrote {args.out} ({args.target}, pipeline {pipeline.name})")
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from greenpipe.backends.sagemaker import compile_definition, deploy
+
+    pipeline, params = _typed_overrides(args)
+    text = compile_definition(pipeline, params or None, role_arn=args.role, image=args.image, bucket=args.bucket)
+    result = deploy(text, args.name or pipeline.name, args.role, start=args.start)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _cmd_iam_policy(args: argparse.Namespace) -> int:
+    from greenpipe.backends.sagemaker import iam_policy
+
+    pipeline, _ = _typed_overrides(args)
+    print(json.dumps(iam_policy(pipeline, role_arn=args.role, bucket=args.bucket), indent=2))
     return 0
 
 

@@ -1,0 +1,45 @@
+"""`greenpipe compile` and `greenpipe iam-policy` from the command line: deterministic files, clear errors."""
+
+import json
+
+import pytest
+
+
+@pytest.mark.parametrize("target, name", [("sagemaker", "definition.json"), ("kfp", "pipeline.yaml")])
+def test_compile_twice_gives_the_same_bytes(cli, tmp_path, target, name):
+    if target == "kfp":
+        pytest.importorskip("kfp")
+    first, second = tmp_path / f"a-{name}", tmp_path / f"b-{name}"
+    env = {"AWS_DEFAULT_REGION": "us-east-1"}
+    cli("compile", "pipe.py:demo", "--target", target, "--out", str(first), "--param", "limit=3", env=env)
+    cli("compile", "pipe.py:demo", "--target", target, "--out", str(second), "--param", "limit=3", env=env)
+    assert first.read_bytes() == second.read_bytes() and first.stat().st_size > 500
+    if target == "sagemaker":
+        definition = json.loads(first.read_text())
+        assert definition["Version"] == "2020-12-01"
+        assert any(step["Type"] == "Condition" for step in definition["Steps"])
+
+
+def test_compile_with_a_bad_param_is_a_user_error(cli, tmp_path):
+    proc = cli(
+        "compile",
+        "pipe.py:demo",
+        "--target",
+        "sagemaker",
+        "--out",
+        str(tmp_path / "d.json"),
+        "--param",
+        "limit=lots",
+        check=False,
+    )
+    assert proc.returncode == 2 and "param limit='lots' is not a int" in proc.stderr
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_iam_policy_grants_only_processing_for_a_processing_pipeline(cli):
+    policy = json.loads(cli("iam-policy", "pipe.py:demo", "--role", "arn:aws:iam::123456789012:role/gp").stdout)
+    actions = {
+        a for s in policy["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert "sagemaker:CreateProcessingJob" in actions
+    assert "sagemaker:CreateTrainingJob" not in actions and "sagemaker:CreateHyperParameterTuningJob" not in actions

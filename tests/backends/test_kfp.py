@@ -3,6 +3,7 @@ and compiled pipelines run under kfp.local with the same results as the local ru
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -194,6 +195,21 @@ def test_same_pipeline_compiles_to_the_same_bytes(tmp_path, steps_module):
         compile_pipeline(pipe, first, params)
         compile_pipeline(pipe, second, params)
         assert first.read_bytes() == second.read_bytes()
+
+
+def test_recompiling_in_new_processes_gives_the_same_bytes(tmp_path):
+    """CI compiles in a fresh process each time: different hash seeds must not reorder anything."""
+    here = tmp_path / "here.yaml"
+    compile_pipeline(train, here)
+    code = (
+        "import sys; from greenpipe.backends.kfp import compile_pipeline; from greenpipe.pipelines.train import "
+        "train; compile_pipeline(train, sys.argv[1])"
+    )
+    for seed in ("1", "2"):
+        out = tmp_path / f"seed{seed}.yaml"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env, capture_output=True)
+        assert out.read_bytes() == here.read_bytes()
 
 
 def test_compile_params_become_defaults_and_are_type_checked(tmp_path, steps_module):

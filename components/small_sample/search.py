@@ -1,0 +1,189 @@
+"""The small-sample search: try candidates simple -> complex on growing samples, stop as soon as it is clear."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from greenpipe.components.small_sample.candidates import Candidate
+from greenpipe.components.small_sample.learning_curve import CurveFit, fit_curve, recommended_fraction
+from greenpipe.components.small_sample.sampling import NestedSampler
+from greenpipe.components.small_sample.scoring import Metric
+
+from greenpipe.ledger import UsageMeter, formula_kwh
+
+MIN_POINTS = 3  # a learning curve needs three points before it may decide anything
+
+
+@dataclass
+class Point:
+    """One measured training run: a sample, the metric on the holdout, and what it cost."""
+
+    fraction: float
+    rows: int
+    value: float
+    cpu_s: float
+    wall_s: float
+    energy_kwh: float
+
+
+@dataclass
+class CostLine:
+    """cost(rows) = fixed + per_row x rows, least squares with both terms >= 0 over the measured runs."""
+
+    fixed: float
+    per_row: float
+
+    def at(self, rows: int) -> float:
+        return self.fixed + self.per_row * rows
+
+
+def fit_cost(rows: list[int], costs: list[float]) -> CostLine:
+    from scipy.optimize import nnls
+
+    design = np.column_stack([np.ones(len(rows)), np.asarray(rows, dtype=float)])
+    (fixed, per_row), _ = nnls(design, np.asarray(costs, dtype=float))
+    return CostLine(float(fixed), float(per_row))
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    factory: str
+    points: list[Point] = field(default_factory=list)
+    fit: CurveFit | None = None
+    decision: str = "not_run"  # meets | fails | not_run
+    reason: str = "not run: a simpler candidate met the threshold"
+    cpu_line: CostLine | None = None
+    kwh_line: CostLine | None = None
+
+    @property
+    def spent_cpu_s(self) -> float:
+        return sum(p.cpu_s for p in self.points)
+
+    @property
+    def spent_kwh(self) -> float:
+        return sum(p.energy_kwh for p in self.points)
+
+    def predicted_full(self, pool_rows: int) -> tuple[float, float] | None:
+        """(CPU s, kWh) to train and score this candidate once on all the data, or None if never measured."""
+        if self.cpu_line is None or self.kwh_line is None:
+            return None
+        return self.cpu_line.at(pool_rows), self.kwh_line.at(pool_rows)
+
+
+@dataclass
+class SearchResult:
+    candidates: list[CandidateResult]
+    chosen: CandidateResult
+    met_threshold: bool
+    fraction: float
+    pool_rows: int
+    threshold: float
+    tolerance: float
+    metric: str
+    warning: str | None = None
+
+    @property
+    def spent_kwh(self) -> float:
+        return sum(c.spent_kwh for c in self.candidates)
+
+    @property
+    def spent_cpu_s(self) -> float:
+        return sum(c.spent_cpu_s for c in self.candidates)
+
+    def predicted_exhaustive(self) -> tuple[float, float]:
+        """(CPU s, kWh) of training every *measured* candidate on all the data; unmeasured ones add nothing."""
+        parts = [c.predicted_full(self.pool_rows) for c in self.candidates]
+        known = [p for p in parts if p is not None]
+        return sum(p[0] for p in known), sum(p[1] for p in known)
+
+
+def measure(
+    candidate: Candidate, X: Any, y: Any, X_val: Any, y_val: Any, metric: Metric, seed: int, threads: int = 1
+) -> Point:
+    """Train one candidate on (X, y) and score it on the holdout, metering CPU time, wall time and memory.
+
+    BLAS/OpenMP pools are limited to `threads`: on small samples extra threads mostly spin (measured on
+    digits, 1,437 rows: histogram gradient boosting took 1.7 CPU s on one thread, 55 CPU s on two busy cores).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with UsageMeter() as meter, threadpool_limits(limits=threads):
+        model = candidate.build(seed)
+        model.fit(X, y)
+        value = metric.score(model, X_val, y_val)
+    kwh = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024)
+    return Point(0.0, len(X), value, meter.cpu_s, meter.wall_s, kwh)
+
+
+def decide(fit: CurveFit, threshold: float, tolerance: float, points: int, last: bool) -> tuple[str, str] | None:
+    """(decision, reason) once the curve settles whether the candidate meets the threshold, else None."""
+    low, high = fit.predicted - fit.uncertainty, fit.predicted + fit.uncertainty
+    if points >= MIN_POINTS and low >= threshold:
+        return "meets", f"predicted {fit.predicted:.4f} - {fit.uncertainty:.4f} >= threshold {threshold}"
+    if points >= MIN_POINTS and high < threshold:
+        return "fails", f"predicted {fit.predicted:.4f} + {fit.uncertainty:.4f} < threshold {threshold}"
+    settled = fit.remaining_gain() <= tolerance and fit.uncertainty <= tolerance
+    if (points >= MIN_POINTS and settled) or last:
+        why = "curve plateaued" if not last else "largest sample reached"
+        verdict = "meets" if fit.predicted >= threshold else "fails"
+        return verdict, f"{why}: predicted {fit.predicted:.4f} vs threshold {threshold}"
+    return None
+
+
+def run_search(
+    X: Any,
+    y: Any,
+    X_val: Any,
+    y_val: Any,
+    candidates: list[Candidate],
+    metric: Metric,
+    threshold: float,
+    schedule: list[float],
+    tolerance: float,
+    seed: int,
+    stratify: bool,
+    threads: int = 1,
+    log: Any = None,
+) -> SearchResult:
+    """Evaluate candidates in order on nested samples of (X, y); choose the simplest that meets `threshold`."""
+    sampler = NestedSampler(y, seed, stratify)
+    results = [CandidateResult(c.name, c.factory) for c in candidates]
+    chosen: CandidateResult | None = None
+    for candidate, result in zip(candidates, results, strict=True):
+        for i, fraction in enumerate(schedule):
+            rows = sampler.rows(fraction)
+            point = measure(candidate, X.iloc[rows], y.iloc[rows], X_val, y_val, metric, seed, threads)
+            point.fraction = fraction
+            result.points.append(point)
+            result.fit = fit_curve([p.fraction for p in result.points], [p.value for p in result.points], metric.best)
+            verdict = decide(result.fit, threshold, tolerance, len(result.points), i == len(schedule) - 1)
+            if log is not None:
+                log(
+                    f"{candidate.name} @ {fraction:.3g} ({point.rows} rows): {metric.name}={point.value:.4f}, "
+                    f"predicted {result.fit.predicted:.4f} +- {result.fit.uncertainty:.4f}"
+                )
+            if verdict is not None:
+                result.decision, result.reason = verdict
+                break
+        result.cpu_line = fit_cost([p.rows for p in result.points], [p.cpu_s for p in result.points])
+        result.kwh_line = fit_cost([p.rows for p in result.points], [p.energy_kwh for p in result.points])
+        if result.decision == "meets":
+            chosen = result
+            break
+    warning = None
+    met = chosen is not None
+    if chosen is None:
+        ran = [r for r in results if r.fit is not None]
+        chosen = max(ran, key=lambda r: r.fit.predicted if r.fit else -math.inf)
+        warning = (
+            f"no candidate is predicted to reach {metric.name} >= {threshold}; returning the best, "
+            f"{chosen.name} (predicted {chosen.fit.predicted:.4f}), which does not meet the threshold: "
+            "lower the threshold or add stronger candidates"
+        )
+    assert chosen.fit is not None
+    fraction = recommended_fraction(chosen.fit, tolerance, [(p.fraction, p.value) for p in chosen.points], schedule[0])
+    return SearchResult(results, chosen, met, fraction, len(y), threshold, tolerance, metric.name, warning)

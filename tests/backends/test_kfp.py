@@ -426,21 +426,53 @@ def test_metrics_reach_the_file_and_kfp_metadata_under_kfp_local(tmp_path, steps
     assert scaled["greenpipe_usage"]["cpu_s"] >= 0 and scaled["greenpipe_usage"]["energy_kwh"] > 0
 
 
+def _reference_names() -> list[str]:
+    from greenpipe.loader import reference_names
+
+    return reference_names()
+
+
+# Smaller than the defaults so the runs stay short; the comparison is the same at any size.
+FAST_PARAMS = {"train": {"periods": 4, "max_iter": 30}}
+
+
+@pytest.mark.parametrize("name", _reference_names())
+def test_reference_pipeline_compiles_strictly_and_deterministically(tmp_path, name):
+    from greenpipe.loader import load_pipeline
+
+    first, second = tmp_path / "1.yaml", tmp_path / "2.yaml"
+    compile_pipeline(load_pipeline(name), first)
+    compile_pipeline(load_pipeline(name), second)
+    parse_strict(first)
+    assert first.read_bytes() == second.read_bytes()
+
+
 @pytest.mark.slow
-def test_train_runs_under_kfp_local_with_the_local_runners_metrics(tmp_path):
+@pytest.mark.parametrize("name", _reference_names())
+def test_reference_pipeline_runs_under_kfp_local_with_the_local_runners_results(tmp_path, name):
+    """Every task the local runner ran also ran under kfp.local, every skipped one was skipped, and every
+    Metrics output holds the same numbers."""
+    from greenpipe.loader import load_pipeline
     from greenpipe.runner import Runner
     from greenpipe.store import Store
 
-    params = {"periods": 4, "max_iter": 30}
+    pipe, params = load_pipeline(name), FAST_PARAMS.get(name, {})
     store = Store(tmp_path / "store")
-    result = Runner(train, params, store=store).run()
+    result = Runner(pipe, params, store=store).run()
     assert result.status == "succeeded"
-    local_metrics = json.loads(store.object_path(result.step("evaluate_classifier").outputs["metrics"]).read_text())
-
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"), raise_on_error=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        pipeline_component(train, params)()
-    kfp_metrics = json.loads(next((tmp_path / "kfp").glob("*/evaluate-classifier/metrics")).read_text())
-    assert set(kfp_metrics) == {"accuracy", "roc_auc", "test_rows"}
-    assert kfp_metrics == local_metrics
+        pipeline_component(pipe, params, local_conditions=True)()
+    kfp_ran = {p.parent.name for p in (tmp_path / "kfp").glob("*/*/executor_output.json")}
+    compared = 0
+    for step in result.steps:
+        kfp_name = step.name.replace("_", "-")
+        assert (kfp_name in kfp_ran) == (step.status == "ran"), f"{step.name}: {step.status} locally"
+        kinds = {o.name: o.kind for o in pipe.build().task(step.name).step.spec.outputs}
+        for output, digest in step.outputs.items():
+            if kinds[output] == "metrics":
+                kfp_file = next((tmp_path / "kfp").glob(f"*/{kfp_name}/{output}"))
+                assert json.loads(kfp_file.read_text()) == json.loads(store.object_path(digest).read_text())
+                compared += 1
+    assert compared, f"{name} has no Metrics output to compare"

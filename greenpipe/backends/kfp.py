@@ -134,11 +134,12 @@ def pipeline_component(
     datasets = [p for p in pipeline.params if p.is_artifact]
     data_inputs = {p.name: _data_input(pipeline, p, values, options) for p in datasets}
 
-    def body(*channels: Any) -> None:
-        bound = dict(zip([p.name for p in scalars], channels, strict=True))
+    parameters: list[inspect.Parameter] = []
+
+    def body(*channels: Any) -> None:  # KFP passes one channel per parameter, in signature order
+        bound = dict(zip([p.name for p in parameters], channels, strict=True))
         _build_tasks(graph.tasks, bound, data_inputs, options)
 
-    parameters = []
     for param in scalars:
         annotation, _ = kfp_param_type(f"pipeline {pipeline.name}", param.name, param.type)
         default = values[param.name]
@@ -152,7 +153,7 @@ def pipeline_component(
                 annotation=_ANNOTATIONS[annotation],
             )
         )
-    parameters.sort(key=lambda p: p.default is not inspect.Parameter.empty)
+    parameters.sort(key=lambda p: p.default is not inspect.Parameter.empty)  # Python wants required ones first
     body.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     body.__name__ = re.sub(r"\W", "_", pipeline.name)
     body.__doc__ = pipeline.description or None

@@ -117,6 +117,12 @@ def leaky(threshold: float = 0.5) -> None:
 @pipeline
 def with_expiry() -> None:
     expiring()
+
+
+@pipeline
+def required_last(n: int = 2, *, tag: str) -> None:
+    make(n=n)
+    mark(tag=tag)
 '''
 
 
@@ -222,6 +228,17 @@ def test_compile_params_become_defaults_and_are_type_checked(tmp_path, steps_mod
         compile_pipeline(steps_module.numbers, out, {"n": "seven"})
     with pytest.raises(ParamError, match="no param 'm'"):
         compile_pipeline(steps_module.numbers, out, {"m": 1})
+
+
+def test_required_pipeline_params_stay_required_and_bind_to_the_right_tasks(tmp_path, steps_module):
+    # `tag` is required but declared after `n`: KFP's signature puts it first, and the binding must not shift
+    out = tmp_path / "r.yaml"
+    compile_pipeline(steps_module.required_last, out)
+    spec = parse_strict(out)
+    assert not spec.root.input_definitions.parameters["tag"].is_optional
+    tasks = tasks_by_name(out)
+    assert tasks["make"]["task"]["inputs"]["parameters"]["n"] == {"componentInputParameter": "n"}
+    assert tasks["mark"]["task"]["inputs"]["parameters"]["tag"] == {"componentInputParameter": "tag"}
 
 
 def test_editing_one_steps_code_changes_exactly_that_tasks_key(tmp_path, steps_module):

@@ -26,7 +26,7 @@ def drift_baseline(
     target: str = "",
     max_reference_rows: int = 1_000_000,
     null_tolerance: float = 0.01,
-    range_margin: float = 0.1,
+    range_margin: float = 0.5,
 ) -> None:
     """Write the baseline folder (baseline.json, expectations.json, reference.npz) for `drift_gate`.
 

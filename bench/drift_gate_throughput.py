@@ -1,0 +1,155 @@
+"""Throughput: drift_gate on 1M rows x 20 float columns (reference and batch, 320 MB), side by side with Evidently.
+
+    /work/venv/bin/python bench/drift_gate_throughput.py
+
+Both frames are synthetic floats (a mix of normal, log-normal and uniform columns, 5 of 20 shifted by 0.2 sd in
+the batch) written once to Parquet in a temp folder; the gate runs in a fresh process on those files (the time
+includes reading the batch, importing great_expectations and validating the whole batch with it, the drift tests
+and the report); Evidently 0.7.23's DataDriftPreset runs in its own venv (/work/venv-evidently, pandas < 3) on the
+same files. Peak memory is the gate process's peak RSS above what it held before reading any data, divided by the
+320 MB of float64 data in the two frames.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROWS, COLUMNS = 1_000_000, 20
+EVIDENTLY_PYTHON = Path("/work/venv-evidently/bin/python")
+HERE = Path(__file__).resolve().parent
+
+
+def make_frames(folder: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    makers = [lambda n: rng.normal(0, 1, n), lambda n: rng.lognormal(0, 0.5, n), lambda n: rng.uniform(0, 10, n)]
+    reference = pd.DataFrame({f"f{i:02d}": makers[i % 3](ROWS) for i in range(COLUMNS)})
+    current = pd.DataFrame({f"f{i:02d}": makers[i % 3](ROWS) for i in range(COLUMNS)})
+    for i in range(5):
+        column = f"f{i:02d}"
+        current[column] += 0.2 * reference[column].std()
+    reference.to_parquet(folder / "reference.parquet", index=False)
+    current.to_parquet(folder / "current.parquet", index=False)
+
+
+def child(folder: Path) -> None:
+    """Runs in a fresh process: build the baseline (untimed), then time the gate."""
+    import time
+
+    import psutil
+    from greenpipe.components.drift_gate import drift_baseline, drift_gate
+
+    from greenpipe import Artifact, Dataset, Report
+    from greenpipe.ledger import UsageMeter
+
+    drift_baseline(Dataset(folder / "reference.parquet"), Artifact(folder / "baseline"))
+    import gc
+
+    gc.collect()
+    before_mb = psutil.Process().memory_info().rss / 2**20
+    start = time.perf_counter()
+    with UsageMeter() as meter:
+        decision = drift_gate(
+            Dataset(folder / "current.parquet"),
+            Artifact(folder / "baseline"),
+            Artifact(folder / "decision.json"),
+            Report(folder / "report.html"),
+        )
+    wall = time.perf_counter() - start
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": meter.cpu_s,
+                "peak_mb": meter.peak_mb,
+                "before_mb": before_mb,
+                "drift_share": decision.drift_share,
+                "quality_ok": decision.quality_ok,
+            }
+        )
+    )
+
+
+def main() -> None:
+    sys.path.insert(0, str(HERE))
+    from results_file import figure, write_results
+
+    with tempfile.TemporaryDirectory(prefix="drift_gate_bench_") as tmp:
+        folder = Path(tmp)
+        make_frames(folder)
+        ours = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--child", str(folder)], check=True, capture_output=True, text=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        data_mb = 2 * ROWS * COLUMNS * 8 / 2**20
+        ratio = (ours["peak_mb"] - ours["before_mb"]) / data_mb
+        print(
+            f"drift_gate: {ours['wall_s']:.2f} s wall, {ours['cpu_s']:.2f} s CPU, peak {ours['peak_mb']:.0f} MB "
+            f"(held {ours['before_mb']:.0f} MB before reading), drift share {ours['drift_share']:.2f}"
+        )
+        evidently = None
+        if EVIDENTLY_PYTHON.exists():
+            run = subprocess.run(
+                [
+                    str(EVIDENTLY_PYTHON),
+                    str(HERE / "drift_gate_evidently_run.py"),
+                    str(folder / "reference.parquet"),
+                    str(folder / "current.parquet"),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if run.returncode == 0:
+                evidently = json.loads(run.stdout.strip().splitlines()[-1])
+                print(
+                    f"evidently DataDriftPreset: {evidently['wall_s']:.2f} s, peak {evidently['peak_mb']:.0f} MB, "
+                    f"drifted {evidently['drifted_columns']}"
+                )
+            else:
+                print("evidently failed:", run.stderr[-2000:])
+        else:
+            print(f"evidently is not installed at {EVIDENTLY_PYTHON}; drift_speed_vs_evidently is null")
+    figures = [
+        figure(
+            "drift_1m_x20_s",
+            round(ours["wall_s"], 3),
+            "s",
+            10,
+            "lower",
+            "goal of 10 s; 1M rows x 20 float columns, batch and reference, GE validation included",
+        ),
+        figure(
+            "drift_peak_mem_ratio",
+            round(ratio, 3),
+            "ratio",
+            3,
+            "lower",
+            f"peak RSS above the idle process / {data_mb:.0f} MB of float64 data (reference + batch)",
+        ),
+        figure(
+            "drift_speed_vs_evidently",
+            None if evidently is None else round(evidently["wall_s"] / ours["wall_s"], 2),
+            "ratio",
+            None,
+            "higher",
+            "Evidently 0.7.23 DataDriftPreset time on the same Parquet files (own venv) / drift_gate time"
+            + ("" if evidently is None else f" ({evidently['wall_s']:.1f} s, peak {evidently['peak_mb']:.0f} MB)"),
+        ),
+    ]
+    write_results("drift_gate_throughput", "/work/venv/bin/python bench/drift_gate_throughput.py", figures)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        child(Path(sys.argv[2]))
+    else:
+        main()

@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     iam.add_argument("--bucket")
     iam.set_defaults(handler=_cmd_iam_policy)
 
+    catalog = sub.add_parser("catalog", help="write every component's KFP YAML, SageMaker template and catalog files")
+    catalog.add_argument("--out", default="catalog", help="the folder to write (default: catalog)")
+    catalog.add_argument("--image", help="the image the components run in (default: the pinned greenpipe image)")
+    catalog.set_defaults(handler=_cmd_catalog)
+
     report = sub.add_parser("report", help="write a self-contained HTML sustainability report")
     report.add_argument("run", nargs="?", help="a run id or 'latest' (or use --since)")
     report.add_argument("--since", help="every run started within this age, e.g. 30d")
@@ -435,6 +440,14 @@ def _cmd_iam_policy(args: argparse.Namespace) -> int:
 
     pipeline, _ = _typed_overrides(args)
     print(json.dumps(iam_policy(pipeline, role_arn=args.role, bucket=args.bucket), indent=2))
+    return 0
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from greenpipe.backends.catalog import write_catalog
+
+    entries = write_catalog(args.out, image=args.image)
+    print(f"wrote {len(entries)} steps to {args.out}/ (catalog.json, catalog-info.yaml, kfp/, sagemaker/)")
     return 0
 
 

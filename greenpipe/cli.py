@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     catalog.add_argument("--image", help="the image the components run in (default: the pinned greenpipe image)")
     catalog.set_defaults(handler=_cmd_catalog)
 
+    new = sub.add_parser("new", help="start a new project from greenpipe components and one custom step")
+    new.add_argument("name")
+    new.add_argument("--dir", default=".", help="where to create the project folder")
+    new.set_defaults(handler=_cmd_new)
+
     report = sub.add_parser("report", help="write a self-contained HTML sustainability report")
     report.add_argument("run", nargs="?", help="a run id or 'latest' (or use --since)")
     report.add_argument("--since", help="every run started within this age, e.g. 30d")
@@ -448,6 +453,14 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
     entries = write_catalog(args.out, image=args.image)
     print(f"wrote {len(entries)} steps to {args.out}/ (catalog.json, catalog-info.yaml, kfp/, sagemaker/)")
+    return 0
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from greenpipe.scaffold import new_project
+
+    root = new_project(args.name, args.dir)
+    print(f"created {root}: pip install -e '{root}[test]', then see {root / 'README.md'}")
     return 0
 
 

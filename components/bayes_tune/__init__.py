@@ -1,1 +1,7 @@
-"""bayes_tune component."""
+"""bayes_tune: Bayesian hyperparameter search with pruning, warm start and small-sample fidelity, energy per trial."""
+
+from greenpipe.components.bayes_tune.step import TuneResult, bayes_tune
+
+STEPS = [bayes_tune]
+
+__all__ = ["STEPS", "TuneResult", "bayes_tune"]

@@ -1,0 +1,110 @@
+"""The estimators bayes_tune knows by name, their default search spaces, and how each grows in steps.
+
+The names match small_sample's candidates ("logistic", "random_forest", "hist_gradient_boosting", "mlp"), plus
+"svc". Tuned params are constructor arguments, so spot_train can pass best_params straight to the estimator.
+An estimator that can continue training (`budget_param`) is trained in rungs of that param (trees, boosting
+rounds, epochs) so a trial can be pruned part-way; the others are pruned on growing data samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenpipe.errors import GreenpipeError
+
+
+@dataclass(frozen=True)
+class EstimatorFamily:
+    name: str
+    import_path: str  # module:Class
+    classifier: bool
+    default_space: dict[str, Any]
+    fixed: dict[str, Any] = field(default_factory=dict)  # set on every trial (seed, budget off switches)
+    budget_param: str | None = None  # a param that warm_start=True can grow (n_estimators, max_iter)
+    budget_max: int = 0
+    budget_total: bool = True  # False when each warm-started fit adds `budget` more (MLP epochs)
+    seed_param: str | None = "random_state"
+
+    def make(self, params: dict[str, Any], seed: int, budget: int | None = None) -> Any:
+        """A fresh estimator with the tuned params; `budget` sets the growable param for a rung."""
+        import importlib
+
+        module, cls = self.import_path.split(":")
+        kwargs = {**self.fixed, **params}
+        if self.seed_param:
+            kwargs[self.seed_param] = seed
+        if self.budget_param and budget is not None:
+            kwargs[self.budget_param] = budget
+            kwargs["warm_start"] = True
+        return getattr(importlib.import_module(module), cls)(**kwargs)
+
+
+def _float(low: float, high: float, scaling: str = "Logarithmic") -> dict[str, Any]:
+    return {"type": "float", "low": low, "high": high, "scaling": scaling}
+
+
+def _int(low: int, high: int, scaling: str = "Logarithmic") -> dict[str, Any]:
+    return {"type": "int", "low": low, "high": high, "scaling": scaling}
+
+
+ESTIMATORS: dict[str, EstimatorFamily] = {
+    f.name: f
+    for f in (
+        EstimatorFamily(
+            "logistic",
+            "sklearn.linear_model:LogisticRegression",
+            True,
+            {"C": _float(1e-4, 1e3)},
+            fixed={"max_iter": 500},
+        ),
+        EstimatorFamily(
+            "svc",
+            "sklearn.svm:SVC",
+            True,
+            {"C": _float(1e-2, 1e3), "gamma": _float(1e-5, 1e0)},
+        ),
+        EstimatorFamily(
+            "random_forest",
+            "sklearn.ensemble:RandomForestClassifier",
+            True,
+            {"max_depth": _int(2, 32), "min_samples_leaf": _int(1, 32), "max_features": _float(0.1, 1.0, "Linear")},
+            fixed={"n_jobs": 1},
+            budget_param="n_estimators",
+            budget_max=200,
+        ),
+        EstimatorFamily(
+            "hist_gradient_boosting",
+            "sklearn.ensemble:HistGradientBoostingClassifier",
+            True,
+            {
+                "learning_rate": _float(0.01, 0.5),
+                "max_leaf_nodes": _int(4, 128),
+                "min_samples_leaf": _int(2, 128),
+                "l2_regularization": _float(1e-6, 10.0),
+            },
+            fixed={"early_stopping": False},
+            budget_param="max_iter",
+            budget_max=200,
+        ),
+        EstimatorFamily(
+            "mlp",
+            "sklearn.neural_network:MLPClassifier",
+            True,
+            {
+                "hidden_layer_sizes": _int(16, 256),
+                "alpha": _float(1e-6, 1e-1),
+                "learning_rate_init": _float(1e-4, 1e-1),
+            },
+            budget_param="max_iter",
+            budget_max=200,
+            budget_total=False,
+        ),
+    )
+}
+
+
+def family(name: str) -> EstimatorFamily:
+    if name not in ESTIMATORS:
+        raise GreenpipeError(f"estimator={name!r} is not known to bayes_tune: use one of {', '.join(ESTIMATORS)}")
+    return ESTIMATORS[name]

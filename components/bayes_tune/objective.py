@@ -1,0 +1,204 @@
+"""What one trial measures: an estimator fitted in rungs of growing fidelity and scored on a held-out split.
+
+Fidelity is either growing iterations (trees, boosting rounds, epochs: each rung continues the previous one) or
+growing data samples (each rung fits afresh on a bigger stratified sample, starting at small_sample's fraction).
+Rungs grow by RUNG_FACTOR, as successive halving expects. A rung's cost is counted in trial-equivalents: the share
+of one full-fidelity trial it spends (a data rung at 1/3 of the rows costs 1/3 even though the rungs before it
+were also paid for).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from greenpipe.components.bayes_tune.estimators import EstimatorFamily
+
+from greenpipe.errors import GreenpipeError
+
+RUNG_FACTOR = 3
+FIDELITIES = ("none", "iterations", "sample")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    direction: str  # the direction in which the metric gets better
+    needs_scores: bool = False  # needs predict_proba or decision_function
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("accuracy", "maximize"),
+        Metric("balanced_accuracy", "maximize"),
+        Metric("f1", "maximize"),
+        Metric("roc_auc", "maximize", needs_scores=True),
+        Metric("log_loss", "minimize", needs_scores=True),
+    )
+}
+
+
+def metric(name: str) -> Metric:
+    if name not in METRICS:
+        raise GreenpipeError(f"metric={name!r} is not a metric bayes_tune computes: use one of {', '.join(METRICS)}")
+    return METRICS[name]
+
+
+def resolve_direction(metric_name: str, direction: str) -> str:
+    """`auto` becomes the metric's own direction; a direction against the metric is refused."""
+    natural = metric(metric_name).direction
+    if direction == "auto":
+        return natural
+    if direction not in ("maximize", "minimize"):
+        raise GreenpipeError(f"direction={direction!r} must be 'maximize', 'minimize' or 'auto'")
+    if direction != natural:
+        raise GreenpipeError(
+            f"direction={direction!r} would make {metric_name} worse as it is tuned: {metric_name} "
+            f"improves when it goes {'up' if natural == 'maximize' else 'down'}; use "
+            f"direction={natural!r} or 'auto'"
+        )
+    return direction
+
+
+def score(metric_name: str, estimator: Any, X: Any, y: Any) -> float:
+    """The metric of a fitted estimator on (X, y)."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    labels = np.unique(y)
+    if metric_name == "accuracy":
+        return float(skm.accuracy_score(y, estimator.predict(X)))
+    if metric_name == "balanced_accuracy":
+        return float(skm.balanced_accuracy_score(y, estimator.predict(X)))
+    if metric_name == "f1":
+        average = "binary" if len(labels) == 2 else "macro"
+        return float(skm.f1_score(y, estimator.predict(X), average=average, pos_label=labels[-1]))
+    scores = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else estimator.decision_function(X)
+    if metric_name == "log_loss":
+        return float(skm.log_loss(y, scores, labels=estimator.classes_))
+    if scores.ndim == 2 and scores.shape[1] == 2:
+        scores = scores[:, 1]
+    return float(skm.roc_auc_score(y, scores, multi_class="ovr", labels=estimator.classes_))
+
+
+def rung_levels(fidelity: str, min_fraction: float) -> list[float]:
+    """Fidelity levels as shares of the full budget: [min, min*3, min*9, ...] ending at exactly 1."""
+    if fidelity == "none" or min_fraction >= 1:
+        return [1.0]
+    if not 0 < min_fraction < 1:
+        raise GreenpipeError(f"min_fraction={min_fraction!r} must be in (0, 1]")
+    levels = []
+    level = min_fraction
+    while level < 1 - 1e-9:
+        levels.append(level)
+        level *= RUNG_FACTOR
+    if levels[-1] > 0.5:  # a last rung above half the budget is as good as the full one: make it the full one
+        levels[-1] = 1.0
+    else:
+        levels.append(1.0)
+    return levels
+
+
+@dataclass
+class Holdout:
+    """A fixed train/validation split (stratified, seeded) so the same params always score the same."""
+
+    X_train: Any
+    y_train: Any
+    X_val: Any
+    y_val: Any
+
+    @classmethod
+    def split(cls, X: Any, y: Any, validation_share: float = 0.25, seed: int = 0) -> Holdout:
+        from sklearn.model_selection import train_test_split
+
+        X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=validation_share, random_state=seed, stratify=y)
+        return cls(X_tr, y_tr, X_va, y_va)
+
+
+class TrialRunner:
+    """Runs one trial's rungs: yields (level, cost in trial-equivalents, value) after each rung."""
+
+    def __init__(
+        self,
+        estimator: EstimatorFamily,
+        holdout: Holdout,
+        metric_name: str,
+        fidelity: str,
+        min_fraction: float = 1 / 9,
+        seed: int = 0,
+    ):
+        if fidelity not in FIDELITIES:
+            raise GreenpipeError(f"fidelity={fidelity!r} must be one of {', '.join(FIDELITIES)}")
+        if fidelity == "iterations" and not estimator.budget_param:
+            raise GreenpipeError(
+                f"fidelity='iterations' needs an estimator that can continue training; "
+                f"{estimator.name} cannot: use fidelity='sample' or 'none'"
+            )
+        if metric(metric_name).needs_scores and estimator.name == "svc":
+            raise GreenpipeError(
+                f"metric={metric_name!r} needs class scores; svc gives none without Platt scaling: "
+                "use accuracy, balanced_accuracy or f1, or another estimator"
+            )
+        self.estimator = estimator
+        self.holdout = holdout
+        self.metric = metric_name
+        self.fidelity = fidelity
+        self.levels = rung_levels(fidelity, min_fraction)
+        self.seed = seed
+        self._samples: dict[float, tuple[Any, Any]] = {}
+
+    @property
+    def full_cost(self) -> float:
+        """Trial-equivalents a trial spends when it runs every rung."""
+        return sum(self.costs())
+
+    def costs(self) -> list[float]:
+        if self.fidelity == "iterations":  # each rung continues the previous one
+            return [b - a for a, b in zip([0.0, *self.levels[:-1]], self.levels, strict=True)]
+        return list(self.levels)  # each data rung fits afresh
+
+    def run(self, params: dict[str, Any]) -> Iterator[tuple[float, float, float]]:
+        costs = self.costs()
+        est = None
+        for level, cost in zip(self.levels, costs, strict=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence warnings of short rungs are expected
+                if self.fidelity == "iterations":
+                    est = self._grow(est, params, level)
+                else:
+                    X, y = self._sample(level)
+                    est = self.estimator.make(params, self.seed).fit(X, y)
+                value = score(self.metric, est, self.holdout.X_val, self.holdout.y_val)
+            yield level, cost, value
+
+    def _grow(self, est: Any, params: dict[str, Any], level: float) -> Any:
+        fam = self.estimator
+        target = max(1, round(fam.budget_max * level))
+        if est is None:
+            est = fam.make(params, self.seed, budget=target)
+        else:
+            done = int(getattr(est, "_greenpipe_budget", 0))
+            est.set_params(**{fam.budget_param: target if fam.budget_total else target - done})
+        est.fit(self.holdout.X_train, self.holdout.y_train)
+        est._greenpipe_budget = target
+        return est
+
+    def _sample(self, level: float) -> tuple[Any, Any]:
+        if level >= 1:
+            return self.holdout.X_train, self.holdout.y_train
+        if level not in self._samples:
+            from sklearn.model_selection import train_test_split
+
+            X_s, _, y_s, _ = train_test_split(
+                self.holdout.X_train,
+                self.holdout.y_train,
+                train_size=level,
+                random_state=self.seed,
+                stratify=self.holdout.y_train,
+            )
+            self._samples[level] = (X_s, y_s)
+        return self._samples[level]

@@ -1,0 +1,347 @@
+"""The tuning loop: an Optuna study kept in the greenpipe store, warm start, pruning, and each trial's energy.
+
+The study lives in an Optuna JournalStorage file under `<store>/bayes_tune/`, so a later job (another run,
+another process) can warm-start from it by name, and a job that crashed resumes where it stopped. Each rung of
+each trial is measured (CPU time, wall time, peak memory -> kWh by greenpipe's formula) and kept on the trial.
+A pruned trial's avoided energy is what the rungs it skipped cost the trials that did run them (their measured
+median), so nothing is credited that was not measured.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from greenpipe.components.bayes_tune.search_space import SearchSpace
+
+from greenpipe.errors import GreenpipeError
+from greenpipe.ledger import UsageMeter, formula_kwh
+
+SAMPLERS = ("tpe", "gp", "random")
+PRUNERS = ("median", "successive_halving", "none")
+WARM_START_TYPES = ("auto", "IdenticalDataAndAlgorithm", "TransferLearning")
+TRANSFER_TOP_K = 3  # a transfer warm start re-evaluates the parent's best few configurations first
+STORAGE_FILE = "studies.journal"
+
+
+class Trials(Protocol):
+    """What the loop needs from a trial runner (objective.TrialRunner, or a benchmark's own)."""
+
+    levels: list[float]
+
+    def costs(self) -> list[float]: ...
+
+    def run(self, params: dict[str, Any]) -> Iterator[tuple[float, float, float]]: ...
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    space: SearchSpace
+    direction: str
+    max_trials: int
+    max_parallel: int = 1
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int = 0
+    n_startup_trials: int = 0  # 0: min(10, max(3, max_trials // 4))
+
+    def __post_init__(self) -> None:
+        if self.max_trials < 1:
+            raise GreenpipeError(f"max_trials={self.max_trials!r} must be >= 1")
+        if self.max_parallel < 1:
+            raise GreenpipeError(
+                f"max_parallel={self.max_parallel!r} must be >= 1 (1 is what the guidance advises: "
+                "each trial learns from all the ones before it)"
+            )
+        if self.sampler not in SAMPLERS:
+            raise GreenpipeError(f"sampler={self.sampler!r} must be one of {', '.join(SAMPLERS)}")
+        if self.pruner not in PRUNERS:
+            raise GreenpipeError(f"pruner={self.pruner!r} must be one of {', '.join(PRUNERS)}")
+
+    @property
+    def startup(self) -> int:
+        return self.n_startup_trials or min(10, max(3, self.max_trials // 4))
+
+
+@dataclass
+class TrialRecord:
+    number: int
+    state: str  # COMPLETE | PRUNED | FAIL
+    value: float | None
+    params: dict[str, Any]
+    rungs: int
+    cost: float  # trial-equivalents
+    cpu_s: float
+    wall_s: float
+    energy_kwh: float
+    origin: str  # tuned | enqueued | warm_start
+    rung_kwh: list[float] = field(default_factory=list)
+
+
+@dataclass
+class TuneOutcome:
+    study_name: str
+    best_params: dict[str, Any]
+    best_value: float
+    records: list[TrialRecord]
+    warm_start_type: str | None = None
+    avoided_kwh: float = 0.0
+    avoided_trace: str = ""
+
+    def own(self) -> list[TrialRecord]:
+        """Trials this study ran itself (not copied from a parent)."""
+        return [r for r in self.records if r.origin != "warm_start"]
+
+    @property
+    def pruned(self) -> int:
+        return sum(r.state == "PRUNED" for r in self.own())
+
+    @property
+    def cost(self) -> float:
+        return sum(r.cost for r in self.own())
+
+    @property
+    def energy_kwh(self) -> float:
+        return sum(r.energy_kwh for r in self.own())
+
+
+def storage_at(folder: str | Path) -> Any:
+    """The Optuna storage kept under `folder` (created if needed)."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path / STORAGE_FILE)))
+
+
+def make_sampler(settings: TuneSettings) -> Any:
+    import optuna
+
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=settings.seed)
+    if settings.sampler == "gp":
+        try:
+            import torch  # noqa: F401  (GPSampler needs it)
+        except ImportError as exc:
+            raise GreenpipeError("sampler='gp' needs torch: pip install 'greenpipe[torch]', or use 'tpe'") from exc
+        return optuna.samplers.GPSampler(
+            seed=settings.seed, n_startup_trials=settings.startup, deterministic_objective=True
+        )
+    return optuna.samplers.TPESampler(
+        seed=settings.seed,
+        n_startup_trials=settings.startup,
+        multivariate=True,
+        constant_liar=settings.max_parallel > 1,
+    )
+
+
+def make_pruner(name: str) -> Any:
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(storage: Any, name: str, settings: TuneSettings, attrs: dict[str, Any]) -> Any:
+    """Create the study, or reopen it (resume) when one of that name was made with the same settings."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        direction=settings.direction,
+        sampler=make_sampler(settings),
+        pruner=make_pruner(settings.pruner),
+        load_if_exists=True,
+    )
+    old = study.user_attrs
+    if old:
+        for key in ("estimator", "metric", "space", "fidelity"):
+            if key in attrs and old.get(key) != attrs[key]:
+                raise GreenpipeError(
+                    f"study_name={name!r} already exists with {key}={old.get(key)!r}, not "
+                    f"{attrs[key]!r}: pick another study_name, or warm-start from it with "
+                    f"warm_start_from={name!r}"
+                )
+    else:
+        for key, value in attrs.items():
+            study.set_user_attr(key, value)
+    return study
+
+
+def load_parent(storage: Any, parent: str) -> Any:
+    import optuna
+
+    names = optuna.get_all_study_names(storage)
+    if parent not in names:
+        shown = ", ".join(sorted(names)[:8]) or "none yet"
+        raise GreenpipeError(
+            f"warm_start_from={parent!r} names no tuning study in this store (studies: {shown}); "
+            "pass a study_name from an earlier bayes_tune run's best_params JSON"
+        )
+    return optuna.load_study(study_name=parent, storage=storage)
+
+
+def warm_start(study: Any, parent: Any, space: SearchSpace, kind: str, attrs: dict[str, Any]) -> tuple[str, int]:
+    """Seed `study` from `parent`. Identical data and algorithm: copy its finished trials (their values hold);
+    transfer: enqueue its best few configurations to be re-evaluated first. Returns (type used, trials seeded)."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    if kind not in WARM_START_TYPES:
+        raise GreenpipeError(f"warm_start_type={kind!r} must be one of {', '.join(WARM_START_TYPES)}")
+    pattrs = parent.user_attrs
+    if parent.direction != study.direction:
+        raise GreenpipeError(
+            f"warm_start_from={parent.study_name!r} was tuned in direction {parent.direction.name}; "
+            "warm start needs the same direction"
+        )
+    same = all(pattrs.get(k) == attrs.get(k) for k in ("estimator", "metric", "data_digest", "fidelity"))
+    if kind == "auto":
+        kind = "IdenticalDataAndAlgorithm" if same else "TransferLearning"
+    if kind == "IdenticalDataAndAlgorithm" and not same:
+        diff = [k for k in ("estimator", "metric", "data_digest", "fidelity") if pattrs.get(k) != attrs.get(k)]
+        raise GreenpipeError(
+            f"warm_start_type='IdenticalDataAndAlgorithm' but the parent study "
+            f"{parent.study_name!r} differs in {', '.join(diff)}; use 'TransferLearning'"
+        )
+    if study.user_attrs.get("warm_started_from") == parent.study_name:
+        return kind, 0  # resuming a study that was already seeded
+    study.set_user_attr("warm_started_from", parent.study_name)
+    pspace = SearchSpace.from_dict(json.loads(pattrs["space"])) if "space" in pattrs else space
+    finished = [
+        t
+        for t in parent.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if set(space.names) <= set(t.params)
+    ]
+    usable = [(t, pspace.decode({n: t.params[n] for n in space.names})) for t in finished]
+    usable = [(t, real) for t, real in usable if space.contains(real)]
+    if kind == "IdenticalDataAndAlgorithm":
+        copies = [
+            create_trial(
+                state=t.state,
+                value=t.value if t.state == TrialState.COMPLETE else None,
+                params=space.encode(real),
+                distributions=space.distributions(),
+                intermediate_values=dict(t.intermediate_values),
+                user_attrs={**t.user_attrs, "origin": "warm_start", "parent_trial": t.number},
+            )
+            for t, real in usable
+        ]
+        study.add_trials(copies)
+        return kind, len(copies)
+    ranked = sorted(
+        (p for p in usable if p[0].state == TrialState.COMPLETE),
+        key=lambda p: p[0].value,
+        reverse=parent.direction == optuna.study.StudyDirection.MAXIMIZE,
+    )
+    seen: set[str] = set()
+    for _, real in ranked:
+        key = json.dumps(real, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        study.enqueue_trial(space.encode(real), user_attrs={"origin": "enqueued"})
+        if len(seen) == TRANSFER_TOP_K:
+            break
+    return kind, len(seen)
+
+
+def run_trials(study: Any, trials: Trials, settings: TuneSettings, log: Any = None) -> TuneOutcome:
+    """Run the study up to max_trials own trials (a resumed study counts the ones it already ran)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    levels = trials.levels
+    steps = [max(1, round(level / levels[0])) for level in levels]
+
+    def objective(trial: Any) -> float:
+        params = settings.space.suggest(trial)
+        rung_iter = trials.run(params)
+        totals = {"cost": 0.0, "cpu_s": 0.0, "wall_s": 0.0, "energy_kwh": 0.0}
+        rung_kwh: list[float] = []
+        value = float("nan")
+        for index, step_no in enumerate(steps):
+            with UsageMeter() as meter:
+                _, cost, value = next(rung_iter)
+            kwh = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024)
+            rung_kwh.append(kwh)
+            for key, amount in (("cost", cost), ("cpu_s", meter.cpu_s), ("wall_s", meter.wall_s), ("energy_kwh", kwh)):
+                totals[key] += amount
+            for key, amount in {**totals, "rung_kwh": rung_kwh}.items():
+                trial.set_user_attr(key, amount)
+            trial.set_user_attr("origin", trial.user_attrs.get("origin", "tuned"))
+            trial.report(value, step=step_no)
+            if index < len(steps) - 1 and trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    done = sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if t.user_attrs.get("origin") != "warm_start" and t.state.is_finished()
+    )
+    remaining = settings.max_trials - done
+    if remaining > 0:
+        study.optimize(objective, n_trials=remaining, n_jobs=settings.max_parallel, gc_after_trial=False)
+    records = [
+        _record(t, settings.space)
+        for t in study.get_trials(deepcopy=False)
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    ]
+    best = study.best_trial
+    outcome = TuneOutcome(study.study_name, settings.space.decode(best.params), float(best.value), records)
+    if settings.max_parallel == 1:
+        outcome.avoided_kwh, outcome.avoided_trace = pruning_avoided(outcome.own(), len(levels))
+    elif log is not None:
+        log("max_parallel > 1: trials overlapped, so per-trial energy is shared and pruning credits no energy")
+    return outcome
+
+
+def pruning_avoided(records: list[TrialRecord], n_rungs: int) -> tuple[float, str]:
+    """Energy the pruned trials did not spend: for each rung they skipped, the median energy that rung measured
+    on the trials that completed it. Rungs no completed trial measured are credited nothing."""
+    complete = [r for r in records if r.state == "COMPLETE" and len(r.rung_kwh) == n_rungs]
+    medians = [statistics.median(r.rung_kwh[j] for r in complete) if complete else 0.0 for j in range(n_rungs)]
+    total, skipped = 0.0, 0
+    for r in records:
+        if r.state == "PRUNED":
+            total += sum(medians[r.rungs :])
+            skipped += n_rungs - r.rungs
+    if not complete or not skipped:
+        return 0.0, ""
+    wh = ", ".join(f"{m * 1000:.3g}" for m in medians)
+    return total, (
+        f"measured median Wh per rung {wh} over {len(complete)} completed trials x {skipped} rungs "
+        f"skipped by {sum(r.state == 'PRUNED' for r in records)} pruned trials"
+    )
+
+
+def _record(t: Any, space: SearchSpace) -> TrialRecord:
+    attrs = t.user_attrs
+    try:
+        params = space.decode(t.params)
+    except KeyError:
+        params = dict(t.params)
+    return TrialRecord(
+        number=t.number,
+        state=t.state.name,
+        value=None if t.value is None else float(t.value),
+        params=params,
+        rungs=len(attrs.get("rung_kwh", [])) or len(t.intermediate_values),
+        cost=float(attrs.get("cost", 0.0)),
+        cpu_s=float(attrs.get("cpu_s", 0.0)),
+        wall_s=float(attrs.get("wall_s", 0.0)),
+        energy_kwh=float(attrs.get("energy_kwh", 0.0)),
+        origin=str(attrs.get("origin", "tuned")),
+        rung_kwh=list(attrs.get("rung_kwh", [])),
+    )

@@ -149,7 +149,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        child(Path(sys.argv[2]))
+    if len(sys.argv) > 2 and sys.argv[1] in ("--baseline", "--gate"):
+        child(Path(sys.argv[2]), sys.argv[1])
     else:
         main()

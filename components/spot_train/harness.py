@@ -83,6 +83,7 @@ class TrainContext:
         checkpoint_every_s: float = 0.0,
         seed: int = 0,
         sample_s: float = 0.5,
+        max_overhead: float = 0.05,
     ):
         self.max_steps = int(max_steps)
         self.rules = list(rules)
@@ -91,6 +92,8 @@ class TrainContext:
         self.checkpoint_every_s = float(checkpoint_every_s)
         self.seed = seed
         self.sample_s = sample_s
+        self.max_overhead = float(max_overhead)
+        self._last_cost = 0.0
         self.start_step = 0
         self.history = History()
         self.fired: Fire | None = None
@@ -107,7 +110,12 @@ class TrainContext:
     # -- for the training function ---------------------------------------------------------------------------
 
     def load_checkpoint(self) -> Any:
-        """The state in the newest valid checkpoint (None if there is none); sets `start_step`."""
+        """The state in the newest valid checkpoint (None if there is none); sets `start_step`.
+
+        Call it once set up (imports, data): the stall clock and the per-step cost start here."""
+        self._mark = (time.monotonic(), _cpu_seconds())
+        with self._lock:
+            self.history.last_report = time.monotonic()
         if self.checkpoints is None:
             return None
         loaded, self.skipped = self.checkpoints.newest_valid()
@@ -145,6 +153,9 @@ class TrainContext:
         due = force or interrupted
         due = due or (self.checkpoint_every > 0 and step % self.checkpoint_every == 0)
         due = due or (self.checkpoint_every_s > 0 and now - self._last_save >= self.checkpoint_every_s)
+        if due and not (force or interrupted) and self.max_overhead > 0:
+            # Postpone while saving would cost more than max_overhead of the time since the last save.
+            due = now - self._last_save >= self._last_cost / self.max_overhead
         written = False
         if due and self.checkpoints is not None:
             t0 = time.perf_counter()
@@ -159,7 +170,8 @@ class TrainContext:
                     "ckpt_metric": dict(self.ckpt_metric),
                 }
             self.checkpoints.save(step, payload, pinned=self.best_checkpoint())
-            self.checkpoint_s += time.perf_counter() - t0
+            self._last_cost = time.perf_counter() - t0
+            self.checkpoint_s += self._last_cost
             self.checkpoints_written += 1
             self._last_save = time.monotonic()
             written = True

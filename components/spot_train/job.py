@@ -28,6 +28,7 @@ def job_spec(
     rules: Any = None,
     seed: int = 0,
     sample_s: float = 0.5,
+    max_overhead: float = 0.05,
 ) -> dict[str, Any]:
     """A job as plain data, so a subprocess (or a container) can run it from a JSON file."""
     return {
@@ -44,6 +45,7 @@ def job_spec(
         "rules": rules,
         "seed": int(seed),
         "sample_s": float(sample_s),
+        "max_overhead": float(max_overhead),
     }
 
 
@@ -91,6 +93,7 @@ def execute_job(job: dict[str, Any]) -> tuple[Outcome, Any, str]:
         job["checkpoint_every_s"],
         job["seed"],
         job["sample_s"],
+        job.get("max_overhead", 0.05),
     )
     if ":" in job["estimator"]:
         fn, params = _custom(job["estimator"]), job["estimator_params"]

@@ -65,8 +65,9 @@ def _positive(rule: str, **values: float) -> None:
 
 @dataclass
 class LossNotDecreasing(StopRule):
-    """Fires when the loss fell by less than `diff_percent` % over the last `num_steps` steps, or rose more
-    than `increase_threshold_percent` % above its lowest value. `mode` TRAIN reads `loss`, EVAL `val_loss`."""
+    """Fires when the loss, compared with `num_steps` steps earlier, rose by more than
+    `increase_threshold_percent` % or fell by less than `diff_percent` %. `mode` TRAIN reads `loss`, EVAL
+    `val_loss`."""
 
     name: ClassVar[str] = "LossNotDecreasing"
     num_steps: int = 10
@@ -85,10 +86,11 @@ class LossNotDecreasing(StopRule):
         losses = history.series("loss" if self.mode == "TRAIN" else "val_loss")
         if len(losses) <= self.num_steps or not all(map(math.isfinite, losses)):
             return None
-        now, before, lowest = losses[-1], losses[-1 - self.num_steps], min(losses)
-        if now > lowest * (1 + self.increase_threshold_percent / 100) and now > lowest:
+        now, before = losses[-1], losses[-1 - self.num_steps]
+        if now > before * (1 + self.increase_threshold_percent / 100):
             return self.fire(
-                f"loss {now:.4g} is more than {self.increase_threshold_percent:g}% above its lowest {lowest:.4g}"
+                f"loss rose {before:.4g} -> {now:.4g} over {self.num_steps} steps, more than "
+                f"{self.increase_threshold_percent:g}%"
             )
         if now > before * (1 - self.diff_percent / 100):
             return self.fire(

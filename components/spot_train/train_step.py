@@ -38,6 +38,7 @@ def spot_train(
     max_epochs: int = 50,
     checkpoint_every: int = 1,
     checkpoint_every_s: float = 0.0,
+    checkpoint_max_overhead: float = 0.05,
     rules: list | dict | None = None,
     seed: int = 0,
     max_restarts: int = 3,
@@ -52,6 +53,8 @@ def spot_train(
         rules: stop-rules by Debugger name, e.g. ["ExplodingTensor", {"name": "Overtraining", "delta": 0.001}]
             or {"LossNotDecreasing": {"num_steps": 5}}; None uses ExplodingTensor, LossNotDecreasing,
             Overtraining with Debugger's default parameters; [] turns them off.
+        checkpoint_max_overhead: a due checkpoint waits while saving would take more than this share of the
+            time since the last one (0 saves every time it is due).
         isolate: run the training in a worker process restarted on reclaim (SIGTERM), up to `max_restarts`.
     """
     from greenpipe.components.spot_train.job import execute_job, job_spec, validate_job
@@ -71,6 +74,7 @@ def spot_train(
         max_epochs,
         checkpoint_every,
         checkpoint_every_s,
+        checkpoint_max_overhead,
         rules,
         seed,
     )
@@ -88,6 +92,7 @@ def spot_train(
         checkpoint_every_s=checkpoint_every_s,
         rules=rules,
         seed=seed,
+        max_overhead=checkpoint_max_overhead,
     )
     validate_job(job)  # bad rule params or estimator: a clear error before any training
     if isolate:

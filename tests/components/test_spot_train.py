@@ -151,7 +151,7 @@ def _nan_at(bad_step: int, calls: list[int]):
 
 def test_a_nan_loss_stops_training_and_keeps_the_best_checkpoint(tmp_path: Path):
     calls: list[int] = []
-    ctx = TrainContext(20, parse_rules(["ExplodingTensor"]), CheckpointStore(tmp_path))
+    ctx = TrainContext(20, parse_rules(["ExplodingTensor"]), CheckpointStore(tmp_path), max_overhead=0)
     outcome = ctx.run(_nan_at(6, calls))
     assert outcome.status == "stopped" and outcome.rule == "ExplodingTensor"
     assert len(calls) == 6  # nothing ran after the NaN
@@ -166,7 +166,7 @@ def test_a_raising_training_function_keeps_its_checkpoints(tmp_path: Path):
                 raise RuntimeError("bad batch")
             ctx.end_step(step + 1, {"w": step}, loss=1.0)
 
-    ctx = TrainContext(10, [], CheckpointStore(tmp_path))
+    ctx = TrainContext(10, [], CheckpointStore(tmp_path), max_overhead=0)
     with pytest.raises(RuntimeError, match="bad batch"):
         ctx.run(train)
     assert CheckpointStore(tmp_path).newest_valid()[0].step == 3
@@ -290,6 +290,7 @@ def test_a_raising_training_function_fails_the_step_and_keeps_the_checkpoint(
             Metrics(tmp_path / "x.json"),
             target="target",
             estimator="faulty_train:train",
+            checkpoint_max_overhead=0,
             max_epochs=5,
             rules=[],
         )
@@ -427,11 +428,43 @@ def test_torch_loop_resumed_from_a_checkpoint_matches_an_uninterrupted_run(tmp_p
     pytest.importorskip("torch")
     train, val = cancer
     whole = execute_job(
-        job_spec(train, "target", "TorchMLPClassifier", 4, str(tmp_path / "a"), val_path=val, rules=[], seed=3)
+        job_spec(
+            train,
+            "target",
+            "TorchMLPClassifier",
+            4,
+            str(tmp_path / "a"),
+            val_path=val,
+            rules=[],
+            seed=3,
+            max_overhead=0,
+        )
     )[1]
-    execute_job(job_spec(train, "target", "TorchMLPClassifier", 2, str(tmp_path / "b"), val_path=val, rules=[], seed=3))
+    execute_job(
+        job_spec(
+            train,
+            "target",
+            "TorchMLPClassifier",
+            2,
+            str(tmp_path / "b"),
+            val_path=val,
+            rules=[],
+            seed=3,
+            max_overhead=0,
+        )
+    )
     resumed_outcome, resumed, _ = execute_job(
-        job_spec(train, "target", "TorchMLPClassifier", 4, str(tmp_path / "b"), val_path=val, rules=[], seed=3)
+        job_spec(
+            train,
+            "target",
+            "TorchMLPClassifier",
+            4,
+            str(tmp_path / "b"),
+            val_path=val,
+            rules=[],
+            seed=3,
+            max_overhead=0,
+        )
     )
     assert resumed_outcome.resumed_from == 2
     import pandas as pd
@@ -482,3 +515,16 @@ def test_sagemaker_request_refuses_a_wait_shorter_than_the_runtime_and_bad_rules
         training_job_request(**{**REQUEST, "rules": ["Nope"]})
     with pytest.raises(GreenpipeError, match="InstanceType"):
         validate_request(training_job_request(**REQUEST, instance_type="m5.large"))
+
+
+def test_checkpoints_are_postponed_when_saving_would_cost_more_than_the_overhead_budget(tmp_path: Path):
+    def train(ctx: TrainContext):
+        for step in range(ctx.max_steps):  # steps that take no time: every save would dominate
+            ctx.end_step(step + 1, {"w": [step] * 1000}, loss=1.0 / (step + 1))
+
+    budgeted = TrainContext(40, [], CheckpointStore(tmp_path / "a"), max_overhead=0.05)
+    budgeted.run(train)
+    every = TrainContext(40, [], CheckpointStore(tmp_path / "b"), max_overhead=0)
+    every.run(train)
+    assert every.checkpoints_written == 40
+    assert 1 <= budgeted.checkpoints_written < 40

@@ -69,8 +69,9 @@ def categorical_trial(values: np.ndarray, move: float, rng: np.random.Generator)
     ref = dict(zip(*np.unique(ref_values, return_counts=True), strict=True))
     cur = dict(zip(*np.unique(cur_values, return_counts=True), strict=True))
     test = pick_test("auto", "categorical", N, {})
-    return bool(test.score({str(k): float(v) for k, v in ref.items()}, {str(k): float(v) for k, v in cur.items()})
-                .drifted)
+    return bool(
+        test.score({str(k): float(v) for k, v in ref.items()}, {str(k): float(v) for k, v in cur.items()}).drifted
+    )
 
 
 def main() -> None:
@@ -90,16 +91,29 @@ def main() -> None:
         print(f"{name:28s} flagged in {rate:6.1%} of {TRIALS} trials x columns")
     trials_numeric = TRIALS * len(numeric)
     false_alarm = (rates["numeric 0.0 sd"] * trials_numeric + rates["categorical 0% moved"] * TRIALS * 2) / (
-        trials_numeric + TRIALS * 2)
+        trials_numeric + TRIALS * 2
+    )
     figures = [
-        figure("drift_detection_rate_0_5sd", round(rates["numeric 0.5 sd"], 4), "share of trials", 0.95, "higher",
-               f"false-alarm rate {false_alarm:.3f} on unshifted resamples; {len(numeric)} real numeric columns x "
-               f"{TRIALS} trials, n=5,000; at 0.25 sd {rates['numeric 0.25 sd']:.3f}, at 0.1 sd "
-               f"{rates['numeric 0.1 sd']:.3f}"),
-        figure("drift_false_alarm_rate", round(false_alarm, 4), "share of trials", 0.05, "lower",
-               f"unshifted resamples of the reference, {len(numeric)} numeric + 2 categorical real columns x {TRIALS}"
-               f" trials; categorical mix moved 10 pts detected {rates['categorical 10% moved']:.3f}, 20 pts "
-               f"{rates['categorical 20% moved']:.3f}"),
+        figure(
+            "drift_detection_rate_0_5sd",
+            round(rates["numeric 0.5 sd"], 4),
+            "share of trials",
+            0.95,
+            "higher",
+            f"false-alarm rate {false_alarm:.3f} on unshifted resamples; {len(numeric)} real numeric columns x "
+            f"{TRIALS} trials, n=5,000; at 0.25 sd {rates['numeric 0.25 sd']:.3f}, at 0.1 sd "
+            f"{rates['numeric 0.1 sd']:.3f}",
+        ),
+        figure(
+            "drift_false_alarm_rate",
+            round(false_alarm, 4),
+            "share of trials",
+            0.05,
+            "lower",
+            f"unshifted resamples of the reference, {len(numeric)} numeric + 2 categorical real columns x {TRIALS}"
+            f" trials; categorical mix moved 10 pts detected {rates['categorical 10% moved']:.3f}, 20 pts "
+            f"{rates['categorical 20% moved']:.3f}",
+        ),
     ]
     write_results("drift_gate_detection", "/work/venv/bin/python bench/drift_gate_detection.py", figures)
 

@@ -36,7 +36,7 @@ def main() -> None:
     frame = frame.astype({c: "float64" for c in frame.columns if c != "rain"})
     periods = len(frame) // PERIOD
     features = [c for c in frame.columns if c != "rain"]
-    part = {p: frame.iloc[p * PERIOD:(p + 1) * PERIOD].reset_index(drop=True) for p in range(periods)}
+    part = {p: frame.iloc[p * PERIOD : (p + 1) * PERIOD].reset_index(drop=True) for p in range(periods)}
     fits: dict[int, HistGradientBoostingClassifier] = {}
 
     def model_until(end: int) -> HistGradientBoostingClassifier:
@@ -71,8 +71,7 @@ def main() -> None:
                 rows = pd.concat([part[p] for p in range(end - WINDOW, end) if p % 2 == parity])
                 rows.to_parquet(tmp / f"train_{end}_{parity}.parquet", index=False)
                 baselines[key] = tmp / f"baseline_{end}_{parity}"
-                drift_baseline(Dataset(tmp / f"train_{end}_{parity}.parquet"), Artifact(baselines[key]),
-                               target="rain")
+                drift_baseline(Dataset(tmp / f"train_{end}_{parity}.parquet"), Artifact(baselines[key]), target="rain")
             return baselines[key]
 
         for t in range(FIRST, periods):
@@ -81,9 +80,16 @@ def main() -> None:
                 if served_first is None:
                     served_first = kpi
                 part[t].drop(columns=["rain"]).to_parquet(tmp / "batch.parquet", index=False)
-                gate = drift_gate(Dataset(tmp / "batch.parquet"), Artifact(baseline_for(end, t % 2)),
-                                  Artifact(tmp / "decision.json"), Report(tmp / "report.html"), target="rain",
-                                  kpi_value=kpi, kpi_reference=served_first, kpi_max_drop=0.02)
+                gate = drift_gate(
+                    Dataset(tmp / "batch.parquet"),
+                    Artifact(baseline_for(end, t % 2)),
+                    Artifact(tmp / "decision.json"),
+                    Report(tmp / "report.html"),
+                    target="rain",
+                    kpi_value=kpi,
+                    kpi_reference=served_first,
+                    kpi_max_drop=0.02,
+                )
                 if gate.retrain:
                     end, served_first = t, None
                     retrains.add(t)
@@ -101,12 +107,24 @@ def main() -> None:
     delta = (every[1] - gated[1]) * 100
     versus = (periodic[1] - gated[1]) * 100
     figures = [
-        figure("gated_retrain_reduction", round(reduction, 4), "share of retrains avoided", 0.6, "higher",
-               f"retraining every period ({every[0]} retrains); gate made {gated[0]}"),
-        figure("gated_accuracy_delta_pts", round(delta, 3), "accuracy points", 1, "lower",
-               f"every-period retraining mean accuracy {every[1]:.4f} vs gated {gated[1]:.4f}; a periodic schedule "
-               f"retraining every {k}th period ({periodic[0]} retrains) scored {periodic[1]:.4f}, "
-               f"{versus:+.2f} pts vs the gate"),
+        figure(
+            "gated_retrain_reduction",
+            round(reduction, 4),
+            "share of retrains avoided",
+            0.6,
+            "higher",
+            f"retraining every period ({every[0]} retrains); gate made {gated[0]}",
+        ),
+        figure(
+            "gated_accuracy_delta_pts",
+            round(delta, 3),
+            "accuracy points",
+            1,
+            "lower",
+            f"every-period retraining mean accuracy {every[1]:.4f} vs gated {gated[1]:.4f}; a periodic schedule "
+            f"retraining every {k}th period ({periodic[0]} retrains) scored {periodic[1]:.4f}, "
+            f"{versus:+.2f} pts vs the gate",
+        ),
     ]
     write_results("drift_gate_rainfall", "/work/venv/bin/python bench/drift_gate_rainfall.py", figures)
 

@@ -57,7 +57,10 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None or not np.isfinite(value) else f"{value:.{digits}g}"
 
 
-def render_html(result: SearchResult, avoided_kwh: float, title: str = "small_sample") -> str:
+def render_html(
+    result: SearchResult, avoided_kwh: float, search_cpu_s: float, search_kwh: float, title: str = "small_sample"
+) -> str:
+    """The report; `search_*` is what the whole search measured (fits plus sampling, curve fits, imports)."""
     png = base64.b64encode(curves_png(result)).decode("ascii")
     rows = []
     for cand in result.candidates:
@@ -104,12 +107,16 @@ td,th{{border:1px solid #ccc;padding:.25em .5em;text-align:left}}.warning{{color
 <th>curve</th><th>decision</th><th>why</th><th>CPU s spent</th><th>Wh spent</th>
 <th>predicted CPU s on all data</th><th>predicted Wh on all data</th></tr>
 {"".join(rows)}
-<tr><th>total</th><td colspan="6"></td><th>{_fmt(result.spent_cpu_s, 3)}</th><th>{_fmt(result.spent_kwh * 1000, 3)}</th>
-<th>{_fmt(exhaustive_cpu, 3)}</th><th>{_fmt(exhaustive_kwh * 1000, 3)}</th></tr></table>
+<tr><th>total of the fits</th><td colspan="6"></td><th>{_fmt(result.spent_cpu_s, 3)}</th>
+<th>{_fmt(result.spent_kwh * 1000, 3)}</th><th>{_fmt(exhaustive_cpu, 3)}</th><th>{
+        _fmt(exhaustive_kwh * 1000, 3)
+    }</th></tr>
+<tr><th>whole search</th><td colspan="6">fits + sampling, curve fitting, first-use imports</td>
+<th>{_fmt(search_cpu_s, 3)}</th><th>{_fmt(search_kwh * 1000, 3)}</th><td colspan="2"></td></tr></table>
 <p>Predicted costs on all the data are <b>predictions</b> from the measured per-row cost of each candidate
 (cost = fixed + per-row &times; rows, least squares over its measured runs); candidates never run have no
 measurement and are neither predicted nor credited. Credited as avoided (small_sample):
 {_fmt(avoided_kwh * 1000, 4)} Wh = predicted cost of training every measured candidate on all the data minus
-what this search spent.</p>
+what the whole search spent.</p>
 </body></html>
 """

@@ -47,7 +47,7 @@ def curves_png(result: SearchResult) -> bytes:
     ax.set_xlabel("fraction of the training rows")
     ax.set_ylabel(result.metric + " on the holdout")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.11, right=0.98, bottom=0.12, top=0.97)  # tight_layout costs ~0.1 CPU s per report
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()

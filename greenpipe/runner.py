@@ -19,6 +19,7 @@ from greenpipe.artifacts import Artifact
 from greenpipe.cache import KeyParts, explain_miss, lookup, previous_execution
 from greenpipe.context import StepContext, activate
 from greenpipe.errors import InputMissing
+from greenpipe.fingerprint import Fingerprint, code_ref_fingerprint
 from greenpipe.ledger import GridIntensity, Usage, UsageMeter, co2e_g, energy_method, grid_intensity
 from greenpipe.params import coerce
 from greenpipe.pipeline import Graph, OutputRef, Pipeline, PipelineParam, Task
@@ -267,6 +268,9 @@ class Runner:
             if isinstance(value, PipelineParam):
                 value = coerce(f"{task.name}.{name}", task.step.spec.param(name).type, self.values[value.name])
             params[name] = value
+        for spec in task.step.spec.params:  # defaults are part of what ran: key on them too
+            if spec.name not in params and not spec.required:
+                params[spec.name] = spec.default
         inputs: dict[str, tuple[str, str, str]] = {}
         for name, ref in task.inputs.items():
             if isinstance(ref, PipelineParam):
@@ -294,7 +298,9 @@ class Runner:
                 return _Resolved(params, inputs, blocked=f"upstream '{ref.task.name}' {upstream.status}")
             digest = upstream.outputs[ref.name]
             inputs[name] = (digest, str(self.store.object_path(digest)), f"exec:{upstream.exec_id}")
-        parts = KeyParts(task.step.fingerprint(), __version__, params, {k: v[0] for k, v in inputs.items()})
+        parts = KeyParts(
+            _fingerprint_with_code_refs(task, params), __version__, params, {k: v[0] for k, v in inputs.items()}
+        )
         return _Resolved(params, inputs, parts=parts)
 
     def _planned_output(self, ref: OutputRef) -> str | None:
@@ -512,6 +518,19 @@ class Runner:
                         "UPDATE executions SET status='interrupted' WHERE run_id=? AND status='running'",
                         (row["run_id"],),
                     )
+
+
+def _fingerprint_with_code_refs(task: Task, params: dict[str, Any]) -> Fingerprint:
+    """The step's own fingerprint plus that of the code its CodeRef params name."""
+    fingerprint = task.step.fingerprint()
+    for spec in task.step.spec.params:
+        value = params.get(spec.name)
+        if not spec.code_ref or value is None:
+            continue
+        for ref in value if isinstance(value, list) else [value]:
+            if isinstance(ref, str) and ":" in ref:
+                fingerprint = fingerprint.merged(code_ref_fingerprint(ref))
+    return fingerprint
 
 
 def _returned_values(task: Task, returned: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from greenpipe.artifacts import ARTIFACT_KINDS, Artifact, Output
 from greenpipe.durations import parse_duration
 from greenpipe.errors import SpecError
-from greenpipe.params import SCALARS, coerce, is_param_type, type_name
+from greenpipe.params import SCALARS, coerce, is_param_type, mentions_code_ref, type_name
 
 RUNTIMES = ("processing", "training", "tuning")
 REQUIRED = inspect.Parameter.empty
@@ -56,6 +56,7 @@ class ParamSpec:
     name: str
     type: Any
     default: Any = REQUIRED
+    code_ref: bool = False  # declared as CodeRef: the code it names joins the cache key
 
     @property
     def required(self) -> bool:
@@ -63,6 +64,8 @@ class ParamSpec:
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "type": type_name(self.type), "required": self.required}
+        if self.code_ref:
+            out["code_ref"] = True
         if not self.required:
             out["default"] = self.default
         return out
@@ -211,6 +214,7 @@ def build_spec(
         raise SpecError(f"step {step_name}: runtime={runtime!r} is not one of {', '.join(RUNTIMES)}")
     try:
         hints = typing.get_type_hints(fn)
+        extras = typing.get_type_hints(fn, include_extras=True)
     except Exception as exc:  # unresolved forward references
         raise SpecError(f"step {step_name}: cannot read its type hints ({exc}); import the names it uses") from exc
     params: list[ParamSpec] = []
@@ -235,7 +239,7 @@ def build_spec(
             default = parameter.default
             if default is not REQUIRED:
                 default = coerce(pname, hint, default)
-            params.append(ParamSpec(pname, hint, default))
+            params.append(ParamSpec(pname, hint, default, code_ref=mentions_code_ref(extras[pname])))
         else:
             raise SpecError(
                 f"step {step_name}: parameter {pname} has type {type_name(hint)}; use an artifact "

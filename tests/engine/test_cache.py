@@ -121,3 +121,19 @@ def test_same_step_same_inputs_in_another_pipeline_is_a_hit(cli, project):
     )
     cli("run", PIPE)
     assert statuses(cli.json("run", "other.py:other")) == {"make": "cached"}
+
+
+def test_code_passed_by_name_joins_the_cache_key(cli, project):
+    (project / "byname.py").write_text(
+        "import importlib\nimport json\n\nfrom greenpipe import CodeRef, Dataset, Output, pipeline, step\n\n\n"
+        "@step\ndef apply(out: Output[Dataset], fn: CodeRef = 'helpers:transform') -> None:\n"
+        "    module, _, name = fn.partition(':')\n"
+        "    func = getattr(importlib.import_module(module), name)\n"
+        "    with open(out.path, 'w') as handle:\n        json.dump(func([1, 2]), handle)\n\n\n"
+        "@pipeline\ndef byname() -> None:\n    apply()\n"
+    )
+    assert statuses(cli.json("run", "byname.py:byname")) == {"apply": "ran"}
+    assert statuses(cli.json("run", "byname.py:byname")) == {"apply": "cached"}
+    helpers = project / "helpers.py"
+    helpers.write_text(helpers.read_text().replace("v * SCALE", "v * SCALE - 1"))
+    assert plan_of(cli.json("plan", "byname.py:byname"))["apply"] == ("run", "code changed in helpers.transform")

@@ -138,10 +138,12 @@ class TrialRunner:
                 f"fidelity='iterations' needs an estimator that can continue training; "
                 f"{estimator.name} cannot: use fidelity='sample' or 'none'"
             )
-        if metric(metric_name).needs_scores and estimator.name == "svc":
+        if estimator.name == "svc" and (
+            metric_name == "log_loss" or (metric_name == "roc_auc" and len(set(holdout.y_train.tolist())) > 2)
+        ):
             raise GreenpipeError(
-                f"metric={metric_name!r} needs class scores; svc gives none without Platt scaling: "
-                "use accuracy, balanced_accuracy or f1, or another estimator"
+                f"metric={metric_name!r} needs class probabilities here; svc gives none without "
+                "Platt scaling: use accuracy, balanced_accuracy or f1, or another estimator"
             )
         self.estimator = estimator
         self.holdout = holdout

@@ -24,7 +24,8 @@ from greenpipe.ledger import UsageMeter, formula_kwh
 SAMPLERS = ("tpe", "gp", "random")
 PRUNERS = ("median", "successive_halving", "none")
 WARM_START_TYPES = ("auto", "IdenticalDataAndAlgorithm", "TransferLearning")
-TRANSFER_TOP_K = 3  # a transfer warm start re-evaluates the parent's best few configurations first
+TRANSFER_TOP_K = 1  # a transfer warm start re-evaluates the parent's best configuration first
+COPIED = ("warm_start", "transfer_prior")  # origins of trials copied from a parent study, not run here
 STORAGE_FILE = "studies.journal"
 
 
@@ -47,7 +48,7 @@ class TuneSettings:
     sampler: str = "tpe"
     pruner: str = "median"
     seed: int = 0
-    n_startup_trials: int = 0  # 0: min(10, max(3, max_trials // 4))
+    n_startup_trials: int = 0  # 0: min(10, max(3, max_trials // 8))
 
     def __post_init__(self) -> None:
         if self.max_trials < 1:
@@ -64,7 +65,7 @@ class TuneSettings:
 
     @property
     def startup(self) -> int:
-        return self.n_startup_trials or min(10, max(3, self.max_trials // 4))
+        return self.n_startup_trials or min(10, max(3, self.max_trials // 8))
 
 
 @dataclass
@@ -94,7 +95,7 @@ class TuneOutcome:
 
     def own(self) -> list[TrialRecord]:
         """Trials this study ran itself (not copied from a parent)."""
-        return [r for r in self.records if r.origin != "warm_start"]
+        return [r for r in self.records if r.origin not in COPIED]
 
     @property
     def pruned(self) -> int:
@@ -192,8 +193,9 @@ def load_parent(storage: Any, parent: str) -> Any:
 
 
 def warm_start(study: Any, parent: Any, space: SearchSpace, kind: str, attrs: dict[str, Any]) -> tuple[str, int]:
-    """Seed `study` from `parent`. Identical data and algorithm: copy its finished trials (their values hold);
-    transfer: enqueue its best few configurations to be re-evaluated first. Returns (type used, trials seeded)."""
+    """Seed `study` from `parent`. Identical data and algorithm: copy its finished trials (their values hold here).
+    Transfer: copy its completed trials as priors the sampler learns from (never a candidate for best, no pruning
+    evidence) and re-evaluate its best configuration first. Returns (type used, trials seeded)."""
     import optuna
     from optuna.trial import TrialState, create_trial
 
@@ -239,6 +241,19 @@ def warm_start(study: Any, parent: Any, space: SearchSpace, kind: str, attrs: di
         ]
         study.add_trials(copies)
         return kind, len(copies)
+    study.add_trials(
+        [
+            create_trial(
+                state=TrialState.COMPLETE,
+                value=t.value,
+                params=space.encode(real),
+                distributions=space.distributions(),
+                user_attrs={"origin": "transfer_prior"},
+            )
+            for t, real in usable
+            if t.state == TrialState.COMPLETE
+        ]
+    )
     ranked = sorted(
         (p for p in usable if p[0].state == TrialState.COMPLETE),
         key=lambda p: p[0].value,
@@ -256,7 +271,9 @@ def warm_start(study: Any, parent: Any, space: SearchSpace, kind: str, attrs: di
     return kind, len(seen)
 
 
-def run_trials(study: Any, trials: Trials, settings: TuneSettings, log: Any = None) -> TuneOutcome:
+def run_trials(
+    study: Any, trials: Trials, settings: TuneSettings, log: Any = None, callbacks: list[Any] | None = None
+) -> TuneOutcome:
     """Run the study up to max_trials own trials (a resumed study counts the ones it already ran)."""
     import optuna
     from optuna.trial import TrialState
@@ -288,17 +305,25 @@ def run_trials(study: Any, trials: Trials, settings: TuneSettings, log: Any = No
     done = sum(
         1
         for t in study.get_trials(deepcopy=False)
-        if t.user_attrs.get("origin") != "warm_start" and t.state.is_finished()
+        if t.user_attrs.get("origin") not in COPIED and t.state.is_finished()
     )
     remaining = settings.max_trials - done
     if remaining > 0:
-        study.optimize(objective, n_trials=remaining, n_jobs=settings.max_parallel, gc_after_trial=False)
+        study.optimize(
+            objective, n_trials=remaining, n_jobs=settings.max_parallel, gc_after_trial=False, callbacks=callbacks
+        )
     records = [
         _record(t, settings.space)
         for t in study.get_trials(deepcopy=False)
         if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     ]
-    best = study.best_trial
+    valid = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.user_attrs.get("origin") != "transfer_prior"
+    ]  # priors were scored on other data
+    pick = max if settings.direction == "maximize" else min
+    best = pick(valid, key=lambda t: t.value)
     outcome = TuneOutcome(study.study_name, settings.space.decode(best.params), float(best.value), records)
     if settings.max_parallel == 1:
         outcome.avoided_kwh, outcome.avoided_trace = pruning_avoided(outcome.own(), len(levels))

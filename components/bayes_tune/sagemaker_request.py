@@ -1,0 +1,152 @@
+"""The CreateHyperParameterTuningJob request bayes_tune maps to on SageMaker, and its validation.
+
+Built without the sagemaker SDK (whose default job names carry a timestamp): the name is a prefix plus a digest of
+the request, so the same tuning job always compiles to the same bytes. `validate_request` runs botocore's own
+validator on the bundled service model, then the checks botocore leaves out: exact enum spellings (botocore takes
+Strategy "bayesian"), string patterns and maximum lengths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from greenpipe.components.bayes_tune.search_space import SearchSpace
+
+from greenpipe.errors import GreenpipeError
+
+OPERATION = "CreateHyperParameterTuningJob"
+NAME_MAX = 32  # HyperParameterTuningJobName: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}
+
+
+class RequestError(GreenpipeError):
+    """A SageMaker request does not fit the service model."""
+
+
+def tuning_job_request(
+    *,
+    job_prefix: str,
+    space: SearchSpace,
+    metric: str,
+    direction: str,
+    max_trials: int,
+    image_uri: str,
+    role_arn: str,
+    train_s3_uri: str,
+    output_s3_uri: str,
+    max_parallel: int = 1,
+    early_stopping: bool = True,
+    warm_start_from: Sequence[str] = (),
+    warm_start_type: str = "IdenticalDataAndAlgorithm",
+    static_hyperparameters: dict[str, Any] | None = None,
+    instance_type: str = "ml.m5.large",
+    max_runtime_s: int = 3600,
+    spot: bool = False,
+) -> dict[str, Any]:
+    """A Bayesian tuning job: one training job at a time by default, early stopping Auto, optional warm start.
+
+    The training container prints `<metric>=<value>` lines; the MetricDefinitions regex reads them.
+    """
+    if direction not in ("maximize", "minimize"):
+        raise RequestError(f"direction={direction!r} must be 'maximize' or 'minimize'")
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": int(max_runtime_s)}
+    if spot:
+        stopping["MaxWaitTimeInSeconds"] = 2 * int(max_runtime_s)
+    definition: dict[str, Any] = {
+        "StaticHyperParameters": {
+            k: v if isinstance(v, str) else json.dumps(v) for k, v in sorted((static_hyperparameters or {}).items())
+        },
+        "AlgorithmSpecification": {
+            "TrainingImage": image_uri,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": metric, "Regex": f"{re.escape(metric)}=([-+0-9.eE]+)"}],
+        },
+        "RoleArn": role_arn,
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": train_s3_uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": output_s3_uri},
+        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": stopping,
+        "EnableManagedSpotTraining": bool(spot),
+    }
+    config = {
+        "Strategy": "Bayesian",
+        "HyperParameterTuningJobObjective": {"Type": direction.capitalize(), "MetricName": metric},
+        "ResourceLimits": {"MaxNumberOfTrainingJobs": int(max_trials), "MaxParallelTrainingJobs": int(max_parallel)},
+        "ParameterRanges": space.sagemaker_ranges(),
+        "TrainingJobEarlyStoppingType": "Auto" if early_stopping else "Off",
+    }
+    body: dict[str, Any] = {"HyperParameterTuningJobConfig": config, "TrainingJobDefinition": definition}
+    if warm_start_from:
+        body["WarmStartConfig"] = {
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": n} for n in warm_start_from],
+            "WarmStartType": warm_start_type,
+        }
+    return {"HyperParameterTuningJobName": tuning_job_name(job_prefix, body), **body}
+
+
+def tuning_job_name(prefix: str, body: dict[str, Any]) -> str:
+    """`<prefix>-<8 hex of the request>`, at most 32 characters; the same request always gets the same name."""
+    clean = re.sub(r"[^a-zA-Z0-9-]+", "-", prefix).strip("-")[: NAME_MAX - 9].strip("-")
+    if not clean:
+        raise RequestError(f"job_prefix={prefix!r} has no letters or digits; give e.g. 'rain-tune'")
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{clean}-{digest}"
+
+
+def validate_request(params: dict[str, Any], operation: str = OPERATION) -> None:
+    """Raise RequestError listing every problem botocore finds, then every enum, pattern or length it skips."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model(operation).input_shape
+    report = ParamValidator().validate(params, shape)
+    if report.has_errors():
+        raise RequestError(f"{operation} request does not fit botocore's model:\n{report.generate_report()}")
+    problems: list[str] = []
+    _walk(shape, params, operation, problems)
+    if problems:
+        raise RequestError(f"{operation} request has values SageMaker would refuse:\n" + "\n".join(problems))
+
+
+def _walk(shape: Any, value: Any, where: str, problems: list[str]) -> None:
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            if key in shape.members:
+                _walk(shape.members[key], item, f"{where}.{key}", problems)
+    elif kind == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk(shape.member, item, f"{where}[{index}]", problems)
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            _walk(shape.key, key, f"{where} key", problems)
+            _walk(shape.value, item, f"{where}[{key!r}]", problems)
+    elif kind == "string" and isinstance(value, str):
+        enum = getattr(shape, "enum", None)
+        if enum and value not in enum:
+            problems.append(f"  {where}={value!r} is not one of {', '.join(enum)} (exact spelling)")
+        pattern = shape.metadata.get("pattern")
+        if pattern and not re.fullmatch(pattern, value, flags=re.DOTALL):
+            problems.append(f"  {where}={value!r} does not match the pattern {pattern}")
+        longest = shape.metadata.get("max")
+        if longest is not None and len(value) > longest:
+            problems.append(f"  {where} is {len(value)} characters; at most {longest}")
+    elif kind == "integer" and isinstance(value, int):
+        top = shape.metadata.get("max")
+        if top is not None and value > top:
+            problems.append(f"  {where}={value} is above the maximum {top}")

@@ -1,0 +1,315 @@
+"""bayes_tune: search-space checks, the step on real data through the runner, warm start, pruning credits, and the
+SageMaker request against botocore's model."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+from greenpipe.components.bayes_tune import STEPS, bayes_tune
+from greenpipe.components.bayes_tune.estimators import family
+from greenpipe.components.bayes_tune.objective import Holdout, TrialRunner, rung_levels
+from greenpipe.components.bayes_tune.sagemaker_request import RequestError, tuning_job_request, validate_request
+from greenpipe.components.bayes_tune.search_space import SearchSpace, SearchSpaceError
+from greenpipe.components.bayes_tune.tuning import TuneSettings, open_study, run_trials, storage_at
+
+from greenpipe import Artifact, Dataset, Metrics, pipeline
+from greenpipe.errors import GreenpipeError
+from greenpipe.runner import Runner
+from greenpipe.store import Store
+
+
+@pytest.fixture()
+def breast_cancer(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    path = tmp_path / "bc.parquet"
+    load_breast_cancer(as_frame=True).frame.to_parquet(path)
+    return path
+
+
+@pipeline(name="tune_test")
+def tune_pipeline(
+    data: Dataset, trials: int = 8, warm: str = "", estimator: str = "svc", fraction: float = 0.2
+) -> None:
+    bayes_tune(
+        train=data,
+        target="target",
+        estimator=estimator,
+        max_trials=trials,
+        warm_start_from=warm,
+        sample_fraction=fraction,
+    )
+
+
+def _run(store, data, **params):
+    result = Runner(tune_pipeline, {"data": str(data), **params}, store=store).run()
+    step = result.step("bayes_tune")
+    assert step.status == "ran", step.error
+    return step
+
+
+def _outputs(store, step):
+    best = json.loads(store.object_path(step.outputs["best_params"]).read_text())
+    history = pd.read_parquet(store.object_path(step.outputs["history"]))
+    return best, history
+
+
+# -- search space ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ({"type": "float", "low": 1.0, "high": 0.1}, "inverted"),
+        ({"type": "int", "low": 3, "high": 3}, "empty"),
+        ({"type": "float", "low": 0.0, "high": 1.0, "scaling": "Logarithmic"}, "includes 0"),
+        ({"type": "float", "low": -1.0, "high": 1.0, "scaling": "Logarithmic"}, "includes 0"),
+        ({"type": "float", "low": 0.1, "high": 1.0, "scaling": "logarithmic"}, "spelled exactly"),
+        ({"type": "float", "low": 0.5, "high": 1.5, "scaling": "ReverseLogarithmic"}, "high < 1"),
+        ({"type": "int", "low": 1, "high": 9, "scaling": "ReverseLogarithmic"}, "continuous ranges only"),
+        ({"values": []}, "empty"),
+        ({"type": "float", "low": 0.1}, "`high` is missing"),
+    ],
+)
+def test_bad_ranges_are_refused_with_the_field_named(entry, words):
+    with pytest.raises(SearchSpaceError, match=words) as info:
+        SearchSpace.from_dict({"C": entry})
+    assert "search_space['C']" in str(info.value)
+
+
+def test_reverse_log_values_stay_in_range_and_crowd_near_the_top():
+    import optuna
+
+    space = SearchSpace.from_dict(
+        {"momentum": {"type": "float", "low": 0.5, "high": 0.999, "scaling": "ReverseLogarithmic"}}
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    values = [space.suggest(study.ask())["momentum"] for _ in range(400)]
+    assert all(0.5 <= v <= 0.999 for v in values)
+    assert sum(v > 0.9 for v in values) > sum(v < 0.75 for v in values)  # linear would give 0.2 vs 0.5 shares
+
+
+def test_auto_scaling_goes_log_only_over_wide_positive_ranges():
+    space = SearchSpace.from_dict(
+        {"a": {"type": "float", "low": 1e-4, "high": 1.0}, "b": {"type": "float", "low": 0.0, "high": 1.0}}
+    )
+    assert [p.log for p in space.parameters] == [True, False]
+
+
+def test_rungs_start_at_the_small_sample_fraction_and_end_at_the_full_data():
+    assert rung_levels("sample", 0.1) == pytest.approx([0.1, 0.3, 1.0])
+    assert rung_levels("sample", 0.25) == [0.25, 1.0]
+    assert rung_levels("none", 0.1) == [1.0]
+
+
+# -- the step -------------------------------------------------------------------------------------------------
+
+
+def test_step_tunes_prunes_and_records_each_trials_energy(tmp_path, breast_cancer):
+    store = Store(tmp_path / "store")
+    step = _run(store, breast_cancer, trials=7, estimator="random_forest", fraction=1.0)
+    best, history = _outputs(store, step)
+    assert best["estimator"] == "random_forest" and best["metric"] == "accuracy"
+    assert set(best["params"]) >= {"max_depth", "min_samples_leaf", "max_features", "n_estimators"}
+    assert best["value"] == pytest.approx(step.values["best_value"]) and best["value"] > 0.9
+    assert step.values["trials"] == 7 == len(history)
+    assert (history["energy_kwh"] > 0).all() and (history["cpu_s"] > 0).all()
+    pruned = history[history["state"] == "PRUNED"]
+    assert step.values["pruned"] == len(pruned) > 0
+    assert (pruned["trial_equivalents"] < 1).all()  # a pruned trial paid for part of its budget only
+    credits = store.query("SELECT kind, energy_kwh, traced_to FROM credits WHERE exec_id=?", (step.exec_id,))
+    assert [c["kind"] for c in credits] == ["pruning"] and credits[0]["energy_kwh"] > 0
+    assert "measured" in credits[0]["traced_to"]
+    rows = store.query("SELECT count(*) AS n, sum(energy_kwh) AS kwh FROM bayes_tune_trials")
+    assert rows[0]["n"] == 7 and rows[0]["kwh"] == pytest.approx(history["energy_kwh"].sum())
+    # a spot_train-style consumer can build the estimator straight from best_params
+    fam = family(best["estimator"])
+    fam.make({k: v for k, v in best["params"].items() if k != "n_estimators"}, 0, budget=10)
+
+
+def test_warm_start_on_identical_data_reuses_the_parent_trials(tmp_path, breast_cancer):
+    store = Store(tmp_path / "store")
+    first, _ = _outputs(store, _run(store, breast_cancer, trials=8))
+    step = _run(store, breast_cancer, trials=3, warm=first["study"])
+    best, history = _outputs(store, step)
+    assert best["warm_start"] == "IdenticalDataAndAlgorithm"
+    assert (history["origin"] == "warm_start").sum() == 8 and step.values["trials"] == 3
+    assert history.loc[history["origin"] == "warm_start", "energy_kwh"].gt(0).all()  # kept from the parent
+    assert best["value"] >= first["value"]  # the parent's best is part of the study
+
+
+def test_warm_start_on_changed_data_transfers_the_best_configurations(tmp_path, breast_cancer):
+    store = Store(tmp_path / "store")
+    first, _ = _outputs(store, _run(store, breast_cancer, trials=6))
+    grown = tmp_path / "bigger.parquet"
+    frame = pd.read_parquet(breast_cancer)
+    pd.concat([frame, frame.iloc[:100]]).to_parquet(grown)
+    step = _run(store, grown, trials=4, warm=first["study"])
+    best, history = _outputs(store, step)
+    assert best["warm_start"] == "TransferLearning"
+    assert (history["origin"] == "enqueued").sum() == 1 and "warm_start" not in set(history["origin"])
+    priors = history[history["origin"] == "transfer_prior"]
+    assert len(priors) > 0 and step.values["trials"] == 4  # priors inform the sampler, they are not trials here
+    own = history[~history["origin"].isin(["transfer_prior"]) & (history["state"] == "COMPLETE")]
+    assert best["value"] == own["value"].max()  # the best is scored on the new data
+
+
+def test_small_sample_choice_sets_estimator_and_first_rung(tmp_path, breast_cancer):
+    choice = tmp_path / "choice.json"
+    choice.write_text(json.dumps({"candidate": "svc", "fraction": 0.2}))
+    best_path, hist_path, met_path = tmp_path / "best.json", tmp_path / "hist.parquet", tmp_path / "m.json"
+    os.environ["GREENPIPE_HOME"] = str(tmp_path / "home")
+    try:
+        out = bayes_tune(
+            Dataset(breast_cancer),
+            Artifact(best_path),
+            Dataset(hist_path),
+            Metrics(met_path),
+            choice=Artifact(choice),
+            target="target",
+            max_trials=8,
+        )
+    finally:
+        del os.environ["GREENPIPE_HOME"]
+    best = json.loads(best_path.read_text())
+    history = pd.read_parquet(hist_path)
+    assert best["estimator"] == "svc" and set(best["params"]) == {"C", "gamma"}
+    assert out.trials == 8 and Metrics(met_path).values()["trials"] == 8
+    assert history["trial_equivalents"].min() == pytest.approx(0.2)  # a trial pruned on the 20% sample
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"metric": "precision_at_k"}, "metric='precision_at_k'"),
+        ({"metric": "log_loss", "direction": "maximize"}, "direction='maximize'"),
+        (
+            {
+                "search_space": {"C": {"type": "float", "low": 0.0, "high": 10.0, "scaling": "Logarithmic"}},
+                "estimator": "logistic",
+            },
+            "includes 0",
+        ),
+        ({"search_space": {"depth": {"type": "int", "low": 1, "high": 5}}}, "not hyperparameters"),
+        ({"estimator": "xgboost"}, "estimator='xgboost'"),
+        ({"target": "label"}, "target='label'"),
+        ({"warm_start_from": "no-such-study"}, "no-such-study"),
+    ],
+)
+def test_bad_input_fails_before_any_trial(tmp_path, breast_cancer, params, words, monkeypatch):
+    monkeypatch.setenv("GREENPIPE_HOME", str(tmp_path / "home"))
+    params = {"target": "target", **params}
+    with pytest.raises(GreenpipeError, match=words):
+        bayes_tune(
+            Dataset(breast_cancer),
+            Artifact(tmp_path / "b.json"),
+            Dataset(tmp_path / "h.parquet"),
+            Metrics(tmp_path / "m.json"),
+            **params,
+        )
+    assert not (tmp_path / "b.json").exists()
+    folder = tmp_path / "home" / "bayes_tune"
+    if folder.exists():  # a study may have been opened, but no trial ran
+        import optuna
+
+        storage = storage_at(folder)
+        assert all(
+            not optuna.load_study(study_name=n, storage=storage).trials for n in optuna.get_all_study_names(storage)
+        )
+
+
+def test_study_resumes_after_an_interrupted_job(tmp_path):
+    """The study lives in the store: a job stopped after 4 of 6 trials runs only the 2 left when rerun."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    runner = TrialRunner(family("svc"), Holdout.split(X, y), "accuracy", "none")
+    space = SearchSpace.from_dict(family("svc").default_space)
+    storage = storage_at(tmp_path / "bt")
+
+    def stop_after_four(study, trial):
+        if trial.number == 3:
+            study.stop()
+
+    settings = TuneSettings(space, "maximize", max_trials=6)
+    run_trials(open_study(storage, "s", settings, {"estimator": "svc"}), runner, settings, callbacks=[stop_after_four])
+    again = run_trials(open_study(storage_at(tmp_path / "bt"), "s", settings, {"estimator": "svc"}), runner, settings)
+    assert len(again.own()) == 6
+
+
+def test_step_is_listed_with_its_tuning_runtime():
+    assert STEPS == [bayes_tune]
+    spec = bayes_tune.spec
+    assert spec.runtime == "tuning"
+    assert [o.name for o in spec.outputs] == ["best_params", "history", "metrics"]
+    assert [v.name for v in spec.values] == ["best_value", "trials", "pruned"]
+
+
+# -- SageMaker ------------------------------------------------------------------------------------------------
+
+
+def _request(**overrides):
+    space = SearchSpace.from_dict(
+        {
+            "learning_rate": {"type": "float", "low": 0.01, "high": 0.5, "scaling": "Logarithmic"},
+            "max_leaf_nodes": {"type": "int", "low": 4, "high": 128, "scaling": "Logarithmic"},
+            "momentum": {"type": "float", "low": 0.5, "high": 0.99, "scaling": "ReverseLogarithmic"},
+            "loss": {"values": ["log_loss", "exponential"]},
+        }
+    )
+    args = dict(
+        job_prefix="rain-tune",
+        space=space,
+        metric="accuracy",
+        direction="maximize",
+        max_trials=20,
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/greenpipe:0.1.0",
+        role_arn="arn:aws:iam::123456789012:role/greenpipe",
+        train_s3_uri="s3://bucket/data/train",
+        output_s3_uri="s3://bucket/tuning",
+        warm_start_from=["rain-tune-0a1b2c3d"],
+        static_hyperparameters={"estimator": "hist_gradient_boosting", "target": "rain"},
+    )
+    args.update(overrides)
+    return tuning_job_request(**args)
+
+
+def test_sagemaker_request_is_bayesian_one_at_a_time_and_valid():
+    request = _request()
+    validate_request(request)
+    config = request["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Bayesian" and config["TrainingJobEarlyStoppingType"] == "Auto"
+    assert config["ResourceLimits"]["MaxParallelTrainingJobs"] == 1
+    ranges = config["ParameterRanges"]
+    assert [r["ScalingType"] for r in ranges["ContinuousParameterRanges"]] == ["Logarithmic", "ReverseLogarithmic"]
+    assert ranges["CategoricalParameterRanges"][0]["Values"] == ["log_loss", "exponential"]
+    assert request["WarmStartConfig"]["WarmStartType"] == "IdenticalDataAndAlgorithm"
+    assert request == _request()  # deterministic: same name, same bytes
+    assert request["HyperParameterTuningJobName"] != _request(max_trials=21)["HyperParameterTuningJobName"]
+
+
+def test_validation_catches_the_enums_botocore_lets_through():
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    request = _request()
+    request["HyperParameterTuningJobConfig"]["Strategy"] = "bayesian"
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .operation_model("CreateHyperParameterTuningJob")
+        .input_shape
+    )
+    assert not ParamValidator().validate(request, shape).has_errors()  # botocore alone accepts it
+    with pytest.raises(RequestError, match="'bayesian' is not one of Bayesian"):
+        validate_request(request)
+    bad_warm = _request(warm_start_type="transfer")
+    with pytest.raises(RequestError, match="WarmStartType='transfer'"):
+        validate_request(bad_warm)
+    wrong_type = _request()
+    wrong_type["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = "1"
+    with pytest.raises(RequestError, match="MaxParallelTrainingJobs"):
+        validate_request(wrong_type)

@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: the engine reads NamedTuple value 
 
 from typing import NamedTuple
 
-from greenpipe import Dataset, Output, Resources, step
+from greenpipe import CodeRef, Dataset, Output, Resources, step
 from greenpipe.context import current
 
 
@@ -29,7 +29,7 @@ def feature_dedup(
     source: Dataset,
     features: Output[Dataset],
     name: str,
-    transform: str,
+    transform: CodeRef,
     entity_key: list[str],
     event_time: str,
     feature_names: list[str] | None = None,

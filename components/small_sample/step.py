@@ -4,7 +4,7 @@ import math
 import warnings
 from typing import Any, NamedTuple
 
-from greenpipe import Artifact, Dataset, Metrics, Output, Report, Resources, step
+from greenpipe import Artifact, CodeRef, Dataset, Metrics, Output, Report, Resources, step
 from greenpipe.artifacts import write_json_atomic
 from greenpipe.errors import GreenpipeError
 from greenpipe.ledger import UsageMeter, formula_kwh
@@ -96,7 +96,7 @@ def small_sample(
     threshold: float,
     metric: str = "auto",
     task: str = "auto",
-    candidates: list[str] | None = None,
+    candidates: list[CodeRef] | None = None,
     fractions: list[float] | None = None,
     min_rows: int = 100,
     holdout: float = 0.2,

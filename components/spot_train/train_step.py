@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import NamedTuple
 
-from greenpipe import Artifact, Dataset, Metrics, Model, Output, Resources, step
+from greenpipe import Artifact, CodeRef, Dataset, Metrics, Model, Output, Resources, step
 from greenpipe.artifacts import write_json_atomic
 from greenpipe.context import current
 from greenpipe.errors import GreenpipeError
@@ -33,7 +33,7 @@ def spot_train(
     validation: Dataset | None = None,
     hyperparameters: Artifact | None = None,
     warm_start: Model | None = None,
-    estimator: str = "SGDClassifier",
+    estimator: CodeRef = "SGDClassifier",
     estimator_params: dict | None = None,
     max_epochs: int = 50,
     checkpoint_every: int = 1,

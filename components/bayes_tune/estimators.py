@@ -104,7 +104,12 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
 }
 
 
+# small_sample's candidate names for the same families
+ALIASES = {"linear": "logistic"}
+
+
 def family(name: str) -> EstimatorFamily:
+    name = ALIASES.get(name, name)
     if name not in ESTIMATORS:
         raise GreenpipeError(f"estimator={name!r} is not known to bayes_tune: use one of {', '.join(ESTIMATORS)}")
     return ESTIMATORS[name]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenpipe.artifacts import Artifact
-from greenpipe.errors import ParamError, SpecError, StepNotFound
+from greenpipe.errors import GreenpipeError, ParamError, SpecError, StepNotFound
 from greenpipe.params import coerce, is_param_type, type_name
 from greenpipe.step import REQUIRED, Step
 
@@ -296,6 +296,13 @@ class Pipeline:
         _local.graph = graph
         try:
             self.fn(**{p.name: p for p in self.params})
+        except GreenpipeError:
+            raise
+        except Exception as exc:  # the body is user code; its parameters are placeholders, not values
+            raise SpecError(
+                f"pipeline {self.name} failed while building its graph: {type(exc).__name__}: {exc}. Inside a "
+                "@pipeline body, parameters are placeholders: pass them to steps, do not compute with them"
+            ) from exc
         finally:
             _local.graph = previous
         if not graph.tasks:

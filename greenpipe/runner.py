@@ -236,13 +236,15 @@ class Runner:
         )
 
     def _execute(self, run_id: str, task: Task) -> StepResult:
+        for cond in task.conditions:  # a gated step skipped by its own condition is credited, even mid-block
+            gate = self._results[cond.ref.task.name]
+            if gate.status in ("failed", "skipped"):
+                return self._record_skip(run_id, task, f"upstream '{gate.name}' {gate.status}")
+            if not cond.holds(gate.values.get(cond.ref.name)):
+                return self._record_skip(run_id, task, f"condition {cond.describe()} is false", credit=True)
         resolved = self._resolve(task)
         if resolved.blocked:
             return self._record_skip(run_id, task, resolved.blocked)
-        for cond in task.conditions:
-            value = self._results[cond.ref.task.name].values.get(cond.ref.name)
-            if not cond.holds(value):
-                return self._record_skip(run_id, task, f"condition {cond.describe()} is false", credit=True)
         assert resolved.parts is not None
         spec = task.step.spec
         forced = task.name in self.forced
@@ -314,10 +316,11 @@ class Runner:
         result = StepResult(task.name, "skipped", reason, exec_id=secrets.token_hex(8))
         credits = []
         if credit:
+            # what this same task last measured when it ran; else the same step anywhere
             prev = self.store.query(
                 "SELECT exec_id, energy_kwh FROM executions WHERE step_ref=? AND status='ran' "
-                "ORDER BY finished DESC LIMIT 1",
-                (task.step.spec.ref,),
+                "ORDER BY (pipeline=? AND task=?) DESC, finished DESC LIMIT 1",
+                (task.step.spec.ref, self.pipeline.name, task.name),
             )
             if prev and prev[0]["energy_kwh"] > 0:
                 credits.append(

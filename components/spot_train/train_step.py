@@ -48,7 +48,8 @@ def spot_train(
 
     Args:
         hyperparameters: JSON from bayes_tune (a flat dict, or one under "params"/"best_params"); overrides
-            `estimator_params`.
+            `estimator_params`. With estimator="auto" the estimator is the one bayes_tune tuned, or else the
+            warm_start model's own.
         warm_start: a Model folder (model.pkl) of the same estimator to continue from.
         rules: stop-rules by Debugger name, e.g. ["ExplodingTensor", {"name": "Overtraining", "delta": 0.001}]
             or {"LossNotDecreasing": {"num_steps": 5}}; None uses ExplodingTensor, LossNotDecreasing,
@@ -63,6 +64,8 @@ def spot_train(
     params = dict(estimator_params or {})
     if hyperparameters is not None:
         params.update(_read_hyperparameters(hyperparameters.path))
+    if estimator == "auto":
+        estimator = _auto_estimator(hyperparameters, warm_start, params)
     ctx = current()
     key = _job_key(
         train,
@@ -151,6 +154,40 @@ def spot_train(
         )
     shutil.rmtree(folder, ignore_errors=True)  # done: the model is the output; failures keep their checkpoints
     return TrainResult(stopped, summary["rule"], summary["steps"])
+
+
+# bayes_tune's estimator families that spot_train trains epoch by epoch (classification; bayes_tune's metrics are)
+TUNED_FAMILIES = {
+    "hist_gradient_boosting": "HistGradientBoostingClassifier",
+    "random_forest": "RandomForestClassifier",
+    "mlp": "MLPClassifier",
+}
+
+
+def _auto_estimator(hyperparameters: Artifact | None, warm_start: Model | None, params: dict) -> str:
+    """estimator="auto": the estimator bayes_tune tuned (its best_params JSON), else the warm-start model's own
+    (its model.json, whose params also become the defaults: continuing a model keeps its settings)."""
+    if hyperparameters is None and warm_start is not None:
+        described = Path(warm_start.path) / "model.json"
+        data = json.loads(described.read_text()) if described.is_file() else {}
+        for name, value in dict(data.get("params") or {}).items():
+            params.setdefault(name, value)
+        if data.get("estimator"):
+            return str(data["estimator"])
+    family = ""
+    if hyperparameters is not None:
+        source = Path(hyperparameters.path)
+        if source.is_dir():
+            source = next(iter(sorted(source.glob("*.json"))), source)
+        data = json.loads(source.read_text()) if source.is_file() else {}
+        family = str(data.get("estimator", "")) if isinstance(data, dict) else ""
+    if family not in TUNED_FAMILIES:
+        raise GreenpipeError(
+            f"spot_train: estimator='auto' takes the estimator from bayes_tune's best_params, which names "
+            f"{family or 'none'!r}; spot_train trains {', '.join(TUNED_FAMILIES)} from it: restrict the search "
+            "to those, or pass estimator=NAME"
+        )
+    return TUNED_FAMILIES[family]
 
 
 def _read_hyperparameters(path: str) -> dict:

@@ -1,0 +1,78 @@
+"""retrain: ingest a new period -> drift_gate against the champion's baseline -> when retrain: spot_train
+warm-started from the champion -> evaluate on the new period -> register, promoted only if better than the champion.
+A skipped retrain is recorded with what its last run measured."""
+
+from greenpipe.components.drift_gate import drift_baseline, drift_gate
+from greenpipe.components.feature_dedup import feature_dedup, training_set
+from greenpipe.components.register import register
+from greenpipe.components.spot_train import spot_train
+from greenpipe.pipelines.rainfall import (
+    champion,
+    check_quality,
+    evaluate_classifier,
+    ingest_rainfall,
+    model_frame,
+    time_split,
+)
+from greenpipe.pipelines.rainfall_features import ENTITY_KEY, EVENT_TIME, FEATURE_SET, TRANSFORM
+
+from greenpipe import pipeline, when
+
+
+def _features(raw):  # the same feature set, shared with train through feature_dedup
+    checked = check_quality(data=raw)
+    features = feature_dedup(
+        source=checked.checked, name=FEATURE_SET, transform=TRANSFORM, entity_key=ENTITY_KEY, event_time=EVENT_TIME
+    )
+    return training_set(
+        labels=checked.checked,
+        features=features.features,
+        entity_key=ENTITY_KEY,
+        label_time=EVENT_TIME,
+        feature_time=EVENT_TIME,
+    )
+
+
+@pipeline(name="retrain", description="Retrain the rain classifier only when a new period drifts or its KPI drops")
+def retrain(
+    period: int = 40,
+    window: int = 6,
+    model_name: str = "rainfall",
+    drift_share: float = 0.5,
+    kpi_floor: float = 0.75,
+    max_epochs: int = 30,
+    seed: int = 0,
+) -> None:
+    batch = ingest_rainfall(first_period=period, periods=1)
+    batch_frame = model_frame(data=_features(batch.data).training)
+    current = champion(model_name=model_name)
+    gate = drift_gate(
+        data=batch_frame.out,
+        baseline=current.baseline,
+        model=current.model,
+        target="rain",
+        drift_share=drift_share,
+        kpi_floor=kpi_floor,
+    )
+    with when(gate.retrain):
+        history = ingest_rainfall(first_period=period, periods=0, lookback=window)
+        parts = time_split(data=_features(history.data).training, test_share=0.0)
+        baseline = drift_baseline(data=parts.train, target="rain")
+        trained = spot_train(
+            train=parts.train,
+            validation=parts.validation,
+            warm_start=current.model,
+            estimator="auto",
+            target="rain",
+            max_epochs=max_epochs,
+            seed=seed,
+        )
+        scored = evaluate_classifier(model=trained.model, test=batch_frame.out)
+        register(
+            model=trained.model,
+            metrics=scored.metrics,
+            eval_data=batch_frame.out,
+            baseline=baseline.baseline,
+            model_name=model_name,
+            metric="accuracy",
+        )

@@ -186,7 +186,37 @@ def _artifacts(store: Store, executions: list[Any]) -> list[str]:
                 blocks.append(f"<h3>{html.escape(e['task'])}.{html.escape(name)} (metrics)</h3><table>{cells}</table>")
             elif kind == "report":
                 blocks.append(f"<h3>{html.escape(e['task'])}.{html.escape(name)}</h3>{_embed(path)}")
+            elif kind == "dataset" and name == "history" and path.is_file():
+                plot = _trial_history(path)
+                if plot:
+                    blocks.append(f"<h3>{html.escape(e['task'])}.{name} (tuning history)</h3>{plot}")
     return blocks
+
+
+def _trial_history(path: Path) -> str:
+    """A trial table (columns number, state, value; e.g. bayes_tune's history) as value per trial and best so far."""
+    import pandas as pd
+
+    trials = pd.read_parquet(path)
+    if not {"number", "state", "value"} <= set(trials.columns) or trials.empty:
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for state, colour in (("COMPLETE", "#3b7d4f"), ("PRUNED", "#b5523b")):
+        part = trials[trials["state"] == state]
+        ax.scatter(part["number"], part["value"], s=18, color=colour, label=state.lower())
+    done = trials[trials["state"] == "COMPLETE"].sort_values("number")
+    if not done.empty:
+        ax.step(done["number"], done["value"].cummax(), where="post", color="#1d2a22", label="running max")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("objective")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
 
 
 def _embed(path: Path) -> str:

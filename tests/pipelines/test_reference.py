@@ -99,6 +99,11 @@ def test_report_of_the_train_run_embeds_the_component_reports(trained, tmp_path)
     out = tmp_path / "report.html"
     cli("report", first["run_id"], "--out", str(out))
     page = out.read_text()
-    for embedded in ("small_sample.report", "check_quality.report"):
+    for embedded in (
+        "small_sample.report",
+        "check_quality.report",
+        "bayes_tune.history (tuning history)",
+        "register.card",
+    ):
         assert embedded in page
     assert "data:image/png;base64," in page

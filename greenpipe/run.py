@@ -15,6 +15,7 @@ layout under GREENPIPE_SM_ROOT (default `/`):
               values  /opt/ml/processing/output/greenpipe/values.json
   training:   inputs  /opt/ml/input/data/<name>/          outputs /opt/ml/model/<name> (in model.tar.gz)
               values  /opt/ml/output/data/values.json     params  /opt/ml/input/config/hyperparameters.json
+              (a tuning job's tuned values, not params of the step, go into its `tuned_hyperparameters: dict`)
 An input folder that SageMaker filled with one entry stands for that entry; `--archive-member name=member`
 unpacks an upstream training job's model.tar.gz and takes `member` from it.
 """
@@ -43,6 +44,9 @@ LEDGER_FILE = "ledger.json"
 VALUES_OUTPUT = "greenpipe"  # the processing output that holds values.json and ledger.json
 METRIC_LINE = "greenpipe-metric"  # `greenpipe-metric name=value` lines, read by SageMaker MetricDefinitions
 RESERVED_HYPERPARAMETER_PREFIXES = ("greenpipe_", "sagemaker_", "_")
+# A SageMaker tuning job's trial step declares this dict param: the hyperparameters the tuning job sets that are
+# not params of the step (the tuned values, as text) are gathered into it (see greenpipe.backends.sagemaker_tuning).
+TUNED_PARAM = "tuned_hyperparameters"
 
 
 def resolve_step(component: str) -> Step:
@@ -215,8 +219,11 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
     step = resolve_step(args.component)
     spec = step.spec
     texts = {k: v for k, v in layout.hyperparameters().items() if not k.startswith(RESERVED_HYPERPARAMETER_PREFIXES)}
-    texts.update(_pairs(args.param, "--param"))
     known = {p.name for p in spec.params}
+    tuned = {k: texts.pop(k) for k in sorted(texts) if k not in known} if TUNED_PARAM in known else {}
+    if tuned:
+        texts[TUNED_PARAM] = json.dumps(tuned, sort_keys=True)
+    texts.update(_pairs(args.param, "--param"))
     for name in texts:
         if name not in known:
             raise ParamError(f"step {spec.name} has no param {name!r}; its params are: {', '.join(sorted(known))}")
@@ -257,11 +264,11 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
     given_outputs = _pairs(args.output, "--output")
     outputs: dict[str, Any] = {}
     for ospec in spec.outputs:
-        path = Path(given_outputs[ospec.name]) if ospec.name in given_outputs else layout.output(ospec.name)
-        if path is None:
+        out_path = Path(given_outputs[ospec.name]) if ospec.name in given_outputs else layout.output(ospec.name)
+        if out_path is None:
             raise GreenpipeError(f"output {ospec.name} has no path: pass --output {ospec.name}=PATH")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        outputs[ospec.name] = artifact_class(ospec.kind)(path)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        outputs[ospec.name] = artifact_class(ospec.kind)(out_path)
     kwargs.update(outputs)
 
     ctx = StepContext(home=default_home(), task=spec.name)

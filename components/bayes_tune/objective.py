@@ -152,6 +152,7 @@ class TrialRunner:
         self.levels = rung_levels(fidelity, min_fraction)
         self.seed = seed
         self._samples: dict[float, tuple[Any, Any]] = {}
+        self.fitted: Any = None  # the estimator of the last rung run (what a SageMaker trial saves)
 
     @property
     def full_cost(self) -> float:
@@ -175,6 +176,7 @@ class TrialRunner:
                     X, y = self._sample(level)
                     est = self.estimator.make(params, self.seed).fit(X, y)
                 value = score(self.metric, est, self.holdout.X_val, self.holdout.y_val)
+            self.fitted = est
             yield level, cost, value
 
     def _grow(self, est: Any, params: dict[str, Any], level: float) -> Any:

@@ -50,8 +50,6 @@ def tuning_job_request(
 
     The training container prints `<metric>=<value>` lines; the MetricDefinitions regex reads them.
     """
-    if direction not in ("maximize", "minimize"):
-        raise RequestError(f"direction={direction!r} must be 'maximize' or 'minimize'")
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": int(max_runtime_s)}
     if spot:
         stopping["MaxWaitTimeInSeconds"] = 2 * int(max_runtime_s)
@@ -82,20 +80,129 @@ def tuning_job_request(
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": bool(spot),
     }
-    config = {
+    body: dict[str, Any] = {
+        "HyperParameterTuningJobConfig": tuning_config(
+            space, metric, direction, max_trials, max_parallel, early_stopping
+        ),
+        "TrainingJobDefinition": definition,
+    }
+    if warm_start_from:
+        body["WarmStartConfig"] = warm_start_config(warm_start_from, warm_start_type)
+    return {"HyperParameterTuningJobName": tuning_job_name(job_prefix, body), **body}
+
+
+def tuning_config(
+    space: SearchSpace,
+    metric: str,
+    direction: str,
+    max_trials: int | dict,
+    max_parallel: int | dict = 1,
+    early_stopping: bool = True,
+) -> dict[str, Any]:
+    """HyperParameterTuningJobConfig: Bayesian, the space's ranges with their ScalingType, early stopping Auto.
+
+    A limit may be a pipeline-parameter reference ({"Get": "Parameters.max_trials"}); it is kept as it is.
+    """
+    if direction not in ("maximize", "minimize"):
+        raise RequestError(f"direction={direction!r} must be 'maximize' or 'minimize'")
+    return {
         "Strategy": "Bayesian",
         "HyperParameterTuningJobObjective": {"Type": direction.capitalize(), "MetricName": metric},
-        "ResourceLimits": {"MaxNumberOfTrainingJobs": int(max_trials), "MaxParallelTrainingJobs": int(max_parallel)},
+        "ResourceLimits": {
+            "MaxNumberOfTrainingJobs": _limit(max_trials),
+            "MaxParallelTrainingJobs": _limit(max_parallel),
+        },
         "ParameterRanges": space.sagemaker_ranges(),
         "TrainingJobEarlyStoppingType": "Auto" if early_stopping else "Off",
     }
-    body: dict[str, Any] = {"HyperParameterTuningJobConfig": config, "TrainingJobDefinition": definition}
-    if warm_start_from:
-        body["WarmStartConfig"] = {
-            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": n} for n in warm_start_from],
-            "WarmStartType": warm_start_type,
+
+
+def _limit(value: int | dict) -> int | dict:
+    return value if isinstance(value, dict) else int(value)
+
+
+def warm_start_config(parents: Sequence[str], warm_start_type: str) -> dict[str, Any]:
+    """WarmStartConfig naming the parent tuning jobs (SageMaker takes at most 5)."""
+    return {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": n} for n in parents],
+        "WarmStartType": warm_start_type,
+    }
+
+
+class SageMakerTuning:
+    """How bayes_tune compiles to a SageMaker tuning job: the contract greenpipe.backends.sagemaker_tuning reads.
+
+    bayes_tune's search space ranges over the estimator's hyperparameters, not over the step's own params, so
+    the backend cannot derive the job from the step's signature. This object tells it:
+    - `trial_step`: the runtime="training" step each of the tuning job's training jobs runs once, for one
+      configuration (components/bayes_tune/trial.py);
+    - `compile_params`: the params the tuning job is built from (they must be constants in the pipeline), and
+      `reference_params`, which may come from pipeline parameters (passed as {"Get": ...} references);
+    - `tuning_job(params)`: HyperParameterTuningJobConfig, and WarmStartConfig when warm_start_from names a
+      parent tuning job, built by the same functions as `tuning_job_request`.
+    """
+
+    compile_params = ("estimator", "search_space", "metric", "direction", "warm_start_from", "warm_start_type")
+    reference_params = ("max_trials", "max_parallel")  # a pipeline parameter reference stands in ResourceLimits
+
+    @property
+    def trial_step(self) -> Any:
+        from greenpipe.components.bayes_tune.trial import bayes_tune_trial
+
+        return bayes_tune_trial
+
+    def tuning_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The tuning job's config from bayes_tune's params (missing ones take bayes_tune's defaults)."""
+        from greenpipe.components.bayes_tune.estimators import family
+        from greenpipe.components.bayes_tune.objective import resolve_direction
+        from greenpipe.components.bayes_tune.step import _check_names
+        from greenpipe.components.bayes_tune.tuning import TuneSettings
+
+        given = {**_defaults(), **params}
+        estimator, search_space = given["estimator"], given["search_space"]
+        if not estimator and not search_space:
+            raise GreenpipeError(
+                "estimator='' with no search_space takes the estimator, and so the search space, from "
+                "small_sample's choice when the step runs; pass estimator=NAME: SageMaker tuning ranges are "
+                "fixed when the pipeline is compiled"
+            )
+        space = SearchSpace.from_dict(search_space or family(estimator).default_space)
+        if estimator:  # else the estimator comes from the choice at run time; the trial checks the names then
+            _check_names(family(estimator), space)
+        direction = resolve_direction(given["metric"], given["direction"])
+        limits = {k: given[k] for k in ("max_trials", "max_parallel") if not isinstance(given[k], dict)}
+        TuneSettings(space, direction, **{"max_trials": 1, "max_parallel": 1, **limits})  # checks constant limits
+        out: dict[str, Any] = {
+            "HyperParameterTuningJobConfig": tuning_config(
+                space, given["metric"], direction, given["max_trials"], given["max_parallel"]
+            )
         }
-    return {"HyperParameterTuningJobName": tuning_job_name(job_prefix, body), **body}
+        if given["warm_start_from"]:
+            out["WarmStartConfig"] = warm_start_config(
+                [given["warm_start_from"]], _warm_start_type(given["warm_start_type"])
+            )
+        return out
+
+
+def _defaults() -> dict[str, Any]:
+    from greenpipe.components.bayes_tune.step import bayes_tune
+
+    return {p.name: p.default for p in bayes_tune.spec.params if not p.required}
+
+
+def _warm_start_type(kind: str) -> str:
+    # "auto" decides locally by comparing data and settings with the parent study, which a compiled pipeline
+    # cannot do; TransferLearning is the type SageMaker accepts whether or not they match.
+    if kind == "auto":
+        return "TransferLearning"
+    if kind not in ("IdenticalDataAndAlgorithm", "TransferLearning"):
+        raise RequestError(
+            f"warm_start_type={kind!r} must be 'auto', 'IdenticalDataAndAlgorithm' or 'TransferLearning'"
+        )
+    return kind
+
+
+SAGEMAKER_TUNING = SageMakerTuning()
 
 
 def tuning_job_name(prefix: str, body: dict[str, Any]) -> str:

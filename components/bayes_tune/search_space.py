@@ -213,6 +213,38 @@ class SearchSpace:
                 return False
         return True
 
+    def from_sagemaker(self, texts: dict[str, str]) -> dict[str, Any]:
+        """The hyperparameter strings a SageMaker tuning job passes for one point -> real values.
+
+        The inverse of `sagemaker_ranges`: integers and floats are parsed, a categorical text is matched back to
+        the choice it renders (so `true` becomes True and `3` becomes 3 when the choices were bool or int).
+        """
+        unknown = sorted(set(texts) - set(self.names))
+        missing = [n for n in self.names if n not in texts]
+        if unknown or missing:
+            raise SearchSpaceError(
+                f"hyperparameters {sorted(texts)} do not match the search space {self.names} "
+                f"(unknown {unknown}, missing {missing}); compile and run with the same search_space"
+            )
+        values: dict[str, Any] = {}
+        for p in self.parameters:
+            text = texts[p.name]
+            try:
+                if isinstance(p, CategoricalParameter):
+                    values[p.name] = next(v for v in p.values if _text(v) == text)
+                elif isinstance(p, IntegerParameter):
+                    number = float(text)
+                    if not number.is_integer():
+                        raise ValueError(text)
+                    values[p.name] = int(number)
+                else:
+                    values[p.name] = float(text)
+            except (ValueError, StopIteration):
+                raise SearchSpaceError(
+                    f"hyperparameter {p.name}={text!r} is not a value of search_space[{p.name!r}] ({p.to_dict()})"
+                ) from None
+        return values
+
     def sagemaker_ranges(self) -> dict[str, list[dict[str, Any]]]:
         """SageMaker's ParameterRanges: Integer-, Continuous- and CategoricalParameterRanges lists."""
         ranges: dict[str, list[dict[str, Any]]] = {}

@@ -8,6 +8,7 @@ step's code (or a helper it reaches) misses the cache for exactly that step.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,7 +320,7 @@ def _training_common(task: Task, sources: dict[str, InputSource], options: SageM
     return common
 
 
-def hyperparameters(task: Task, skip: set[str] = frozenset()) -> dict[str, Any]:
+def hyperparameters(task: Task, skip: Collection[str] = ()) -> dict[str, Any]:
     """Step params as SageMaker hyperparameters (strings), plus the code fingerprint."""
     out = {name: param_value(value) for name, value in sorted(task.params.items()) if name not in skip}
     out["greenpipe_fingerprint"] = task.step.fingerprint().digest
@@ -327,8 +328,15 @@ def hyperparameters(task: Task, skip: set[str] = frozenset()) -> dict[str, Any]:
 
 
 def metric_definitions(task: Task) -> list[dict]:
-    names = sorted({_metric_name(task)} - {None})
-    return [{"Name": name, "Regex": f"{METRIC_LINE} {_java_escape(name)}=([-+0-9.eE]+|nan|inf)"} for name in names]
+    name = _metric_name(task)
+    return metric_definitions_for([name] if name is not None else [])
+
+
+def metric_definitions_for(names: Collection[str]) -> list[dict]:
+    """MetricDefinitions reading the `greenpipe-metric <name>=<value>` lines greenpipe.run prints."""
+    return [
+        {"Name": name, "Regex": f"{METRIC_LINE} {_java_escape(name)}=([-+0-9.eE]+|nan|inf)"} for name in sorted(names)
+    ]
 
 
 def task_param(task: Task, name: str, default: Any = None) -> Any:
@@ -365,89 +373,10 @@ def training_arguments(task: Task, sources: dict[str, InputSource], options: Sag
 
 
 def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
-    """A Bayesian tuning job whose training jobs each run the step once at one point of its search space.
+    """A Bayesian tuning job for a runtime="tuning" step (see greenpipe.backends.sagemaker_tuning)."""
+    from greenpipe.backends.sagemaker_tuning import tuning_arguments as build
 
-    The step declares `search_space: dict` ({param: {"low", "high", "log"?} | [choices...]}) over its own
-    params, `objective: str` (a metric its Metrics output logs), optionally `direction` ("maximize" or
-    "minimize") and `n_trials` or `max_trials`.
-    """
-    spec = task.step.spec
-    space = _constant(task, "search_space", dict)
-    objective = _constant(task, "objective", str)
-    direction = _constant(task, "direction", str, "maximize")
-    trials = task_param(task, "n_trials", task_param(task, "max_trials", 10))
-    if isinstance(trials, PipelineParam) or not isinstance(trials, int):
-        raise CompileError(
-            f"step {task.name}: n_trials/max_trials must be a constant int for a SageMaker tuning "
-            "job (its ResourceLimits are part of the definition)"
-        )
-    if direction not in ("maximize", "minimize"):
-        raise CompileError(f"step {task.name}: direction={direction!r} must be 'maximize' or 'minimize'")
-    ranges: dict[str, list] = {
-        "IntegerParameterRanges": [],
-        "ContinuousParameterRanges": [],
-        "CategoricalParameterRanges": [],
-    }
-    params = {p.name: p for p in spec.params}
-    for name, bounds in sorted(space.items()):
-        if name not in params or params[name].type not in (int, float, str, bool):
-            raise CompileError(
-                f"step {task.name}: search_space key {name!r} is not an int/float/str param of the "
-                "step; a SageMaker tuning job varies the step's own params"
-            )
-        ptype = params[name].type
-        if isinstance(bounds, list):
-            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": [param_text(v) for v in bounds]})
-        elif isinstance(bounds, dict) and "low" in bounds and "high" in bounds and ptype in (int, float):
-            key = "IntegerParameterRanges" if ptype is int else "ContinuousParameterRanges"
-            ranges[key].append(
-                {
-                    "Name": name,
-                    "MinValue": param_text(ptype(bounds["low"])),
-                    "MaxValue": param_text(ptype(bounds["high"])),
-                    "ScalingType": "Logarithmic" if bounds.get("log") else "Auto",
-                }
-            )
-        else:
-            raise CompileError(
-                f"step {task.name}: search_space[{name!r}]={bounds!r} is not a range SageMaker "
-                "can tune: use {'low': x, 'high': y, 'log': bool} for numbers or a list of choices"
-            )
-    common = _training_common(task, sources, options)
-    definition = {
-        "AlgorithmSpecification": {
-            "TrainingImage": options.image,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": metric_definitions(task),
-        },
-        "StaticHyperParameters": hyperparameters(task, skip=set(space)),
-        **common,
-    }
-    # A tuning job's training image has no ContainerEntrypoint: SageMaker runs `train`, which the image
-    # provides and which reads the step from GREENPIPE_STEP.
-    config = {
-        "Strategy": "Bayesian",
-        "HyperParameterTuningJobObjective": {"Type": direction.capitalize(), "MetricName": objective},
-        "ResourceLimits": {"MaxNumberOfTrainingJobs": trials, "MaxParallelTrainingJobs": 1},
-        "ParameterRanges": {k: v for k, v in ranges.items() if v},
-        "TrainingJobEarlyStoppingType": "Auto",
-    }
-    return {"HyperParameterTuningJobConfig": config, "TrainingJobDefinition": definition}
-
-
-def _constant(task: Task, name: str, tp: type, default: Any = None) -> Any:
-    value = task_param(task, name, default)
-    if value is None:
-        raise CompileError(
-            f"step {task.name}: runtime='tuning' on SageMaker needs a `{name}: {tp.__name__}` param "
-            "(the tuning job's definition is built from it)"
-        )
-    if isinstance(value, PipelineParam):
-        raise CompileError(
-            f"step {task.name}: param {name} comes from pipeline parameter {value.name}; a SageMaker "
-            "tuning job needs it as a constant in the definition"
-        )
-    return value
+    return build(task, sources, options)
 
 
 def property_file(task: Task) -> dict:

@@ -5,9 +5,12 @@ import os
 from typing import NamedTuple
 
 import pytest
+from greenpipe.components.bayes_tune import bayes_tune
+from greenpipe.components.bayes_tune.estimators import family
+from greenpipe.components.bayes_tune.trial import bayes_tune_trial
 from greenpipe.pipelines.train import train
 
-from greenpipe import Dataset, Metrics, Model, Output, Resources, pipeline, step, when
+from greenpipe import Artifact, Dataset, Metrics, Model, Output, Resources, pipeline, step, when
 from greenpipe.backends.sagemaker import compile_definition, deploy, expire_after, iam_policy, step_template
 from greenpipe.backends.sagemaker_validate import validate_definition
 from greenpipe.errors import CompileError
@@ -380,19 +383,160 @@ def test_sdk_step_matches_our_request(monkeypatch):
     validate_definition({"Version": "2020-12-01", "Parameters": [], "Steps": [theirs]})
 
 
+# Params a step needs before SageMaker can compile it (its defaults defer a choice to run time that a
+# SageMaker definition has to fix); the step's CompileError says so, and these give the fix it names.
+COMPILE_PARAMS = {"bayes_tune": {"estimator": "hist_gradient_boosting"}}
+
+
 def test_every_component_step_compiles_to_a_validated_job_step():
     import importlib
     import pkgutil
 
     import greenpipe.components as components
 
+    from greenpipe.backends.sagemaker import job_step
+    from greenpipe.backends.sagemaker_jobs import SageMakerOptions, input_source
+    from greenpipe.pipeline import Graph, PipelineParam
+    from greenpipe.step import artifact_class
+
     seen = 0
     for info in pkgutil.iter_modules(components.__path__):
         module = importlib.import_module(f"greenpipe.components.{info.name}")
         for component_step in getattr(module, "STEPS", []):
-            template = step_template(component_step, role_arn=ROLE, bucket="b")
-            params = [{"Name": n, "Type": "String"} for n in template["parameters"]]
-            validate_definition({"Version": "2020-12-01", "Parameters": params, "Steps": [template["step"]]})
+            spec = component_step.spec
+            if spec.name in COMPILE_PARAMS:
+                with pytest.raises(CompileError, match=f"step {spec.name}: .*pass "):
+                    step_template(component_step, role_arn=ROLE, bucket="b")
+            graph = Graph(spec.name)
+            inputs = {i.name: PipelineParam(i.name, artifact_class(i.kind)) for i in spec.inputs}
+            required = {p.name: PipelineParam(p.name, p.type) for p in spec.params if p.required}
+            task = graph.add_task(component_step, {**inputs, **required, **COMPILE_PARAMS.get(spec.name, {})})
+            options = SageMakerOptions(role_arn=ROLE, image="greenpipe:test", bucket="b")
+            sources = {n: input_source(task, n, ref, {}, options) for n, ref in task.inputs.items()}
+            item = job_step(task, sources, options)
+            names = sorted(inputs) + [f"{n}_digest" for n in sorted(inputs)] + sorted(required)
+            params = [{"Name": n, "Type": "String"} for n in names]
+            validate_definition({"Version": "2020-12-01", "Parameters": params, "Steps": [item]})
             seen += 1
     if not seen:
         pytest.skip("no component lists STEPS yet")
+
+
+# -- bayes_tune: a tuning step whose search space ranges over an estimator's hyperparameters ------------------
+
+
+@step(description="Read tuned params")
+def read_params(params: Artifact, out: Output[Dataset]) -> None:
+    with open(params.path) as src, open(out.path, "w") as dst:
+        dst.write(src.read())
+
+
+@pipeline(name="tune_hgb")
+def tune_hgb(data: Dataset) -> None:
+    tuned = bayes_tune(
+        train=data,
+        target="target",
+        estimator="hist_gradient_boosting",
+        max_trials=9,
+        max_parallel=2,
+        warm_start_from="rain-tune-0a1b2c3d",
+    )
+    read_params(params=tuned.best_params)
+
+
+def test_bayes_tune_compiles_to_a_bayesian_tuning_job_over_the_estimators_default_space():
+    first = compile_definition(tune_hgb, role_arn=ROLE, bucket="b")
+    assert first == compile_definition(tune_hgb, role_arn=ROLE, bucket="b")  # same bytes
+    steps = steps_by_name(json.loads(first))
+    assert steps["bayes_tune"]["Type"] == "Tuning"
+    args = steps["bayes_tune"]["Arguments"]
+    config = args["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Bayesian" and config["TrainingJobEarlyStoppingType"] == "Auto"
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 9, "MaxParallelTrainingJobs": 2}
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "accuracy"}
+    ranges = {
+        r["Name"]: (r["MinValue"], r["MaxValue"], r["ScalingType"])
+        for kind in ("IntegerParameterRanges", "ContinuousParameterRanges")
+        for r in config["ParameterRanges"][kind]
+    }
+    # estimators.py's default space for hist_gradient_boosting, every range log-scaled
+    assert ranges == {
+        "learning_rate": ("0.01", "0.5", "Logarithmic"),
+        "max_leaf_nodes": ("4", "128", "Logarithmic"),
+        "min_samples_leaf": ("2", "128", "Logarithmic"),
+        "l2_regularization": ("1e-06", "10.0", "Logarithmic"),
+    }
+    assert set(ranges) == set(family("hist_gradient_boosting").default_space)
+    assert [r["Name"] for r in config["ParameterRanges"]["IntegerParameterRanges"]] == [
+        "max_leaf_nodes",
+        "min_samples_leaf",
+    ]
+    assert args["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "rain-tune-0a1b2c3d"}],
+        "WarmStartType": "TransferLearning",  # warm_start_type="auto" cannot compare data when compiling
+    }
+    definition = args["TrainingJobDefinition"]
+    assert definition["Environment"]["GREENPIPE_STEP"] == bayes_tune_trial.spec.ref  # what `train` runs
+    assert definition["Environment"]["GREENPIPE_FINGERPRINT"] == bayes_tune_trial.fingerprint().digest
+    static = definition["StaticHyperParameters"]
+    assert static["estimator"] == "hist_gradient_boosting" and static["target"] == "target"
+    assert static["greenpipe_fingerprint"] == bayes_tune.fingerprint().digest
+    assert not {"max_trials", "sampler", "learning_rate"} & set(static)  # the search's, or tuned per job
+    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == [
+        {"Name": "accuracy", "Regex": "greenpipe-metric accuracy=([-+0-9.eE]+|nan|inf)"}
+    ]
+    assert [c["ChannelName"] for c in definition["InputDataConfig"]] == ["train"]
+    # the downstream step reads best_params from the best training job's model.tar.gz
+    reader = steps["read_params"]["Arguments"]
+    uri = reader["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+    assert {"Get": "Steps.bayes_tune.BestTrainingJob.TrainingJobName"} in uri["Std:Join"]["Values"]
+    assert reader["AppSpecification"]["ContainerArguments"][-2:] == ["--archive-member", "params=best_params"]
+
+
+def test_bayes_tune_search_space_keeps_its_scaling_types():
+    space = {
+        "learning_rate": {"type": "float", "low": 0.01, "high": 0.5, "scaling": "Linear"},
+        "l2_regularization": {"type": "float", "low": 0.5, "high": 0.99, "scaling": "ReverseLogarithmic"},
+        "max_leaf_nodes": {"type": "int", "low": 4, "high": 128, "scaling": "Auto"},
+        "loss": {"values": ["log_loss"]},
+    }
+
+    @pipeline(name="tune_space")
+    def tune_space(data: Dataset) -> None:
+        bayes_tune(train=data, estimator="hist_gradient_boosting", search_space=space, metric="log_loss")
+
+    args = steps_by_name(json.loads(compile_definition(tune_space, role_arn=ROLE, bucket="b")))["bayes_tune"]
+    config = args["Arguments"]["HyperParameterTuningJobConfig"]
+    ranges = config["ParameterRanges"]
+    assert [(r["Name"], r["ScalingType"]) for r in ranges["ContinuousParameterRanges"]] == [
+        ("learning_rate", "Linear"),
+        ("l2_regularization", "ReverseLogarithmic"),
+    ]
+    assert ranges["IntegerParameterRanges"] == [
+        {"Name": "max_leaf_nodes", "MinValue": "4", "MaxValue": "128", "ScalingType": "Auto"}
+    ]
+    assert ranges["CategoricalParameterRanges"] == [{"Name": "loss", "Values": ["log_loss"]}]
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Minimize", "MetricName": "log_loss"}
+    assert json.loads(args["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]["search_space"]) == space
+
+
+def test_bayes_tune_whose_estimator_is_chosen_at_run_time_does_not_compile():
+    with pytest.raises(CompileError) as info:
+        step_template(bayes_tune)  # estimator="" and no search_space: small_sample's choice decides when it runs
+    message = str(info.value)
+    assert message.startswith("step bayes_tune: estimator=''")
+    assert "pass estimator=NAME: SageMaker tuning ranges are fixed when the pipeline is compiled" in message
+
+    @pipeline(name="tune_param")
+    def tune_param(data: Dataset, estimator: str = "svc") -> None:
+        bayes_tune(train=data, estimator=estimator)
+
+    with pytest.raises(CompileError, match="step bayes_tune: param estimator comes from pipeline parameter"):
+        compile_definition(tune_param, role_arn=ROLE, bucket="b")
+
+    @pipeline(name="tune_bad")
+    def tune_bad(data: Dataset) -> None:
+        bayes_tune(train=data, estimator="svc", search_space={"depth": {"type": "int", "low": 1, "high": 9}})
+
+    with pytest.raises(CompileError, match="step bayes_tune: search_space names \\['depth'\\] are not"):
+        compile_definition(tune_bad, role_arn=ROLE, bucket="b")

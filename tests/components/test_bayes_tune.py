@@ -313,3 +313,106 @@ def test_validation_catches_the_enums_botocore_lets_through():
     wrong_type["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = "1"
     with pytest.raises(RequestError, match="MaxParallelTrainingJobs"):
         validate_request(wrong_type)
+
+
+def test_a_tuning_jobs_training_container_evaluates_one_configuration(tmp_path, breast_cancer):
+    """Compile bayes_tune, then run one of its training jobs as the image's `train` script would, on a temporary
+    /opt/ml root: SageMaker's hyperparameters.json holds the static params plus one point of the ranges."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from greenpipe.components.bayes_tune.step import _load
+    from greenpipe.components.bayes_tune.trial import bayes_tune_trial
+
+    from greenpipe.backends.sagemaker import compile_definition
+
+    @pipeline(name="tune_sm")
+    def tune_sm(data: Dataset) -> None:
+        bayes_tune(train=data, target="target", estimator="hist_gradient_boosting", max_trials=4)
+
+    definition = json.loads(compile_definition(tune_sm, role_arn="arn:aws:iam::123456789012:role/r", bucket="b"))
+    args = definition["Steps"][0]["Arguments"]
+    job = args["TrainingJobDefinition"]
+    ranges = args["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    point = {"learning_rate": "0.1", "l2_regularization": "0.001", "max_leaf_nodes": "15", "min_samples_leaf": "20"}
+    for kind in ("IntegerParameterRanges", "ContinuousParameterRanges"):
+        for r in ranges[kind]:
+            assert float(r["MinValue"]) <= float(point[r["Name"]]) <= float(r["MaxValue"])
+
+    root = tmp_path / "job"
+    channel = root / "opt/ml/input/data/train"
+    channel.mkdir(parents=True)
+    (channel / "bc.parquet").write_bytes(breast_cancer.read_bytes())
+    config = root / "opt/ml/input/config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(json.dumps({**job["StaticHyperParameters"], **point}))
+    # the image's `train` script, taken from the Dockerfile, with this interpreter for `python`
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    script = re.search(r"printf '(#!/bin/sh\\n.*?)'", dockerfile)[1].replace("\\n", "\n")
+    train_script = tmp_path / "train"
+    train_script.write_text(script.replace("exec python ", f"exec {sys.executable} "))
+    env = {
+        **os.environ,
+        **job["Environment"],
+        "GREENPIPE_SM_ROOT": str(root),
+        "GREENPIPE_HOME": str(tmp_path / "home"),
+    }
+    proc = subprocess.run(["sh", str(train_script)], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+    regex = job["AlgorithmSpecification"]["MetricDefinitions"][0]["Regex"]
+    values = [float(v) for v in re.findall(regex, proc.stdout)]
+    model_dir = root / "opt/ml/model"
+    logged = json.loads((model_dir / "metrics").read_text())
+    assert len(values) >= 2  # one per rung (what Auto early stopping compares), then the final one
+    assert values[-1] == logged["accuracy"]
+
+    # the same configuration scored in-process on bayes_tune's own holdout gives the same objective
+    params = {"learning_rate": 0.1, "l2_regularization": 0.001, "max_leaf_nodes": 15, "min_samples_leaf": 20}
+    X, y = _load(str(breast_cancer), "target")
+    runner = TrialRunner(family("hist_gradient_boosting"), Holdout.split(X, y, 0.25, 0), "accuracy", "iterations")
+    assert [v for _, _, v in runner.run(params)] == values[:-1]
+
+    best = json.loads((model_dir / "best_params").read_text())
+    assert best["estimator"] == "hist_gradient_boosting" and best["value"] == values[-1]
+    assert {k: best["params"][k] for k in params} == params and best["params"]["max_iter"] == 200
+    assert {o.name for o in bayes_tune.spec.outputs} <= {p.name for p in model_dir.iterdir()}
+    assert (model_dir / "model" / "model.pkl").is_file()
+    assert json.loads((model_dir / "model" / "model.json").read_text())["target"] == "target"
+    assert len(pd.read_parquet(model_dir / "history")) == 1
+    ledger = json.loads((root / "opt/ml/output/data/ledger.json").read_text())
+    assert (
+        ledger["step"] == bayes_tune_trial.spec.ref
+        and ledger["fingerprint"] == job["Environment"]["GREENPIPE_FINGERPRINT"]
+    )
+
+
+def test_trial_refuses_hyperparameters_outside_its_search_space(tmp_path, breast_cancer):
+    from greenpipe.components.bayes_tune.trial import bayes_tune_trial
+
+    from greenpipe import Model
+
+    outputs = {
+        "best_params": Artifact(str(tmp_path / "best")),
+        "history": Dataset(str(tmp_path / "history")),
+        "metrics": Metrics(str(tmp_path / "metrics")),
+        "model": Model(str(tmp_path / "model")),
+    }
+    with pytest.raises(SearchSpaceError, match=r"unknown \['depth'\]"):
+        bayes_tune_trial(
+            train=Dataset(str(breast_cancer)),
+            target="target",
+            estimator="logistic",
+            tuned_hyperparameters={"C": "0.5", "depth": "3"},
+            **outputs,
+        )
+    with pytest.raises(SearchSpaceError, match="C='big' is not a value"):
+        bayes_tune_trial(
+            train=Dataset(str(breast_cancer)),
+            target="target",
+            estimator="logistic",
+            tuned_hyperparameters={"C": "big"},
+            **outputs,
+        )

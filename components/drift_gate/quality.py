@@ -44,7 +44,7 @@ class QualityResult:
     changed_dtypes: dict[str, str] = field(default_factory=dict)
 
 
-def _import_gx() -> Any:
+def import_great_expectations() -> Any:
     import os
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage events from an offline gate
@@ -67,7 +67,7 @@ def build_suite(
         range_margin: numeric values may leave [min, max] by this share of the span (a shift is drift, not bad data).
         mostly: the share of values that must meet a range or category expectation.
     """
-    gx = _import_gx()
+    gx = import_great_expectations()
     gx.get_context(mode="ephemeral")  # GE 1.x wants an active context before a suite takes expectations
     suite = gx.ExpectationSuite(name=name)
     suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
@@ -129,7 +129,7 @@ def validate(suite_json: dict[str, Any], frame: Any, pre: QualityResult) -> Qual
     """Run the GE suite on the batch; the result adds GE's failures to the prechecks'."""
     import logging
 
-    gx = _import_gx()
+    gx = import_great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)

@@ -33,7 +33,7 @@ class Score:
 
 
 class SortedPair:
-    """A numeric feature's reference and current values, each sorted once, with the merged CDFs built lazily."""
+    """A numeric feature's reference and current values, each sorted once, merged once for every distance."""
 
     def __init__(self, reference: Any, current: Any, reference_std: float | None = None):
         import numpy as np
@@ -41,29 +41,45 @@ class SortedPair:
         self.reference = np.asarray(reference, dtype="float64")  # sorted by the caller (the baseline is)
         self.current = np.sort(np.asarray(current, dtype="float64"))
         self.reference_std = float(np.std(self.reference)) if reference_std is None else float(reference_std)
-        self._cdfs: tuple[Any, Any, Any] | None = None
+        self._distances: tuple[float, float] | None = None
 
-    def cdfs(self) -> tuple[Any, Any, Any]:
-        """(all values sorted, reference CDF at them, current CDF at them): one merge, two sorted searches."""
-        if self._cdfs is None:
+    def distances(self) -> tuple[float, float]:
+        """(KS statistic, Wasserstein-1 distance), from one merge of the two sorted columns.
+
+        The merge is a stable argsort of the two concatenated sorted runs (timsort merges them in linear time);
+        cumulative counts of each side's values give both empirical CDFs at every value. The KS statistic is read
+        at the last of each group of tied values, as scipy's searchsorted(side="right") does.
+        """
+        if self._distances is None:
             import numpy as np
 
-            # The concatenation of two sorted runs; a stable sort (timsort) merges them in linear time.
-            values = np.sort(np.concatenate([self.reference, self.current]), kind="stable")
-            ref_cdf = np.searchsorted(self.reference, values, side="right") / self.reference.size
-            cur_cdf = np.searchsorted(self.current, values, side="right") / self.current.size
-            self._cdfs = (values, ref_cdf, cur_cdf)
-        return self._cdfs
+            n, m = self.reference.size, self.current.size
+            both = np.concatenate([self.reference, self.current])
+            order = np.argsort(both, kind="stable")
+            values = both[order]
+            del both
+            from_reference = order < n
+            del order
+            gap = np.cumsum(from_reference, dtype="float64")  # reference values seen so far
+            current_seen = np.arange(1, n + m + 1, dtype="float64") - gap
+            gap /= n
+            current_seen /= m
+            gap -= current_seen  # F_reference - F_current at every value
+            del current_seen, from_reference
+            np.abs(gap, out=gap)
+            last_of_ties = np.empty(values.size, dtype=bool)
+            np.not_equal(values[1:], values[:-1], out=last_of_ties[:-1])
+            last_of_ties[-1] = True
+            ks = float(gap[last_of_ties].max())
+            wasserstein = float(np.dot(gap[:-1], np.diff(values)))
+            self._distances = (ks, wasserstein)
+        return self._distances
 
     def ks_statistic(self) -> float:
-        _, ref_cdf, cur_cdf = self.cdfs()
-        return float(abs(ref_cdf - cur_cdf).max())
+        return self.distances()[0]
 
     def wasserstein(self) -> float:
-        import numpy as np
-
-        values, ref_cdf, cur_cdf = self.cdfs()
-        return float(np.sum(np.abs(ref_cdf - cur_cdf)[:-1] * np.diff(values)))
+        return self.distances()[1]
 
     def normalised_wasserstein(self) -> float:
         distance = self.wasserstein()

@@ -93,6 +93,7 @@ def drift_gate(
         retrain_on_bad_data: retrain even when the batch failed data quality.
     """
     import json
+    import threading
 
     import pandas as pd
     from greenpipe.components.drift_gate.baseline import read_baseline
@@ -104,11 +105,14 @@ def drift_gate(
         measure_kpi,
         start_feature_checks,
     )
-    from greenpipe.components.drift_gate.quality import precheck, validate
+    from greenpipe.components.drift_gate.quality import import_great_expectations, precheck, validate
     from greenpipe.components.drift_gate.report import render
 
     from greenpipe.artifacts import write_json_atomic
 
+    # great_expectations takes seconds to import: do it while pyarrow reads the batch and the drift threads run.
+    warm_up = threading.Thread(target=import_great_expectations, name="drift_gate-gx-import", daemon=True)
+    warm_up.start()
     document = read_baseline(baseline.path)
     if numeric_test == "auto":  # a baseline imported from Model Monitor brings its own test and threshold
         numeric_test = document.get("default_tests", {}).get("numeric", "auto")
@@ -122,6 +126,7 @@ def drift_gate(
         skip = {c: "empty batch" for c in document["columns"]}
     pool, futures = start_feature_checks(baseline.path, document, frame, settings, skip)
     try:
+        warm_up.join()
         suite_path = f"{baseline.path}/{document['suite']}" if document.get("suite") else None
         if suite_path:
             with open(suite_path, encoding="utf-8") as handle:

@@ -70,6 +70,9 @@ def test_sorted_pair_statistics_equal_scipys():
     pair = SortedPair(ref, cur)
     assert pair.ks_statistic() == pytest.approx(stats.ks_2samp(ref, cur).statistic, abs=1e-12)
     assert pair.wasserstein() == pytest.approx(stats.wasserstein_distance(ref, cur), rel=1e-9)
+    ties = SortedPair(np.sort(rng.integers(0, 10, 5_000).astype(float)), rng.integers(0, 12, 4_000).astype(float))
+    assert ties.ks_statistic() == pytest.approx(stats.ks_2samp(ties.reference, ties.current).statistic, abs=1e-12)
+    assert ties.wasserstein() == pytest.approx(stats.wasserstein_distance(ties.reference, ties.current), rel=1e-9)
     score = pick_test("ks", "numeric", 20_000, {}).score(pair)
     assert score.p_value == pytest.approx(stats.ks_2samp(ref, cur, method="asymp").pvalue, rel=1e-6)
 

@@ -8,6 +8,7 @@ import pytest
 from greenpipe.components.bayes_tune import bayes_tune
 from greenpipe.components.bayes_tune.estimators import family
 from greenpipe.components.bayes_tune.trial import bayes_tune_trial
+from greenpipe.pipelines.retrain import retrain
 from greenpipe.pipelines.train import train
 
 from greenpipe import Artifact, Dataset, Metrics, Model, Output, Resources, pipeline, step, when
@@ -75,6 +76,12 @@ def gated(threshold: float = 0.5, epochs: int = 3) -> None:
 
 
 @pipeline
+def processing_only() -> None:
+    data = prepare()
+    gate(data=data.rows_out)
+
+
+@pipeline
 def bad_value() -> None:
     data = prepare()
     decision = gate(data=data.rows_out)
@@ -99,37 +106,47 @@ def steps_by_name(definition: dict) -> dict[str, dict]:
     return out
 
 
-def test_train_compiles_to_the_same_bytes_and_validates():
-    first = compile_definition(train, role_arn=ROLE, bucket="my-bucket")
-    second = compile_definition(train, role_arn=ROLE, bucket="my-bucket")
+def test_retrain_compiles_to_the_same_bytes_and_validates():
+    first = compile_definition(retrain, role_arn=ROLE, bucket="my-bucket")
+    second = compile_definition(retrain, role_arn=ROLE, bucket="my-bucket")
     assert first == second
     definition = json.loads(first)
     assert definition["Version"] == "2020-12-01"
     assert [p["Name"] for p in definition["Parameters"]] == [
-        "first_period",
-        "periods",
-        "test_share",
-        "max_iter",
-        "learning_rate",
+        "period",
+        "window",
+        "model_name",
+        "drift_share",
+        "kpi_floor",
+        "max_epochs",
         "seed",
     ]
     steps = steps_by_name(definition)
-    assert list(steps) == ["load_rainfall", "time_split", "fit_classifier", "evaluate_classifier"]
-    for item in steps.values():
-        assert item["Type"] == "Processing"
-        assert item["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+    assert steps["spot_train"]["Type"] == "Training"
+    for name, item in steps.items():
+        if item["Type"] == "Condition":
+            continue
+        # champion and register read registry state, so their CachePolicy turns caching off
+        expected = {"Enabled": False} if name in ("champion", "register") else {"Enabled": True, "ExpireAfter": "P30D"}
+        assert item["CacheConfig"] == expected, name
         args = item["Arguments"]
-        assert args["AppSpecification"]["ContainerEntrypoint"] == ["python", "-m", "greenpipe.run"]
         assert args["Environment"]["GREENPIPE_FINGERPRINT"].startswith("fp:")
-    fit = steps["fit_classifier"]["Arguments"]
-    assert fit["ProcessingInputs"][0]["S3Input"]["S3Uri"] == {
-        "Get": "Steps.time_split.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
-    }
-    assert fit["AppSpecification"]["ContainerArguments"][:2] == [
-        "greenpipe.pipelines.rainfall:fit_classifier",
-        "--sagemaker=processing",
-    ]
+        if item["Type"] == "Processing":
+            assert args["AppSpecification"]["ContainerEntrypoint"] == ["python", "-m", "greenpipe.run"]
+            assert args["AppSpecification"]["ContainerArguments"][:2] == [
+                args["Environment"]["GREENPIPE_STEP"],
+                "--sagemaker=processing",
+            ]
+    evaluate = steps["evaluate_classifier"]["Arguments"]
+    sources = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["ProcessingInputs"]}
+    assert sources["model"] == {"Get": "Steps.spot_train.ModelArtifacts.S3ModelArtifacts"}
     assert "2026" not in first and "2025" not in first  # no timestamps baked in
+
+
+def test_reference_train_pipeline_names_the_tuning_step_it_cannot_compile():
+    # train's bayes_tune takes its estimator from small_sample's choice when it runs: SageMaker needs it now
+    with pytest.raises(CompileError, match="step bayes_tune: estimator=''.*pass estimator=NAME"):
+        compile_definition(train, role_arn=ROLE, bucket="my-bucket")
 
 
 def test_editing_a_helper_changes_only_the_step_that_reaches_it(tmp_path, monkeypatch):
@@ -218,11 +235,11 @@ def test_validation_catches_what_botocore_alone_accepts():
     with pytest.raises(CompileError, match="bayesian.*not one of"):
         validate_definition(definition)
     with pytest.raises(CompileError, match="RoleArn.*does not match"):
-        compile_definition(train, role_arn="my-role", bucket="b")
+        compile_definition(retrain, role_arn="my-role", bucket="b")
     with pytest.raises(CompileError, match="InstanceType.*not one of"):
-        compile_definition(train, role_arn=ROLE, bucket="b", instance_types={"fit_classifier": "ml.m5.huge"})
+        compile_definition(retrain, role_arn=ROLE, bucket="b", instance_types={"champion": "ml.m5.huge"})
     with pytest.raises(CompileError, match="S3Uri.*more than 1024"):  # a Join is checked with its literal parts
-        compile_definition(train, role_arn=ROLE, bucket="b", prefix="x" * 1100)
+        compile_definition(retrain, role_arn=ROLE, bucket="b", prefix="x" * 1100)
 
 
 def test_constructs_sagemaker_cannot_express_name_the_step():
@@ -273,13 +290,13 @@ def test_security_options_reach_every_job_and_are_validated():
     definition = steps["tune"]["Arguments"]["TrainingJobDefinition"]
     assert definition["ResourceConfig"]["VolumeKmsKeyId"] == KMS
     with pytest.raises(CompileError, match="needs both subnets and security_group_ids"):
-        compile_definition(train, role_arn=ROLE, bucket="b", subnets=["subnet-0abc"])
+        compile_definition(retrain, role_arn=ROLE, bucket="b", subnets=["subnet-0abc"])
     with pytest.raises(CompileError, match="SubnetId|Subnets"):
-        compile_definition(train, role_arn=ROLE, bucket="b", subnets=["subnet 0abc!"], security_group_ids=["sg-1"])
+        compile_definition(retrain, role_arn=ROLE, bucket="b", subnets=["subnet 0abc!"], security_group_ids=["sg-1"])
 
 
 def test_iam_policy_grants_only_the_job_kinds_the_pipeline_uses():
-    policy = iam_policy(train, role_arn=ROLE, bucket="my-bucket")
+    policy = iam_policy(processing_only, role_arn=ROLE, bucket="my-bucket")
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert "sagemaker:CreateProcessingJob" in actions
     assert not {"sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob"} & actions
@@ -335,15 +352,15 @@ def test_deploy_creates_updates_and_starts_under_moto(monkeypatch):
     from moto import mock_aws
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    first = compile_definition(train, role_arn=ROLE, bucket="b")
-    second = compile_definition(train, {"max_iter": 50}, role_arn=ROLE, bucket="b")
+    first = compile_definition(retrain, role_arn=ROLE, bucket="b")
+    second = compile_definition(retrain, {"window": 4}, role_arn=ROLE, bucket="b")
     with mock_aws():
         client = boto3.client("sagemaker", region_name="us-east-1")
-        created = deploy(first, "train", ROLE, client=client)
+        created = deploy(first, "retrain", ROLE, client=client)
         assert created["action"] == "created"
-        updated = deploy(second, "train", ROLE, start=True, client=client)
+        updated = deploy(second, "retrain", ROLE, start=True, client=client)
         assert updated["action"] == "updated" and "execution_arn" in updated
-        described = client.describe_pipeline(PipelineName="train")
+        described = client.describe_pipeline(PipelineName="retrain")
         assert json.loads(described["PipelineDefinition"]) == json.loads(second)
         execution = client.describe_pipeline_execution(PipelineExecutionArn=updated["execution_arn"])
         assert execution["PipelineArn"] == created["pipeline_arn"]
@@ -351,7 +368,7 @@ def test_deploy_creates_updates_and_starts_under_moto(monkeypatch):
 
 def test_deploy_refuses_an_invalid_pipeline_name():
     with pytest.raises(CompileError, match="PipelineName"):
-        deploy(compile_definition(train, role_arn=ROLE, bucket="b"), "no spaces allowed", ROLE, client=object())
+        deploy(compile_definition(retrain, role_arn=ROLE, bucket="b"), "no spaces allowed", ROLE, client=object())
 
 
 @pytest.mark.sagemaker
@@ -359,7 +376,7 @@ def test_sdk_step_matches_our_request(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     pytest.importorskip("sagemaker.mlops.workflow.pipeline")
     import boto3
-    from greenpipe.pipelines.rainfall import fit_classifier
+    from greenpipe.pipelines.rainfall import evaluate_classifier
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow.pipeline import Pipeline as SdkPipeline
 
@@ -367,10 +384,14 @@ def test_sdk_step_matches_our_request(monkeypatch):
 
     session = PipelineSession(boto_session=boto3.Session(region_name="us-east-1"), default_bucket="b")
     sdk_step = to_sdk_step(
-        fit_classifier, inputs={"train": "s3://b/train.parquet"}, role=ROLE, bucket="b", sagemaker_session=session
+        evaluate_classifier,
+        inputs={"model": "s3://b/model", "test": "s3://b/test.parquet"},
+        role=ROLE,
+        bucket="b",
+        sagemaker_session=session,
     )
     theirs = json.loads(SdkPipeline(name="p", steps=[sdk_step], sagemaker_session=session).definition())["Steps"][0]
-    ours = steps_by_name(json.loads(compile_definition(train, role_arn=ROLE, bucket="b")))["fit_classifier"]
+    ours = steps_by_name(json.loads(compile_definition(retrain, role_arn=ROLE, bucket="b")))["evaluate_classifier"]
     assert theirs["Type"] == "Processing" and theirs["CacheConfig"] == ours["CacheConfig"]
     for item in ours["Arguments"]["ProcessingOutputConfig"]["Outputs"]:
         item.pop("AppManaged")  # False is the API default; the SDK leaves it out

@@ -35,3 +35,7 @@ class RunNotFound(GreenpipeError):
 
 class CompileError(GreenpipeError):
     """A pipeline uses a construct that the compile target cannot express."""
+
+
+class KnownOnlyAtRunTime(CompileError):
+    """A value the target wants fixed at compile time (e.g. tuning ranges) is decided only when the pipeline runs."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from greenpipe.components.bayes_tune.search_space import SearchSpace
 
-from greenpipe.errors import GreenpipeError
+from greenpipe.errors import GreenpipeError, KnownOnlyAtRunTime
 
 OPERATION = "CreateHyperParameterTuningJob"
 NAME_MAX = 32  # HyperParameterTuningJobName: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}
@@ -161,7 +161,7 @@ class SageMakerTuning:
         given = {**_defaults(), **params}
         estimator, search_space = given["estimator"], given["search_space"]
         if not estimator and not search_space:
-            raise GreenpipeError(
+            raise KnownOnlyAtRunTime(
                 "estimator='' with no search_space takes the estimator, and so the search space, from "
                 "small_sample's choice when the step runs; pass estimator=NAME: SageMaker tuning ranges are "
                 "fixed when the pipeline is compiled"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from typing import Any
 
 from greenpipe.backends.image import default_image
@@ -33,7 +34,7 @@ from greenpipe.backends.sagemaker_jobs import (
 )
 from greenpipe.digest import digest_hex, digest_path
 from greenpipe.durations import parse_duration
-from greenpipe.errors import CompileError, DurationError
+from greenpipe.errors import CompileError, DurationError, KnownOnlyAtRunTime
 from greenpipe.params import canonical_json, coerce
 from greenpipe.pipeline import Condition, Graph, OutputRef, Pipeline, PipelineParam, Task
 from greenpipe.step import REQUIRED, Step
@@ -149,11 +150,22 @@ def job_step(
     """One job step of the definition: Name, Type, Arguments, CacheConfig (and PropertyFiles)."""
     spec = task.step.spec
     builders = {"processing": processing_arguments, "training": training_arguments, "tuning": tuning_arguments}
+    runtime = spec.runtime
+    try:
+        arguments = builders[runtime](task, sources, options)
+    except KnownOnlyAtRunTime as exc:
+        # The search is decided when the pipeline runs (e.g. the estimator comes from small_sample's choice):
+        # one Training job runs the step's whole Bayesian search, one trial at a time, inside the container.
+        warnings.warn(
+            f"{exc}. Compiled as one SageMaker Training job that runs the whole search inside it.", stacklevel=2
+        )
+        runtime = "training"
+        arguments = training_arguments(task, sources, options)
     out: dict[str, Any] = {
         "Name": task.name,
-        "Type": STEP_TYPES[spec.runtime],
+        "Type": STEP_TYPES[runtime],
         "Description": spec.description[:3072],
-        "Arguments": builders[spec.runtime](task, sources, options),
+        "Arguments": arguments,
         "CacheConfig": cache_config(task, options.default_expire_after),
     }
     if property_file:

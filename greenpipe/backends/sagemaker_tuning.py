@@ -42,7 +42,7 @@ from greenpipe.backends.sagemaker_jobs import (
     param_value,
     task_param,
 )
-from greenpipe.errors import CompileError, GreenpipeError
+from greenpipe.errors import CompileError, GreenpipeError, KnownOnlyAtRunTime
 from greenpipe.pipeline import PipelineParam, Task
 from greenpipe.run import TUNED_PARAM
 from greenpipe.step import Step
@@ -79,6 +79,8 @@ def _contract_arguments(task: Task, contract: Any, sources: dict[str, InputSourc
         given[name] = {"Get": f"Parameters.{value.name}"} if isinstance(value, PipelineParam) else value
     try:
         job = contract.tuning_job(given)
+    except KnownOnlyAtRunTime as exc:
+        raise KnownOnlyAtRunTime(f"step {task.name}: {exc}") from None
     except GreenpipeError as exc:
         raise CompileError(f"step {task.name}: {exc}") from None
     config = job["HyperParameterTuningJobConfig"]

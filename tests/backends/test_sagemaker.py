@@ -13,9 +13,10 @@ from greenpipe.pipelines.train import train
 
 from greenpipe import Artifact, Dataset, Metrics, Model, Output, Resources, pipeline, step, when
 from greenpipe.backends.sagemaker import compile_definition, deploy, expire_after, iam_policy, step_template
+from greenpipe.backends.sagemaker_jobs import SageMakerOptions
 from greenpipe.backends.sagemaker_validate import validate_definition
 from greenpipe.errors import CompileError
-from greenpipe.pipeline import ValueRef
+from greenpipe.pipeline import Graph, PipelineParam, ValueRef
 
 ROLE = "arn:aws:iam::123456789012:role/greenpipe-sm"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -143,10 +144,15 @@ def test_retrain_compiles_to_the_same_bytes_and_validates():
     assert "2026" not in first and "2025" not in first  # no timestamps baked in
 
 
-def test_reference_train_pipeline_names_the_tuning_step_it_cannot_compile():
-    # train's bayes_tune takes its estimator from small_sample's choice when it runs: SageMaker needs it now
-    with pytest.raises(CompileError, match="step bayes_tune: estimator=''.*pass estimator=NAME"):
-        compile_definition(train, role_arn=ROLE, bucket="my-bucket")
+def test_reference_train_pipeline_compiles_its_run_time_tuning_as_one_training_job():
+    # train's bayes_tune takes its estimator from small_sample's choice when it runs: the tuning ranges are not
+    # known at compile time, so the whole Bayesian search runs inside one Training job, with a warning saying so
+    with pytest.warns(UserWarning, match="step bayes_tune: estimator=''.*one SageMaker Training job"):
+        text = compile_definition(train, role_arn=ROLE, bucket="my-bucket")
+    steps = {s["Name"]: s for s in json.loads(text)["Steps"]}
+    assert steps["bayes_tune"]["Type"] == "Training"
+    assert steps["spot_train"]["Type"] == "Training"
+    assert steps["spot_train"]["Arguments"]["EnableManagedSpotTraining"] is True
 
 
 def test_editing_a_helper_changes_only_the_step_that_reaches_it(tmp_path, monkeypatch):
@@ -425,9 +431,9 @@ def test_every_component_step_compiles_to_a_validated_job_step():
         module = importlib.import_module(f"greenpipe.components.{info.name}")
         for component_step in getattr(module, "STEPS", []):
             spec = component_step.spec
-            if spec.name in COMPILE_PARAMS:
-                with pytest.raises(CompileError, match=f"step {spec.name}: .*pass "):
-                    step_template(component_step, role_arn=ROLE, bucket="b")
+            if spec.name in COMPILE_PARAMS:  # without them its tuning runs inside one Training job, said so
+                with pytest.warns(UserWarning, match=f"step {spec.name}: .*pass .*one SageMaker Training job"):
+                    assert step_template(component_step, role_arn=ROLE, bucket="b")["step"]["Type"] == "Training"
             graph = Graph(spec.name)
             inputs = {i.name: PipelineParam(i.name, artifact_class(i.kind)) for i in spec.inputs}
             required = {p.name: PipelineParam(p.name, p.type) for p in spec.params if p.required}
@@ -541,12 +547,18 @@ def test_bayes_tune_search_space_keeps_its_scaling_types():
     assert json.loads(args["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]["search_space"]) == space
 
 
-def test_bayes_tune_whose_estimator_is_chosen_at_run_time_does_not_compile():
+def test_bayes_tune_whose_estimator_is_chosen_at_run_time_is_not_a_tuning_job():
+    from greenpipe.backends.sagemaker_tuning import tuning_arguments
+
+    graph = Graph("g")
+    task = graph.add_task(bayes_tune, {"train": PipelineParam("train", Dataset)})
     with pytest.raises(CompileError) as info:
-        step_template(bayes_tune)  # estimator="" and no search_space: small_sample's choice decides when it runs
+        tuning_arguments(task, {}, SageMakerOptions(role_arn=ROLE, image="img", bucket="b"))
     message = str(info.value)
     assert message.startswith("step bayes_tune: estimator=''")
     assert "pass estimator=NAME: SageMaker tuning ranges are fixed when the pipeline is compiled" in message
+    with pytest.warns(UserWarning, match="one SageMaker Training job"):
+        assert step_template(bayes_tune)["step"]["Type"] == "Training"
 
     @pipeline(name="tune_param")
     def tune_param(data: Dataset, estimator: str = "svc") -> None:

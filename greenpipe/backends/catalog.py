@@ -8,6 +8,7 @@ import importlib
 import json
 import pkgutil
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,10 @@ def write_catalog(out: str | Path, image: str | None = None) -> list[dict[str, A
         kfp_file = f"kfp/{step.name}.yaml"
         sm_file = f"sagemaker/{step.name}.json"
         component_yaml(step, str(root / kfp_file), image=image)
-        write_text_atomic(root / sm_file, json.dumps(step_template(step, image=image), indent=2, sort_keys=True) + "\n")
+        with warnings.catch_warnings(record=True) as caught:  # e.g. a tuning search only known at run time
+            warnings.simplefilter("always")
+            template = step_template(step, image=image)
+        write_text_atomic(root / sm_file, json.dumps(template, indent=2, sort_keys=True) + "\n")
         entries.append(
             {
                 "name": step.name,
@@ -72,6 +76,7 @@ def write_catalog(out: str | Path, image: str | None = None) -> list[dict[str, A
                 "source_fingerprint": source_fingerprint(step),
                 "kfp_component": kfp_file,
                 "sagemaker_template": sm_file,
+                "sagemaker_notes": [str(w.message) for w in caught],
             }
         )
     document = {"catalog": "greenpipe", "version": __version__, "owner": OWNER, "steps": entries}

@@ -35,12 +35,11 @@ def render(decision: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     parts.append("</table>")
     drifted = [r for r in rows if r["drifted"] and "plot" in r]
     if drifted:
-        parts.append("<h2>Drifted features</h2>")
-        for row in drifted[:MAX_PLOTS]:
-            parts.append(
-                f"<h3>{html.escape(str(row['feature']))}</h3><img alt='distribution of "
-                f"{html.escape(str(row['feature']))}' src='data:image/png;base64,{_plot(row)}'>"
-            )
+        shown = drifted[:MAX_PLOTS]
+        names = ", ".join(html.escape(str(r["feature"])) for r in shown)
+        parts.append(
+            f"<h2>Drifted features</h2><img alt='distributions of {names}' src='data:image/png;base64,{_plots(shown)}'>"
+        )
         if len(drifted) > MAX_PLOTS:
             parts.append(f"<p>{len(drifted) - MAX_PLOTS} more drifted features are in the table above.</p>")
     parts.append("</body></html>")
@@ -51,33 +50,45 @@ def _num(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else ("" if value is None else str(value))
 
 
-def _plot(row: dict[str, Any]) -> str:
+def import_pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plots(rows: list[dict[str, Any]]) -> str:
+    """One PNG, a grid of the drifted features' distributions (one figure: one draw, not one per feature)."""
     import numpy as np
 
-    plot = row["plot"]
-    fig, ax = plt.subplots(figsize=(6, 2.6), dpi=80)
-    if "edges" in plot:
-        edges = np.asarray(plot["edges"])
-        centres = (edges[:-1] + edges[1:]) / 2 if edges.size > 1 else edges
-        width = (edges[1] - edges[0]) * 0.4 if edges.size > 1 else 1.0
-        ax.bar(centres - width / 2, plot["reference"], width=width, label="reference")
-        ax.bar(centres + width / 2, plot["current"], width=width, label="current")
-        ax.set_xlabel("value (outer bins are open-ended)")
-    else:
-        cats = plot["categories"][:30]
-        ref_total = sum(plot["reference"].values()) or 1
-        cur_total = sum(plot["current"].values()) or 1
-        x = np.arange(len(cats))
-        ax.bar(x - 0.2, [plot["reference"].get(c, 0) / ref_total for c in cats], width=0.4, label="reference")
-        ax.bar(x + 0.2, [plot["current"].get(c, 0) / cur_total for c in cats], width=0.4, label="current")
-        ax.set_xticks(x, [str(c)[:12] for c in cats], rotation=45, ha="right", fontsize=7)
-    ax.set_ylabel("share")
-    ax.set_title(f"{row['feature']}: {row['test']} = {row['statistic']:.3g}", fontsize=9)
-    ax.legend(fontsize=7)
+    plt = import_pyplot()
+    columns = 2 if len(rows) > 1 else 1
+    lines = (len(rows) + columns - 1) // columns
+    fig, axes = plt.subplots(lines, columns, figsize=(6 * columns, 2.6 * lines), dpi=72, squeeze=False)
+    for ax in axes.flat[len(rows) :]:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows, strict=False):
+        plot = row["plot"]
+        if "edges" in plot:
+            edges = np.asarray(plot["edges"])
+            centres = (edges[:-1] + edges[1:]) / 2 if edges.size > 1 else edges
+            width = (edges[1] - edges[0]) * 0.4 if edges.size > 1 else 1.0
+            ax.bar(centres - width / 2, plot["reference"], width=width, label="reference")
+            ax.bar(centres + width / 2, plot["current"], width=width, label="current")
+            ax.set_xlabel("value (outer bins are open-ended)", fontsize=7)
+        else:
+            cats = plot["categories"][:30]
+            ref_total = sum(plot["reference"].values()) or 1
+            cur_total = sum(plot["current"].values()) or 1
+            x = np.arange(len(cats))
+            ax.bar(x - 0.2, [plot["reference"].get(c, 0) / ref_total for c in cats], width=0.4, label="reference")
+            ax.bar(x + 0.2, [plot["current"].get(c, 0) / cur_total for c in cats], width=0.4, label="current")
+            ax.set_xticks(x, [str(c)[:12] for c in cats], rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("share", fontsize=7)
+        ax.set_title(f"{row['feature']}: {row['test']} = {row['statistic']:.3g}", fontsize=9)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -106,12 +106,14 @@ def drift_gate(
         start_feature_checks,
     )
     from greenpipe.components.drift_gate.quality import import_great_expectations, precheck, validate
-    from greenpipe.components.drift_gate.report import render
+    from greenpipe.components.drift_gate.report import import_pyplot, render
 
     from greenpipe.artifacts import write_json_atomic
 
-    # great_expectations takes seconds to import: do it while pyarrow reads the batch and the drift threads run.
-    warm_up = threading.Thread(target=import_great_expectations, name="drift_gate-gx-import", daemon=True)
+    # great_expectations and matplotlib take seconds to import: import them while pyarrow reads the batch.
+    warm_up = threading.Thread(
+        target=lambda: (import_great_expectations(), import_pyplot()), name="drift_gate-imports", daemon=True
+    )
     warm_up.start()
     document = read_baseline(baseline.path)
     if numeric_test == "auto":  # a baseline imported from Model Monitor brings its own test and threshold

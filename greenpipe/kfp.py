@@ -5,7 +5,7 @@
 
     @dsl.pipeline
     def my_pipeline(...):
-        gate = drift_gate(reference=..., current=...)
+        gate = drift_gate(data=..., baseline=...)
 
 A name is looked up when first used (module __getattr__), so `import greenpipe.kfp` imports neither kfp nor
 any component: first `greenpipe.components.<name>.<name>`, then every component's `STEPS`, then the steps of

@@ -209,13 +209,13 @@ def co2e_g(energy_kwh: float, intensity: GridIntensity) -> float:
 class Credit:
     """Energy a step avoided, traced to what was measured (an execution id or a measured per-unit cost)."""
 
-    kind: str  # cache, dedup, early_stop, pruning, small_sample, skipped_retrain
+    kind: str  # cache, dedup, early_stop, pruning, small_sample, gated_skip
     energy_kwh: float
     traced_to: str
     note: str = ""
 
 
-CREDIT_KINDS = ("cache", "dedup", "early_stop", "pruning", "small_sample", "skipped_retrain")
+CREDIT_KINDS = ("cache", "dedup", "early_stop", "pruning", "small_sample", "gated_skip")
 
 
 @dataclass

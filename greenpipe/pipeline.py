@@ -173,6 +173,11 @@ class Graph:
                         f"step {spec.name}: param {pspec.name} got a task output; pass artifacts to "
                         "inputs and use values in when(...)"
                     )
+                if not isinstance(value, PipelineParam) and _holds_param(value):
+                    raise SpecError(
+                        f"step {spec.name}: param {pspec.name} holds a pipeline parameter inside a list or dict; "
+                        "a pipeline parameter can only be passed whole: give the step its own param for it"
+                    )
                 params[pspec.name] = (
                     value
                     if isinstance(value, PipelineParam)
@@ -222,6 +227,16 @@ class Graph:
             if any(up.name in marked for up in task.upstream()):
                 marked.add(task.name)
         return marked
+
+
+def _holds_param(value: Any) -> bool:
+    if isinstance(value, (PipelineParam, OutputRef, ValueRef)):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_param(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_param(v) for v in value)
+    return False
 
 
 @contextlib.contextmanager

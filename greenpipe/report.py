@@ -23,7 +23,7 @@ CREDIT_LABELS = {
     "early_stop": "early stops",
     "pruning": "pruned trials",
     "small_sample": "small samples",
-    "skipped_retrain": "skipped retrains",
+    "gated_skip": "steps skipped by a gate (retrains)",
 }
 
 

@@ -325,7 +325,7 @@ class Runner:
             if prev and prev[0]["energy_kwh"] > 0:
                 credits.append(
                     (
-                        "skipped_retrain",
+                        "gated_skip",
                         float(prev[0]["energy_kwh"]),
                         f"exec:{prev[0]['exec_id']}",
                         "a when-gated step skipped; credited what its last run measured",

@@ -66,3 +66,15 @@ def test_failing_step_fails_the_run_keeps_upstream_results_and_skips_downstream(
     assert by_name["bad"]["status"] == "failed" and "ValueError: bad data in column x" in by_name["bad"]["error"]
     assert by_name["after"]["status"] == "skipped" and by_name["after"]["reason"] == "upstream 'bad' failed"
     assert cli.json("run", "failing.py:failing", check=False)["steps"][0]["status"] == "cached"
+
+
+def test_pipeline_parameter_nested_in_a_dict_param_is_a_clear_error(cli, project):
+    (project / "nested.py").write_text(
+        "from greenpipe import Dataset, Output, pipeline, step\n\n\n"
+        "@step\ndef use(out: Output[Dataset], options: dict | None = None) -> None:\n"
+        "    open(out.path, 'w').write(str(options))\n\n\n"
+        "@pipeline\ndef nested(window: int = 3) -> None:\n    use(options={'window': window})\n"
+    )
+    proc = cli("run", "nested.py:nested", check=False)
+    assert proc.returncode == 2 and "param options holds a pipeline parameter inside a list or dict" in proc.stderr
+    assert "Traceback" not in proc.stderr

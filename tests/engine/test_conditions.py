@@ -14,7 +14,7 @@ def test_false_condition_skips_with_reason_and_credits_last_measured_run(cli):
     assert total["avoided_wh"] == ran_total["energy_wh"] > 0
     shown = cli.json("show", gated["run_id"])
     credit = next(c for c in shown["credits"] if c["step"] == "total")
-    assert credit["kind"] == "skipped_retrain" and credit["traced_to"] == f"exec:{ran_total['exec_id']}"
+    assert credit["kind"] == "gated_skip" and credit["traced_to"] == f"exec:{ran_total['exec_id']}"
 
 
 def test_true_condition_runs_the_gated_step(cli):

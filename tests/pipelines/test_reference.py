@@ -76,7 +76,7 @@ def test_changing_one_training_param_reruns_that_stage_and_downstream_only(train
     assert plan["spot_train"] == plan["evaluate_classifier"] == plan["register"] == "run"
 
 
-def test_retrain_skips_when_nothing_drifted_and_credits_the_skipped_retrain(trained):
+def test_retrain_skips_when_nothing_drifted_and_credits_what_the_skip_avoided(trained):
     cli, _ = trained
     doc = cli.json("run", "retrain", "--param", "period=9", "--param", "kpi_floor=0.5", "--param", "drift_share=1.0")
     status = _status(doc)

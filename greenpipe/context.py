@@ -42,13 +42,17 @@ class StepContext:
 
 def current() -> StepContext:
     """The running step's context, or a detached one on GREENPIPE_HOME."""
-    ctx = getattr(_local, "ctx", None)
-    if ctx is None:
-        from greenpipe.store import default_home
+    active = getattr(_local, "ctx", None)
+    if active is not None:
+        return active
+    from greenpipe.store import default_home
 
-        ctx = StepContext(home=default_home())
-        _local.ctx = ctx
-    return ctx
+    home = default_home()  # read each time: GREENPIPE_HOME may have changed since the last plain call
+    detached = getattr(_local, "detached", None)
+    if detached is None or detached.home != home:
+        detached = StepContext(home=home)
+        _local.detached = detached
+    return detached
 
 
 @contextlib.contextmanager

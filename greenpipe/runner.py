@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -9,7 +10,7 @@ import secrets
 import socket
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -368,7 +369,7 @@ class Runner:
         usage = Usage(method=method.name)
         try:
             method.start()
-            with UsageMeter() as meter, activate(ctx):
+            with UsageMeter() as meter, activate(ctx), cpu_threads(spec.resources.cpu):
                 returned = task.step.fn(**kwargs)
             usage.wall_s, usage.cpu_s, usage.peak_mb = meter.wall_s, meter.cpu_s, meter.peak_mb
             usage.energy_kwh = method.stop(usage)
@@ -521,6 +522,28 @@ class Runner:
                         "UPDATE executions SET status='interrupted' WHERE run_id=? AND status='running'",
                         (row["run_id"],),
                     )
+
+
+@contextlib.contextmanager
+def cpu_threads(cpu: float) -> Iterator[None]:
+    """Hold a step to the cores it declared (Resources.cpu): BLAS/OpenMP pools in this process, and
+    OMP_NUM_THREADS for the processes it starts. Oversubscribed pools on a busy machine cost many times the CPU."""
+    threads = str(max(1, int(cpu)))
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = threads
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # scikit-learn brings threadpoolctl; without it only child processes are limited
+            yield
+            return
+        with threadpool_limits(limits=int(threads)):
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
 
 
 def _fingerprint_with_code_refs(task: Task, params: dict[str, Any]) -> Fingerprint:

@@ -6,10 +6,11 @@ import hashlib
 import os
 import pickle
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from greenpipe.artifacts import write_bytes_atomic
 
 MAGIC = b"GPCKPT1\n"
 _NAME = re.compile(r"^ckpt-(\d{8})\.pkl$")
@@ -48,20 +49,7 @@ class CheckpointStore:
     def save(self, step: int, payload: dict[str, Any], pinned: int | None = None) -> Path:
         """Write one checkpoint atomically (temp file, fsync, rename, fsync the folder), then rotate."""
         body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-        target = self.path(step)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(MAGIC)
-                handle.write(hashlib.sha256(body).digest())
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        target = write_bytes_atomic(self.path(step), MAGIC + hashlib.sha256(body).digest() + body)
         _fsync_dir(self.folder)
         self.rotate(pinned)
         return target

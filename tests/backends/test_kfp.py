@@ -3,7 +3,9 @@ and compiled pipelines run under kfp.local with the same results as the local ru
 
 import importlib
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -14,6 +16,7 @@ import pytest
 pytest.importorskip("kfp")
 yaml = pytest.importorskip("yaml")
 
+import demo_steps  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 from greenpipe.pipelines.train import train  # noqa: E402
 from kfp import compiler, components, dsl, local  # noqa: E402
@@ -22,6 +25,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2  # noqa: E402
 from greenpipe.backends.kfp import compile_pipeline, component_yaml, pipeline_component  # noqa: E402
 from greenpipe.digest import digest_path  # noqa: E402
 from greenpipe.errors import CompileError  # noqa: E402
+from greenpipe.runner import Runner  # noqa: E402
+from greenpipe.store import Store  # noqa: E402
 
 STEPS_V1 = '''
 import json
@@ -177,22 +182,30 @@ def test_train_compiles_to_strict_ir_with_pinned_image_and_no_kfp_install(tmp_pa
     spec = parse_strict(out)
     assert spec.pipeline_info.name == "train"
     tasks = tasks_by_name(out)
-    assert set(tasks) == {"load_rainfall", "time_split", "fit_classifier", "evaluate_classifier"}
+    graph = train.build()
+    assert set(tasks) == {t.name for t in graph.tasks}  # one KFP task per step, none added
     from greenpipe.backends.image import default_image
 
     for name, entry in tasks.items():
+        step = graph.task(name).step
         assert entry["container"]["image"] == default_image()
         command = " ".join(entry["container"]["command"])
         assert "pip install" not in command  # install_kfp_package=False: the image has what it needs
-        step = {s.spec.name: s for s in _train_steps()}[name]
         assert f"run_step({step.spec.ref!r}" in command
         assert constant(entry, "greenpipe_code") == step.fingerprint().digest
+    # a spot-allowed step (spot_train) is placed on spot nodes, the others are not
+    docs = list(yaml.safe_load_all(out.read_text()))
+    placed = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"] if len(docs) > 1 else {}
+    spot = {t.name for t in graph.tasks if t.step.spec.resources.spot}
+    assert spot and {tasks[n]["task"]["componentRef"]["name"].replace("comp-", "exec-") for n in spot} == set(placed)
 
 
 def _train_steps():
-    from greenpipe.pipelines import rainfall
-
-    return [rainfall.load_rainfall, rainfall.time_split, rainfall.fit_classifier, rainfall.evaluate_classifier]
+    """Every distinct step of the reference train pipeline (components and rainfall steps)."""
+    steps = {}
+    for task in train.build().tasks:
+        steps.setdefault(task.step.spec.ref, task.step)
+    return list(steps.values())
 
 
 def test_same_pipeline_compiles_to_the_same_bytes(tmp_path, steps_module):
@@ -368,21 +381,22 @@ def test_every_catalog_step_compiles_without_special_cases(tmp_path):
 
 
 def test_user_pipeline_imports_greenpipe_components(tmp_path):
-    from greenpipe.kfp import drift_baseline, drift_gate, fit_classifier, load_rainfall, time_split
+    from greenpipe.kfp import drift_baseline, drift_gate, ingest_rainfall, spot_train, time_split
 
     @dsl.pipeline(name="my-own")
     def my_own(periods: int = 3) -> None:
-        data = load_rainfall(periods=periods)
+        data = ingest_rainfall(periods=periods)
         parts = time_split(data=data.outputs["data"], test_share=0.25)
         baseline = drift_baseline(data=parts.outputs["train"], target="rain")
         gate = drift_gate(data=parts.outputs["test"], baseline=baseline.outputs["baseline"], target="rain")
         with dsl.If(gate.outputs["retrain"] == True):  # noqa: E712 - a KFP condition
-            fit_classifier(train=parts.outputs["train"])
+            spot_train(train=parts.outputs["train"], target="rain", max_epochs=5)
 
     out = tmp_path / "mine.yaml"
     compiler.Compiler().compile(my_own, str(out))
     spec = parse_strict(out)
-    assert set(spec.root.dag.tasks) == {"load-rainfall", "time-split", "drift-baseline", "drift-gate", "condition-1"}
+    assert set(spec.root.dag.tasks) == {"ingest-rainfall", "time-split", "drift-baseline", "drift-gate", "condition-1"}
+    assert set(spec.components["comp-condition-1"].dag.tasks) == {"spot-train"}
     assert sorted(spec.components["comp-drift-gate"].output_definitions.parameters) == [
         "drift_share",
         "kpi_drop",
@@ -449,10 +463,6 @@ def _reference_names() -> list[str]:
     return reference_names()
 
 
-# Smaller than the defaults so the runs stay short; the comparison is the same at any size.
-FAST_PARAMS = {"train": {"periods": 4, "max_iter": 30}}
-
-
 @pytest.mark.parametrize("name", _reference_names())
 def test_reference_pipeline_compiles_strictly_and_deterministically(tmp_path, name):
     from greenpipe.loader import load_pipeline
@@ -464,32 +474,111 @@ def test_reference_pipeline_compiles_strictly_and_deterministically(tmp_path, na
     assert first.read_bytes() == second.read_bytes()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", _reference_names())
-def test_reference_pipeline_runs_under_kfp_local_with_the_local_runners_results(tmp_path, name):
-    """Every task the local runner ran also ran under kfp.local, every skipped one was skipped, and every
-    Metrics output holds the same numbers."""
-    from greenpipe.loader import load_pipeline
-    from greenpipe.runner import Runner
-    from greenpipe.store import Store
+# Metrics that measure this machine (seconds, energy) differ between any two runs; all others must be equal.
+MEASURED = ("_s", "_wh", "_kwh")
 
-    pipe, params = load_pipeline(name), FAST_PARAMS.get(name, {})
-    store = Store(tmp_path / "store")
-    result = Runner(pipe, params, store=store).run()
-    assert result.status == "succeeded"
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"), raise_on_error=True)
+
+def _run_pipeline_under_kfp_local(pipe, params: dict, root: Path) -> dict[str, Path]:
+    """Run the compiled pipeline under kfp.local; the folder of every task that ran, by KFP task name."""
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # "image has no 'python' in its name": we run in-process
         pipeline_component(pipe, params, local_conditions=True)()
-    kfp_ran = {p.parent.name for p in (tmp_path / "kfp").glob("*/*/executor_output.json")}
+    return {p.parent.name: p.parent for p in root.glob("*/*/executor_output.json")}
+
+
+def assert_kfp_local_matches_the_local_runner(pipe, result, store, kfp_tasks: dict[str, Path]) -> int:
+    """Every task the local runner ran also ran under kfp.local and returned the same values, every skipped one
+    was skipped, and every Metrics output holds the same numbers (measured seconds and energy: present).
+    Returns how many Metrics outputs were compared."""
+    assert result.status == "succeeded"
+    graph = pipe.build()
+    ran = {s.name.replace("_", "-"): s for s in result.steps if s.status == "ran"}
+    assert all(s.status in ("ran", "skipped") for s in result.steps), [(s.name, s.status) for s in result.steps]
+    steps_run_by_kfp = {t for t in kfp_tasks if not t.startswith("greenpipe-when")}  # when() helpers
+    assert steps_run_by_kfp == set(ran)
     compared = 0
-    for step in result.steps:
-        kfp_name = step.name.replace("_", "-")
-        assert (kfp_name in kfp_ran) == (step.status == "ran"), f"{step.name}: {step.status} locally"
-        kinds = {o.name: o.kind for o in pipe.build().task(step.name).step.spec.outputs}
+    for kfp_name, step in ran.items():
+        executor_output = json.loads((kfp_tasks[kfp_name] / "executor_output.json").read_text())
+        assert executor_output.get("parameterValues", {}) == step.values, step.name
+        kinds = {o.name: o.kind for o in graph.task(step.name).step.spec.outputs}
         for output, digest in step.outputs.items():
-            if kinds[output] == "metrics":
-                kfp_file = next((tmp_path / "kfp").glob(f"*/{kfp_name}/{output}"))
-                assert json.loads(kfp_file.read_text()) == json.loads(store.object_path(digest).read_text())
-                compared += 1
-    assert compared, f"{name} has no Metrics output to compare"
+            if kinds[output] != "metrics":
+                continue
+            got = json.loads((kfp_tasks[kfp_name] / output).read_text())
+            expected = json.loads(store.object_path(digest).read_text())
+            assert set(got) == set(expected), step.name
+            for metric, value in expected.items():
+                if metric.endswith(MEASURED):
+                    assert math.isfinite(got[metric]) and got[metric] >= 0, f"{step.name}.{metric}"
+                else:
+                    assert got[metric] == value, f"{step.name}.{metric}"
+            compared += 1
+    return compared
+
+
+def test_demo_pipeline_runs_under_kfp_local_with_the_local_runners_results(tmp_path, monkeypatch):
+    """A small real pipeline with a when() block and a Model folder passed on: same tasks, values, metrics."""
+    monkeypatch.setenv("GREENPIPE_HOME", str(tmp_path / "kfp-home"))  # inherited by kfp.local's subprocesses
+    monkeypatch.setenv("PYTHONPATH", str(Path(demo_steps.__file__).parent))
+    store = Store(tmp_path / "store")
+    result = Runner(demo_steps.demo, {}, store=store).run()
+    kfp_tasks = _run_pipeline_under_kfp_local(demo_steps.demo, {}, tmp_path / "kfp")
+    assert {"fit", "evaluate-classifier"} <= set(kfp_tasks)
+    assert assert_kfp_local_matches_the_local_runner(demo_steps.demo, result, store, kfp_tasks) == 2
+
+
+# Smaller than the defaults so the runs stay short; the comparison is the same at any size.
+TRAIN_PARAMS = {"periods": 6, "max_trials": 3, "max_epochs": 5}
+RETRAIN_PARAMS = {"period": 6, "max_epochs": 5}  # the period right after the six train learned from
+
+
+@pytest.mark.slow
+def test_reference_train_runs_under_kfp_local_with_the_local_runners_results(tmp_path, monkeypatch):
+    from greenpipe.loader import load_pipeline
+
+    monkeypatch.setenv("GREENPIPE_HOME", str(tmp_path / "kfp-home"))  # register and feature_dedup write here
+    pipe = load_pipeline("train")
+    store = Store(tmp_path / "store")
+    result = Runner(pipe, TRAIN_PARAMS, store=store).run()
+    kfp_tasks = _run_pipeline_under_kfp_local(pipe, TRAIN_PARAMS, tmp_path / "kfp")
+    assert assert_kfp_local_matches_the_local_runner(pipe, result, store, kfp_tasks) >= 3
+    assert json.loads((kfp_tasks["register"] / "executor_output.json").read_text())["parameterValues"]["promoted"]
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory) -> Path:
+    """A store in which the reference train (run by the local runner) registered a champion."""
+    from greenpipe.loader import load_pipeline
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    result = Runner(load_pipeline("train"), TRAIN_PARAMS, store=Store(home)).run()
+    assert result.status == "succeeded"
+    return home
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("drift_share, retrains", [(0.3, True), (0.5, False)])
+def test_reference_retrain_runs_under_kfp_local_with_the_local_runners_results(
+    tmp_path, monkeypatch, trained_home, drift_share, retrains
+):
+    """retrain's champion step reads the registry in GREENPIPE_HOME: both runs start from copies of the same
+    trained store, the local runner re-executes every step (no cache hits from train), and both take the same
+    when(gate.retrain) branch with the same values and metrics."""
+    from greenpipe.loader import load_pipeline
+
+    pipe, params = load_pipeline("retrain"), {**RETRAIN_PARAMS, "drift_share": drift_share}
+    local_home, kfp_home = tmp_path / "local-home", tmp_path / "kfp-home"
+    shutil.copytree(trained_home, local_home)
+    shutil.copytree(trained_home, kfp_home)
+    monkeypatch.setenv("GREENPIPE_HOME", str(kfp_home))  # inherited by kfp.local's subprocesses
+    store = Store(local_home)
+    graph = pipe.build()
+    result = Runner(pipe, params, store=store, force=[t.name for t in graph.tasks]).run()
+    assert result.step("drift_gate").values["retrain"] is retrains
+    assert (result.step("register").status == "ran") is retrains
+    kfp_tasks = _run_pipeline_under_kfp_local(pipe, params, tmp_path / "kfp")
+    compared = assert_kfp_local_matches_the_local_runner(pipe, result, store, kfp_tasks)
+    assert compared == (2 if retrains else 0)  # spot_train's and evaluate_classifier's metrics
+    champion = json.loads((kfp_tasks["champion"] / "executor_output.json").read_text())["parameterValues"]
+    assert champion == {"version": 1}  # the version train registered, found through GREENPIPE_HOME

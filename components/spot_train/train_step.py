@@ -3,6 +3,7 @@
 
 import hashlib
 import json
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -81,7 +82,10 @@ def spot_train(
         rules,
         seed,
     )
-    folder = Path(ctx.home) / "spot_train" / key
+    # On SageMaker managed spot, GREENPIPE_CHECKPOINT_DIR is /opt/ml/checkpoints, which SageMaker syncs to S3 and
+    # restores after a reclaim: checkpoints written there let the restarted job resume.
+    root = os.environ.get("GREENPIPE_CHECKPOINT_DIR") or Path(ctx.home) / "spot_train"
+    folder = Path(root) / key
     job = job_spec(
         train.path,
         target,

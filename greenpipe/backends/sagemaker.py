@@ -123,6 +123,9 @@ def build_definition(pipeline: Pipeline, params: dict[str, Any] | None, options:
     for task in graph.tasks:
         sources = {name: input_source(task, name, ref, runtimes, options) for name, ref in task.inputs.items()}
         job_steps[task.name] = job_step(task, sources, options, property_file=task.name in gating)
+        # downstream steps read properties of the job type this step compiled to (a run-time-only tuning search
+        # becomes a Training job), so record that, not the declared runtime
+        runtimes[task.name] = {v: k for k, v in STEP_TYPES.items()}[job_steps[task.name]["Type"]]
     top: list[dict] = []
     groups: dict[tuple[int, ...], tuple[tuple[Condition, ...], list[str]]] = {}
     for task in graph.tasks:

@@ -333,8 +333,7 @@ def test_a_false_condition_skips_the_gated_jobs(tmp_path):
     }
 
 
-# The reference train, small: its 11 jobs ran in 24 s here (with the bayes_tune property read by hand-fixing the
-# definition; see the xfail below), the local run in 9 s.
+# The reference train, small: its 11 jobs ran in 24 s here, the local run in 9 s.
 TRAIN_PARAMS = {"periods": 6, "max_trials": 3, "max_epochs": 5}
 
 
@@ -352,14 +351,6 @@ def test_reference_train_compiles_with_training_jobs_for_its_training_steps():
     assert spot["StoppingCondition"]["MaxWaitTimeInSeconds"] >= spot["StoppingCondition"]["MaxRuntimeInSeconds"]
 
 
-SPOT_TRAIN_READS_A_TUNING_PROPERTY = (
-    "greenpipe/backends/sagemaker.py compiles bayes_tune as one Training job (its estimator is chosen at run time) "
-    "but still records its runtime as 'tuning', so spot_train's input reads "
-    "Steps.bayes_tune.BestTrainingJob.TrainingJobName, which a Training step does not have "
-    "(it has ModelArtifacts.S3ModelArtifacts)"
-)
-
-
 def _reference(name):
     from greenpipe.loader import load_pipeline
 
@@ -371,11 +362,7 @@ def _reference(name):
     [
         ("demo", {}),
         ("retrain", {}),
-        pytest.param(
-            "train",
-            TRAIN_PARAMS,
-            marks=pytest.mark.xfail(strict=True, raises=MissingProperty, reason=SPOT_TRAIN_READS_A_TUNING_PROPERTY),
-        ),
+        ("train", TRAIN_PARAMS),
     ],
 )
 def test_every_step_property_a_definition_reads_exists_for_that_step_type(name, params):
@@ -389,7 +376,6 @@ def test_every_step_property_a_definition_reads_exists_for_that_step_type(name, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=MissingProperty, reason=SPOT_TRAIN_READS_A_TUNING_PROPERTY)
 def test_compiled_train_pipeline_runs_as_sagemaker_jobs_and_matches_the_local_runner(tmp_path):
     definition, _ = compiled(train, TRAIN_PARAMS)
     emulator = SageMakerEmulator(tmp_path, definition)

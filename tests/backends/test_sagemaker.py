@@ -119,6 +119,7 @@ def test_retrain_compiles_to_the_same_bytes_and_validates():
         "model_name",
         "drift_share",
         "kpi_floor",
+        "retrain_on_bad_data",
         "max_epochs",
         "seed",
     ]

@@ -278,7 +278,7 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
     method = FormulaEnergy()
     energy_kwh = method.stop(usage)
 
-    values = _values(step, returned)
+    values = step.returned_values(returned)
     output_digests = {}
     for name, artifact in outputs.items():
         if not os.path.exists(artifact.path):
@@ -309,19 +309,6 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
         write_json_atomic(values_path, values)
         write_json_atomic(values_path.parent / LEDGER_FILE, ledger)
     return ledger
-
-
-def _values(step: Step, returned: Any) -> dict[str, Any]:
-    from greenpipe.params import coerce
-
-    specs = step.spec.values
-    if not specs:
-        return {}
-    if returned is None:
-        raise GreenpipeError(f"step {step.name} declares values {[v.name for v in specs]} but returned None")
-    names = [v.name for v in specs]
-    data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip(names, returned, strict=False))
-    return {v.name: coerce(f"{step.name} value {v.name}", v.type, data[v.name]) for v in specs}
 
 
 def main() -> None:

@@ -373,7 +373,7 @@ class Runner:
                 returned = task.step.fn(**kwargs)
             usage.wall_s, usage.cpu_s, usage.peak_mb = meter.wall_s, meter.cpu_s, meter.peak_mb
             usage.energy_kwh = method.stop(usage)
-            values = _returned_values(task, returned)
+            values = task.step.returned_values(returned, task.name)
             outputs: dict[str, str] = {}
             for out in spec.outputs:
                 written = Path(out_artifacts[out.name].path)
@@ -557,20 +557,6 @@ def _fingerprint_with_code_refs(task: Task, params: dict[str, Any]) -> Fingerpri
             if isinstance(ref, str) and ":" in ref:
                 fingerprint = fingerprint.merged(code_ref_fingerprint(ref))
     return fingerprint
-
-
-def _returned_values(task: Task, returned: Any) -> dict[str, Any]:
-    specs = task.step.spec.values
-    if not specs:
-        return {}
-    if returned is None:
-        raise RuntimeError(f"step {task.name} declares values {[v.name for v in specs]} but returned None")
-    data = (
-        returned._asdict()
-        if hasattr(returned, "_asdict")
-        else dict(zip([v.name for v in specs], returned, strict=True))
-    )
-    return {v.name: coerce(f"{task.name} value {v.name}", v.type, data[v.name]) for v in specs}
 
 
 def _alive(pid: int | None) -> bool:

@@ -160,6 +160,18 @@ class Step:
             self._fingerprint = code_fingerprint(self.fn)
         return self._fingerprint
 
+    def returned_values(self, returned: Any, where: str | None = None) -> dict[str, Any]:
+        """What the function returned, checked against its declared values (`{}` for a step with none)."""
+        where = where or self.name
+        specs = self.spec.values
+        if not specs:
+            return {}
+        if returned is None:
+            raise SpecError(f"step {where} declares values {[v.name for v in specs]} but returned None")
+        names = [v.name for v in specs]
+        data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip(names, returned, strict=True))
+        return {v.name: coerce(f"{where} value {v.name}", v.type, data[v.name]) for v in specs}
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from greenpipe.pipeline import building
 

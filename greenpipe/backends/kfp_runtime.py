@@ -96,18 +96,5 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
         target.metadata["greenpipe_digest"] = digest_path(artifact.path)
         target.metadata["greenpipe_step"] = spec.ref
         target.metadata["greenpipe_usage"] = ledger
-    return _values(spec.name, step, returned)
-
-
-def _values(name: str, step: Step, returned: Any) -> tuple | None:
-    specs = step.spec.values
-    if not specs:
-        return None
-    if returned is None:
-        raise RuntimeError(f"step {name} declares values {[v.name for v in specs]} but returned None")
-    data = (
-        returned._asdict()
-        if hasattr(returned, "_asdict")
-        else dict(zip([v.name for v in specs], returned, strict=True))
-    )
-    return tuple(coerce(f"{name} value {v.name}", v.type, data[v.name]) for v in specs)
+    values = step.returned_values(returned, spec.name)
+    return tuple(values.values()) if values else None

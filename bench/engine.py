@@ -58,10 +58,11 @@ def bench_reference(home: Path) -> tuple[float, float, float]:
     store = Store(home / "ref")
     cold, result = timed_run(pipe, store)
     assert all(s.status == "ran" for s in result.steps)
+    uncached = {t.name for t in pipe.build().tasks if not t.step.spec.cache.enabled}  # register: registry state
     warm = []
     for _ in range(5):
         took, result = timed_run(pipe, store)
-        assert all(s.status == "cached" for s in result.steps)
+        assert all(s.status == "cached" or s.name in uncached for s in result.steps)
         warm.append(took)
     return statistics.median(warm) / cold, cold, statistics.median(warm)
 
@@ -131,7 +132,8 @@ def main() -> None:
                 "ratio",
                 0.02,
                 "lower",
-                f"cold run of the train reference pipeline in the same run ({cold:.2f} s; cached {warm * 1000:.1f} ms)",
+                f"cold run of the train reference pipeline in the same run ({cold:.2f} s; rerun {warm * 1000:.1f} ms, "
+                "every step cached but register, which always asks the registry)",
             ),
             figure(
                 "cached_step_overhead_ms",

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import greenpipe
-
 REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = ["feature_dedup", "small_sample", "spot_train", "bayes_tune", "drift_gate", "register"]
 

@@ -99,9 +99,9 @@ class Store:
             self.home.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=60000")
+            _use_wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
 
@@ -258,6 +258,22 @@ class Store:
             seen[producer["exec_id"]] = producer
             stack.extend(r["digest"] for r in self.inputs_of(producer["exec_id"]))
         return list(seen.values())
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL once (it stays WAL). Two processes creating the store at the same moment can both
+    try; SQLite answers the loser 'locked' at once, without its busy handler, so wait and look again."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _make_read_only(path: Path) -> None:

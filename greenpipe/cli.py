@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from greenpipe.errors import GreenpipeError, RunNotFound
+from greenpipe.run_document import iso_time, run_document
 
 EXIT_USER_ERROR = 2
 
@@ -220,7 +220,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             "run_id": r["run_id"],
             "pipeline": r["pipeline"],
             "status": r["status"],
-            "started": _iso(r["started"]),
+            "started": iso_time(r["started"]),
             "wall_s": round((r["finished"] or r["started"]) - r["started"], 3),
             "ran": r["ran"] or 0,
             "cached": r["cached"] or 0,
@@ -267,79 +267,6 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             )
         )
     return 0
-
-
-def run_document(store: Any, run_id: str) -> dict[str, Any]:
-    """A stored run as the same JSON shape `run --json` prints, plus its ledger credits and lineage."""
-    if run_id == "latest":
-        latest = store.query("SELECT run_id FROM runs ORDER BY started DESC LIMIT 1")
-        if not latest:
-            raise RunNotFound(f"no runs in {store.home}: run a pipeline first (greenpipe run train)")
-        run_id = latest[0]["run_id"]
-    run = store.run(run_id)
-    if run is None:
-        raise RunNotFound(f"run {run_id!r} is not in {store.home}: list runs with `greenpipe runs`")
-    steps, credits, lineage = [], [], []
-    for e in store.executions(run_id):
-        steps.append(
-            {
-                "name": e["task"],
-                "status": e["status"],
-                "reason": e["reason"],
-                "exec_id": e["exec_id"],
-                "wall_s": e["wall_s"],
-                "cpu_s": e["cpu_s"],
-                "peak_mb": e["peak_mb"],
-                "energy_wh": e["energy_kwh"] * 1000,
-                "co2e_g": e["co2e_g"],
-                "avoided_wh": e["avoided_kwh"] * 1000,
-                "avoided_co2e_g": e["avoided_co2e_g"],
-                "method": e["method"],
-                "error": (e["error"] or "").split("\n")[0] or None,
-            }
-        )
-        for c in store.credits_of(e["exec_id"]):
-            credits.append(
-                {
-                    "step": e["task"],
-                    "kind": c["kind"],
-                    "energy_wh": c["energy_kwh"] * 1000,
-                    "co2e_g": c["co2e_g"],
-                    "traced_to": c["traced_to"],
-                    "note": c["note"],
-                }
-            )
-        for name, digest in store.outputs_of(e["exec_id"]).items():
-            origin = e["source_exec"] or e["exec_id"]
-            lineage.append(
-                {
-                    "artifact": digest,
-                    "output": f"{e['task']}.{name}",
-                    "produced_by": origin,
-                    "inputs": [
-                        {"name": i["name"], "digest": i["digest"], "from": i["source"]}
-                        for i in store.inputs_of(e["exec_id"])
-                    ],
-                }
-            )
-    keys = ("wall_s", "cpu_s", "energy_wh", "co2e_g", "avoided_wh", "avoided_co2e_g")
-    totals: dict[str, Any] = {k: sum(s[k] or 0 for s in steps) for k in keys}
-    for status in ("ran", "cached", "skipped", "failed"):
-        totals[status] = sum(1 for s in steps if s["status"] == status)
-    return {
-        "run_id": run_id,
-        "pipeline": run["pipeline"],
-        "status": run["status"],
-        "params": json.loads(run["params"]),
-        "started": _iso(run["started"]),
-        "region": run["region"],
-        "intensity_g_per_kwh": run["intensity_g_per_kwh"],
-        "intensity_source": run["intensity_source"],
-        "steps": steps,
-        "totals": totals,
-        "credits": credits,
-        "lineage": lineage,
-    }
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -530,10 +457,6 @@ def _cmd_regions(args: argparse.Namespace) -> int:
     print(f"\n* current region. Last run: {last[0]['run_id'] if last else 'none'} ({kwh * 1000:.4f} Wh measured).")
     print(f"Source: {rows[0][1]['source']} ({rows[0][1]['year']}; grid data {rows[0][1].get('data_years', '')}).")
     return 0
-
-
-def _iso(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) if ts else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -278,16 +278,20 @@ class Pipeline:
                 default = coerce(pname, tp, default)
             self.params.append(PipelineParam(pname, tp, default))
 
-    def resolve_params(self, overrides: dict[str, Any] | None = None, *, from_text: bool = False) -> dict[str, Any]:
-        """Defaults overlaid with overrides, each checked against its declared type."""
-        overrides = dict(overrides or {})
-        known = {p.name: p for p in self.params}
-        for key in overrides:
+    def check_param_names(self, given: dict[str, Any]) -> None:
+        """Refuse a param the pipeline does not have, naming the ones it has."""
+        known = {p.name for p in self.params}
+        for key in given:
             if key not in known:
                 raise ParamError(
                     f"pipeline {self.name} has no param {key!r}; its params are: "
                     + (", ".join(sorted(known)) or "(none)")
                 )
+
+    def resolve_params(self, overrides: dict[str, Any] | None = None, *, from_text: bool = False) -> dict[str, Any]:
+        """Defaults overlaid with overrides, each checked against its declared type."""
+        overrides = dict(overrides or {})
+        self.check_param_names(overrides)
         values: dict[str, Any] = {}
         for param in self.params:
             if param.name in overrides:

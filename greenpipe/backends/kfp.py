@@ -32,7 +32,7 @@ from greenpipe.backends.kfp_component import (
 )
 from greenpipe.backends.kfp_placement import SPOT_PLACEMENTS, SpotPlacement, apply_resources, spot_placement
 from greenpipe.digest import digest_path
-from greenpipe.errors import CompileError, ParamError
+from greenpipe.errors import CompileError
 from greenpipe.params import canonical_json, coerce
 from greenpipe.pipeline import Condition, OutputRef, Pipeline, PipelineParam, Task, ValueRef
 from greenpipe.step import REQUIRED
@@ -179,13 +179,7 @@ def _kfp_name(name: str) -> str:
 def _param_values(pipeline: Pipeline, params: dict[str, Any] | None) -> dict[str, Any]:
     """Defaults overlaid with `params`, each checked; a required scalar left out stays a required KFP param."""
     given = dict(params or {})
-    known = {p.name: p for p in pipeline.params}
-    for key in given:
-        if key not in known:
-            raise ParamError(
-                f"pipeline {pipeline.name} has no param {key!r}; its params are: "
-                + (", ".join(sorted(known)) or "(none)")
-            )
+    pipeline.check_param_names(given)
     values: dict[str, Any] = {}
     for param in pipeline.params:
         if param.name not in given:

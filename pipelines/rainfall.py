@@ -138,6 +138,8 @@ def evaluate_classifier(model: Model, test: Dataset, metrics: Output[Metrics]) -
         clf = pickle.load(handle)  # a stored artifact, verified against its digest before this step ran
     frame = pd.read_parquet(test.path)
     features = frame[described["features"]]
+    if not hasattr(clf, "feature_names_in_"):  # fitted on arrays (spot_train's epoch loop): score on arrays too
+        features = features.to_numpy()
     truth = frame[described["target"]]
     metrics.log_metric("accuracy", accuracy_score(truth, clf.predict(features)))
     metrics.log_metric("roc_auc", roc_auc_score(truth, clf.predict_proba(features)[:, 1]))

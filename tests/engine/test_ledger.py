@@ -45,3 +45,18 @@ def test_codecarbon_method_is_recorded_when_asked(cli):
     shown = cli.json("show", doc["run_id"])
     assert {s["method"] for s in shown["steps"]} == {"codecarbon"}
     assert all(s["energy_wh"] > 0 for s in shown["steps"])
+
+
+def test_regions_ranks_by_intensity_marks_the_current_one_and_prices_the_last_run(cli):
+    run = cli.json("run", "pipe.py:demo")
+    doc = cli.json("regions", "--region", "eu-west-1")
+    intensities = [r["g_per_kwh"] for r in doc["regions"]]
+    assert intensities == sorted(intensities) and len(intensities) >= 20
+    assert [r["region"] for r in doc["regions"] if r["current"]] == ["eu-west-1"]
+    assert doc["last_run"] == run["run_id"]
+    kwh = sum(s["energy_wh"] for s in run["steps"]) / 1000
+    for row in doc["regions"]:
+        assert row["last_run_co2e_g"] == pytest.approx(kwh * row["g_per_kwh"])
+        assert row["source"] and row["year"]
+    text = cli("regions").stdout
+    assert "eu-north-1" in text.splitlines()[2]  # the cleanest grid first

@@ -397,9 +397,10 @@ def test_sigterm_at_a_random_moment_resumes_to_the_same_model(tmp_path: Path):
 
 @pytest.mark.slow
 def test_three_reclaims_including_a_hard_kill_still_give_the_same_model(tmp_path: Path):
-    reference = execute_job(_digits_job(tmp_path, "reference", 40))[1]
+    # long enough that the third reclaim lands before the job can finish (40 epochs raced it on a quiet machine)
+    reference = execute_job(_digits_job(tmp_path, "reference", 150))[1]
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        job = _digits_job(tmp_path, f"spot-{sig}", 40)
+        job = _digits_job(tmp_path, f"spot-{sig}", 150)
         seen: list[int] = []
         result = run_supervised(
             job,

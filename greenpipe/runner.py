@@ -7,10 +7,9 @@ import fcntl
 import json
 import os
 import secrets
-import socket
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from greenpipe.fingerprint import Fingerprint, code_ref_fingerprint
 from greenpipe.ledger import GridIntensity, Usage, UsageMeter, co2e_g, energy_method, grid_intensity
 from greenpipe.params import coerce
 from greenpipe.pipeline import Graph, OutputRef, Pipeline, PipelineParam, Task
+from greenpipe.run_log import RunLog
 from greenpipe.step import artifact_class
 from greenpipe.store import Store, remove_object
 
@@ -128,6 +128,7 @@ class Runner:
         self.energy = energy
         energy_method(energy) if energy != "formula" else None  # fail early on an unknown method
         self.display = display
+        self.log = RunLog(self.store, pipeline.name, self.intensity, energy)
         for param in pipeline.params:
             if param.is_artifact:
                 path = self.values[param.name]
@@ -188,26 +189,7 @@ class Runner:
 
     def run(self) -> RunResult:
         self.store.create()
-        self._mark_interrupted_runs()
-        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-        with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO runs (run_id, pipeline, status, params, region, intensity_g_per_kwh, intensity_source, "
-                "energy_method, started, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run_id,
-                    self.pipeline.name,
-                    "running",
-                    json.dumps(self.values, sort_keys=True, default=str),
-                    self.intensity.key,
-                    self.intensity.g_per_kwh,
-                    f"{self.intensity.source} ({self.intensity.year})",
-                    self.energy,
-                    time.time(),
-                    os.getpid(),
-                    socket.gethostname(),
-                ),
-            )
+        run_id = self.log.open_run(self.values)
         total = len(self.graph.tasks)
         status = "succeeded"
         try:
@@ -224,8 +206,7 @@ class Runner:
             status = "interrupted"
             raise
         finally:
-            with self.store.transaction() as db:
-                db.execute("UPDATE runs SET status=?, finished=? WHERE run_id=?", (status, time.time(), run_id))
+            self.log.close_run(run_id, status)
         return RunResult(
             run_id,
             self.pipeline.name,
@@ -332,7 +313,7 @@ class Runner:
                         "a when-gated step skipped; credited what its last run measured",
                     )
                 )
-        self._insert_execution(run_id, task, result, None, credits=credits)
+        self.log.record(run_id, task, result, None, {}, credits=credits)
         return result
 
     def _record_hit(self, run_id: str, task: Task, resolved: _Resolved, hit: Any) -> StepResult:
@@ -347,14 +328,14 @@ class Runner:
         credits = [("cache", hit.energy_kwh, f"exec:{hit.exec_id}", "cache hit: what the original run measured")]
         with self.store.transaction() as db:
             db.execute("UPDATE cache SET last_used=? WHERE exec_id=?", (time.time(), hit.exec_id))
-        self._insert_execution(run_id, task, result, resolved, credits=credits)
+        self.log.record(run_id, task, result, resolved.parts, resolved.inputs, credits=credits)
         return result
 
     def _run_step(self, run_id: str, task: Task, resolved: _Resolved, reason: str) -> StepResult:
         spec = task.step.spec
         exec_id = secrets.token_hex(8)
         result = StepResult(task.name, "running", reason, exec_id=exec_id)
-        self._insert_execution(run_id, task, result, resolved, started_only=True)
+        self.log.record(run_id, task, result, resolved.parts, resolved.inputs, started_only=True)
         tmp = self.store.tmp_dir(exec_id)
         kwargs: dict[str, Any] = dict(resolved.params)
         for name, (digest, path, _source) in resolved.inputs.items():
@@ -387,12 +368,7 @@ class Runner:
             result.status = "failed"
             result.error = f"{type(exc).__name__}: {exc}"
             result.reason = reason
-            tb = traceback.format_exc()
-            with self.store.transaction() as db:
-                db.execute(
-                    "UPDATE executions SET status='failed', finished=?, error=? WHERE exec_id=?",
-                    (time.time(), result.error + "\n" + tb, exec_id),
-                )
+            self.log.fail(exec_id, result.error + "\n" + traceback.format_exc())
             remove_object(tmp)
             return result
         remove_object(tmp)
@@ -402,126 +378,9 @@ class Runner:
         result.co2e_g = co2e_g(usage.energy_kwh, self.intensity)
         result.outputs, result.values = outputs, values
         credits = [(c.kind, c.energy_kwh, c.traced_to, c.note) for c in ctx.credits.credits]
-        self._finish_execution(task, result, usage, resolved, credits)
-        return result
-
-    # -- records ------------------------------------------------------------------------------------------------
-
-    def _insert_execution(
-        self,
-        run_id: str,
-        task: Task,
-        result: StepResult,
-        resolved: _Resolved | None,
-        credits: Sequence[tuple[str, float, str, str]] = (),
-        started_only: bool = False,
-    ) -> None:
-        parts = resolved.parts if resolved else None
-        now = time.time()
-        avoided = sum(c[1] for c in credits)
-        result.avoided_wh = avoided * 1000
-        result.avoided_co2e_g = co2e_g(avoided, self.intensity)
-        with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO executions (exec_id, run_id, pipeline, task, step_ref, cache_key, status, reason, "
-                "started, finished, avoided_kwh, avoided_co2e_g, method, source_exec, fingerprint, version, params, "
-                "inputs, vals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    result.exec_id,
-                    run_id,
-                    self.pipeline.name,
-                    task.name,
-                    task.step.spec.ref,
-                    parts.key if parts else None,
-                    result.status,
-                    result.reason,
-                    now,
-                    None if started_only else now,
-                    avoided,
-                    result.avoided_co2e_g,
-                    self.energy,
-                    credits[0][2][5:] if credits and credits[0][0] == "cache" else None,
-                    json.dumps(parts.fingerprint.parts) if parts else None,
-                    __version__,
-                    json.dumps(parts.params, sort_keys=True, default=str) if parts else None,
-                    json.dumps(parts.inputs, sort_keys=True) if parts else None,
-                    json.dumps(result.values, sort_keys=True),
-                ),
-            )
-            if resolved:
-                for name, (digest, _path, source) in resolved.inputs.items():
-                    db.execute(
-                        "INSERT OR REPLACE INTO inputs (exec_id, name, digest, source) VALUES (?,?,?,?)",
-                        (result.exec_id, name, digest, source),
-                    )
-            for name, digest in result.outputs.items():
-                db.execute(
-                    "INSERT OR REPLACE INTO outputs (exec_id, name, digest) VALUES (?,?,?)",
-                    (result.exec_id, name, digest),
-                )
-            self._insert_credits(db, result.exec_id, credits)
-
-    def _insert_credits(self, db: Any, exec_id: str | None, credits: Any) -> None:
-        for kind, kwh, traced_to, note in credits:
-            db.execute(
-                "INSERT INTO credits (exec_id, kind, energy_kwh, co2e_g, traced_to, note) VALUES (?,?,?,?,?,?)",
-                (exec_id, kind, kwh, co2e_g(kwh, self.intensity), traced_to, note),
-            )
-
-    def _finish_execution(
-        self,
-        task: Task,
-        result: StepResult,
-        usage: Usage,
-        resolved: _Resolved,
-        credits: list[tuple[str, float, str, str]],
-    ) -> None:
-        avoided = sum(c[1] for c in credits)
-        result.avoided_wh = avoided * 1000
-        result.avoided_co2e_g = co2e_g(avoided, self.intensity)
         assert resolved.parts is not None
-        now = time.time()
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE executions SET status='ran', finished=?, wall_s=?, cpu_s=?, peak_mb=?, energy_kwh=?, "
-                "co2e_g=?, avoided_kwh=?, avoided_co2e_g=?, method=?, vals=? WHERE exec_id=?",
-                (
-                    now,
-                    usage.wall_s,
-                    usage.cpu_s,
-                    usage.peak_mb,
-                    usage.energy_kwh,
-                    result.co2e_g,
-                    avoided,
-                    result.avoided_co2e_g,
-                    usage.method,
-                    json.dumps(result.values, sort_keys=True),
-                    result.exec_id,
-                ),
-            )
-            for name, digest in result.outputs.items():
-                db.execute(
-                    "INSERT OR REPLACE INTO outputs (exec_id, name, digest) VALUES (?,?,?)",
-                    (result.exec_id, name, digest),
-                )
-            self._insert_credits(db, result.exec_id, credits)
-            if task.step.spec.cache.enabled:
-                db.execute(
-                    "INSERT OR REPLACE INTO cache (cache_key, exec_id, created, last_used) VALUES (?,?,?,?)",
-                    (resolved.parts.key, result.exec_id, now, now),
-                )
-
-    def _mark_interrupted_runs(self) -> None:
-        """Runs left 'running' by a process that no longer exists were killed: say so."""
-        host = socket.gethostname()
-        for row in self.store.query("SELECT run_id, pid, host FROM runs WHERE status='running'"):
-            if row["host"] == host and not _alive(row["pid"]):
-                with self.store.transaction() as db:
-                    db.execute("UPDATE runs SET status='interrupted' WHERE run_id=?", (row["run_id"],))
-                    db.execute(
-                        "UPDATE executions SET status='interrupted' WHERE run_id=? AND status='running'",
-                        (row["run_id"],),
-                    )
+        self.log.finish(task, result, usage, resolved.parts, credits)
+        return result
 
 
 @contextlib.contextmanager
@@ -557,18 +416,6 @@ def _fingerprint_with_code_refs(task: Task, params: dict[str, Any]) -> Fingerpri
             if isinstance(ref, str) and ":" in ref:
                 fingerprint = fingerprint.merged(code_ref_fingerprint(ref))
     return fingerprint
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_pipeline(pipeline: Pipeline, params: dict[str, Any] | None = None, **options: Any) -> RunResult:

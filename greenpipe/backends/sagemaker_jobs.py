@@ -193,13 +193,6 @@ def processing_arguments(task: Task, sources: dict[str, InputSource], options: S
             f"step {task.name}: an output named {VALUES_OUTPUT!r} clashes with the output greenpipe "
             "uses for values and the ledger on SageMaker; rename it"
         )
-    cluster: dict[str, Any] = {
-        "InstanceCount": 1,
-        "InstanceType": instance_type(task, options),
-        "VolumeSizeInGB": options.volume_gb,
-    }
-    if options.volume_kms_key:
-        cluster["VolumeKmsKeyId"] = options.volume_kms_key
     inputs = [
         {
             "InputName": name,
@@ -230,7 +223,7 @@ def processing_arguments(task: Task, sources: dict[str, InputSource], options: S
     if options.output_kms_key:
         output_config["KmsKeyId"] = options.output_kms_key
     args: dict[str, Any] = {
-        "ProcessingResources": {"ClusterConfig": cluster},
+        "ProcessingResources": {"ClusterConfig": compute_resources(task, options)},
         "AppSpecification": {
             "ImageUri": options.image,
             "ContainerEntrypoint": list(ENTRYPOINT),
@@ -261,8 +254,9 @@ def _processing_network(options: SageMakerOptions) -> dict:
     return network
 
 
-def _training_common(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
-    """The members a training job and a tuning job's TrainingJobDefinition share."""
+def compute_resources(task: Task, options: SageMakerOptions) -> dict[str, Any]:
+    """One instance sized for the step, with its volume: a processing ClusterConfig and a training ResourceConfig
+    have the same members."""
     resources: dict[str, Any] = {
         "InstanceCount": 1,
         "InstanceType": instance_type(task, options),
@@ -270,6 +264,12 @@ def _training_common(task: Task, sources: dict[str, InputSource], options: SageM
     }
     if options.volume_kms_key:
         resources["VolumeKmsKeyId"] = options.volume_kms_key
+    return resources
+
+
+def _training_common(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
+    """The members a training job and a tuning job's TrainingJobDefinition share."""
+    resources = compute_resources(task, options)
     output: dict[str, Any] = {"S3OutputPath": training_output_path(task, options)}
     if options.output_kms_key:
         output["KmsKeyId"] = options.output_kms_key

@@ -9,7 +9,6 @@ GREENPIPE_HOME (default `.greenpipe/` in the working directory) holds:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -19,7 +18,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from greenpipe.digest import digest_hex, digest_path
 
@@ -176,10 +174,6 @@ class Store:
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO pins (digest, owner) VALUES (?,?)", (digest, owner))
 
-    def unpin(self, digest: str, owner: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM pins WHERE digest=? AND owner=?", (digest, owner))
-
     def _quarantine(self, target: Path) -> None:
         aside = self.home / "tmp" / f"corrupt-{target.name}-{os.getpid()}"
         os.rename(target, aside)
@@ -302,7 +296,3 @@ def _size_of(path: Path) -> int:
 def remove_object(path: Path) -> None:
     """Delete a stored object (used by gc)."""
     _remove(path)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)

@@ -145,6 +145,7 @@ class Runner:
         """What `run` would do, and why, without running anything or writing to the store."""
         items: list[PlanItem] = []
         will_run: set[str] = set()
+        self._planned_outputs: dict[str, dict[str, str]] = {}  # task -> output digests of its cache hit
         for task in self.graph.tasks:
             if task.conditions:
                 gate = ", ".join(c.describe() for c in task.conditions)
@@ -164,6 +165,7 @@ class Runner:
                 found = lookup(self.store, resolved.parts.key, task.step.spec.cache)
                 if found.hit:
                     action, reason = "cached", f"cached from execution {found.hit.exec_id}"
+                    self._planned_outputs[task.name] = found.hit.outputs
                 else:
                     action, reason = "run", found.reason or self._miss_reason(task, resolved.parts)
             if task.conditions and action == "cached":
@@ -268,7 +270,8 @@ class Runner:
                     return _Resolved(
                         params, inputs, pending=f"input '{name}' will change: upstream '{ref.task.name}' runs"
                     )
-                digest = self._planned_output(ref)
+                # tasks are planned in order, so an upstream that will not run has its hit recorded already
+                digest = self._planned_outputs.get(ref.task.name, {}).get(ref.name)
                 if digest is None:
                     return _Resolved(
                         params,
@@ -286,13 +289,6 @@ class Runner:
             _fingerprint_with_code_refs(task, params), __version__, params, {k: v[0] for k, v in inputs.items()}
         )
         return _Resolved(params, inputs, parts=parts)
-
-    def _planned_output(self, ref: OutputRef) -> str | None:
-        resolved = self._resolve(ref.task, planning=True, will_run=set())
-        if resolved.parts is None:
-            return None
-        found = lookup(self.store, resolved.parts.key, ref.task.step.spec.cache)
-        return found.hit.outputs.get(ref.name) if found.hit else None
 
     def _record_skip(self, run_id: str, task: Task, reason: str, credit: bool = False) -> StepResult:
         result = StepResult(task.name, "skipped", reason, exec_id=secrets.token_hex(8))

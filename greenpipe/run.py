@@ -210,13 +210,17 @@ def run(argv: list[str] | None = None) -> int:
 
 def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str, Any]:
     """Run the step once; returns what was written to the ledger file."""
+    from greenpipe.backends.code_fetch import check_code, prepare_code
     from greenpipe.context import StepContext, activate
     from greenpipe.digest import digest_path
     from greenpipe.ledger import FormulaEnergy, Usage, UsageMeter
     from greenpipe.params import coerce
     from greenpipe.store import default_home
 
+    manifest = prepare_code()  # the user's code archive, when the job names one (GREENPIPE_CODE_URI)
     step = resolve_step(args.component)
+    for warning in check_code(step, manifest):
+        print(f"greenpipe: warning: {warning}", file=sys.stderr)
     spec = step.spec
     texts = {k: v for k, v in layout.hyperparameters().items() if not k.startswith(RESERVED_HYPERPARAMETER_PREFIXES)}
     known = {p.name for p in spec.params}

@@ -21,6 +21,7 @@ import re
 import warnings
 from typing import Any
 
+from greenpipe.backends.code_archive import CodeArchive
 from greenpipe.backends.image import default_image
 from greenpipe.backends.sagemaker_jobs import (
     InputSource,
@@ -32,6 +33,7 @@ from greenpipe.backends.sagemaker_jobs import (
     training_arguments,
     tuning_arguments,
 )
+from greenpipe.backends.staging import staged_name
 from greenpipe.digest import digest_hex, digest_path
 from greenpipe.durations import parse_duration
 from greenpipe.errors import CompileError, DurationError, KnownOnlyAtRunTime
@@ -76,12 +78,16 @@ def compile_definition(
     default_expire_after: str = "P30D",
     instance_types: dict[str, str] | None = None,
     validate: bool = True,
+    code: CodeArchive | None = None,
 ) -> str:
     """The pipeline as SageMaker Pipelines definition JSON (sorted keys, no timestamps).
 
     Args:
         params: new defaults for pipeline parameters. A Dataset parameter given a local path gets a
-            content-addressed default S3 URI (s3://bucket/prefix/inputs/<digest>/<file>) and its digest.
+            content-addressed default S3 URI (s3://bucket/prefix/objects/<digest>/<file>, where
+            greenpipe.backends.staging uploads it) and its digest.
+        code: the user's code archive (greenpipe.backends.code_archive): the steps that reach its code fetch it
+            from s3://bucket/prefix/code/<digest>.tar.gz at start (GREENPIPE_CODE_URI) and check it.
         role_arn: the role jobs run as; None makes it a pipeline parameter `RoleArn`.
         bucket: where outputs go; None makes it a pipeline parameter `ArtifactBucket`.
         volume_kms_key, output_kms_key, subnets, security_group_ids, network_isolation,
@@ -102,6 +108,8 @@ def compile_definition(
         max_wait_s=max_wait_s,
         default_expire_after=default_expire_after,
         instance_types=dict(instance_types or {}),
+        code_object=code.key("").removeprefix("code/") if code else None,
+        code_steps=frozenset(code.fingerprints) if code else frozenset(),
     )
     definition = build_definition(pipeline, params, options)
     if validate:
@@ -323,7 +331,7 @@ def _dataset_parameters(param: PipelineParam, given: Any, options: SageMakerOpti
             content = digest_path(text)
             if not options.bucket:
                 raise CompileError(f"param {param.name}={text!r}: a local file needs bucket=... to get an S3 URI")
-            uri["DefaultValue"] = s3_uri(options, "inputs", digest_hex(content), os.path.basename(text.rstrip("/")))
+            uri["DefaultValue"] = s3_uri(options, "objects", digest_hex(content), staged_name(text))
             digest["DefaultValue"] = content
         else:
             raise CompileError(f"param {param.name}={text!r} is neither an s3:// URI nor an existing local path")

@@ -59,6 +59,10 @@ class SageMakerOptions:
     volume_gb: int = 30
     default_expire_after: str = "P30D"
     instance_types: dict[str, str] = field(default_factory=dict)  # task name -> instance type override
+    # the user's code archive (greenpipe.backends.code_archive): its object name under prefix/code/, and the refs
+    # of the steps that reach code in it (the others run on the image alone and keep their cache keys)
+    code_object: str | None = None
+    code_steps: frozenset[str] = frozenset()
 
     def role(self) -> Any:
         return self.role_arn if self.role_arn else {"Get": "Parameters.RoleArn"}
@@ -126,13 +130,15 @@ def instance_type(task: Task, options: SageMakerOptions) -> str:
     )
 
 
-def environment(task: Task, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
+def environment(task: Task, extra: dict[str, str] | None = None, options: SageMakerOptions | None = None) -> dict:
+    env: dict[str, Any] = {
         "GREENPIPE_FINGERPRINT": task.step.fingerprint().digest,
         "GREENPIPE_STEP": task.step.spec.ref,
         "GREENPIPE_TASK": task.name,
         "GREENPIPE_VERSION": __version__,
     }
+    if options is not None and options.code_object and task.step.spec.ref in options.code_steps:
+        env["GREENPIPE_CODE_URI"] = s3_uri(options, "code", options.code_object)
     env.update(extra or {})
     return env
 
@@ -232,7 +238,7 @@ def processing_arguments(task: Task, sources: dict[str, InputSource], options: S
         "RoleArn": options.role(),
         "ProcessingOutputConfig": output_config,
         "StoppingCondition": {"MaxRuntimeInSeconds": options.max_runtime_s},
-        "Environment": environment(task),
+        "Environment": environment(task, options=options),
     }
     if inputs:
         args["ProcessingInputs"] = inputs
@@ -316,7 +322,7 @@ def _training_common(task: Task, sources: dict[str, InputSource], options: SageM
     members = ",".join(f"{n}={s.archive_member}" for n, s in sorted(sources.items()) if s.archive_member)
     if members:  # a tuning job passes no arguments: `train` reads them from here
         extra["GREENPIPE_ARCHIVE_MEMBERS"] = members
-    common["Environment"] = environment(task, extra)
+    common["Environment"] = environment(task, extra, options)
     return common
 
 

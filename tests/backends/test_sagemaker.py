@@ -336,7 +336,7 @@ def test_dataset_parameter_gets_a_content_addressed_uri_and_digest(tmp_path):
     from greenpipe.digest import digest_path
 
     digest = digest_path(data)
-    assert params["src"]["DefaultValue"] == f"s3://b/greenpipe/inputs/{digest.split(':')[1]}/rows.json"
+    assert params["src"]["DefaultValue"] == f"s3://b/greenpipe/objects/{digest.split(':')[1]}/rows.json"
     assert params["src_digest"]["DefaultValue"] == digest
     arguments = definition["Steps"][0]["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert {"Std:Join": {"On": "", "Values": ["data=", {"Get": "Parameters.src_digest"}]}} in arguments

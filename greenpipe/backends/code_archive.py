@@ -1,0 +1,142 @@
+"""The user's project code that a pipeline's steps reach, as one content-addressed archive.
+
+A step's code fingerprint names every project function, class and constant it reaches (greenpipe.fingerprint).
+The modules behind those names, outside greenpipe itself (which the image holds), are the user's code: each
+is packed whole, by its top-level package (a folder with its sub-packages) or, for a lone module beside a
+pipeline script, by its file. The archive is a gzipped tar with sorted members and zeroed times and owners,
+so the same code gives the same bytes and the same digest, and it is stored once under that digest. It also
+holds a manifest: for each step it serves, the fingerprint and its parts, which the entry point checks
+(greenpipe.backends.code_fetch) before the step runs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import sys
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from greenpipe.digest import digest_bytes, digest_hex
+from greenpipe.errors import CompileError
+from greenpipe.step import Step
+
+MANIFEST = "greenpipe-code.json"
+SKIPPED_DIRS = {"__pycache__", ".git", ".venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".greenpipe"}
+SKIPPED_SUFFIXES = (".pyc", ".pyo")
+MAX_BYTES = 200 * 1024 * 1024  # a project larger than this is data, not code: stage it as a Dataset
+
+
+@dataclass(frozen=True)
+class CodeArchive:
+    """The archive's bytes, its digest, and what it holds."""
+
+    data: bytes
+    digest: str
+    roots: tuple[str, ...]  # the top-level modules and packages packed, e.g. ("my_project",)
+    fingerprints: dict[str, dict] = field(default_factory=dict)  # step ref -> {"digest", "parts"}
+
+    def key(self, prefix: str) -> str:
+        """The object key under `prefix`: code/<digest hex>.tar.gz."""
+        return "/".join(p for p in (prefix.strip("/"), "code", f"{digest_hex(self.digest)}.tar.gz") if p)
+
+
+def project_roots(step: Step) -> list[str]:
+    """The top-level user modules (not greenpipe) whose code `step`'s fingerprint reaches, sorted."""
+    from greenpipe.fingerprint import _module_kind
+
+    roots: set[str] = set()
+    for name in [step.spec.ref.partition(":")[0], *step.fingerprint().parts]:
+        if name.startswith("pkg:") or name == "python":  # third-party packages and the standard library
+            continue
+        module = _owning_module(name.removeprefix("const:").removeprefix("module:").split(":")[0])
+        if module is None or _module_kind(module) != "project":
+            continue
+        root = module.split(".")[0]
+        if root != "greenpipe":
+            roots.add(root)
+    return sorted(roots)
+
+
+def _owning_module(dotted: str) -> str | None:
+    """The longest prefix of `dotted` that is an imported module (`pkg.mod.fn.<locals>` -> `pkg.mod`)."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in sys.modules:
+            return candidate
+    return None
+
+
+def root_files(root: str) -> list[tuple[str, Path]]:
+    """(archive name, file) for every file of the top-level module or package `root`."""
+    module = sys.modules.get(root)
+    path = getattr(module, "__file__", None)
+    if module is None or not path:
+        raise CompileError(
+            f"code archive: module {root!r} has no source file on disk; steps shipped to a remote runtime must "
+            "live in a package or a .py file"
+        )
+    if root.startswith("greenpipe_user_"):
+        raise CompileError(
+            f"code archive: the pipeline file behind {root!r} was imported under a made-up name because its "
+            "own name clashes with another module; rename the file so `import <name>` finds it"
+        )
+    file = Path(path).resolve()
+    if file.name != "__init__.py":
+        return [(file.name, file)]
+    folder = file.parent
+    out = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            if not name.endswith(SKIPPED_SUFFIXES):
+                item = Path(current) / name
+                out.append((f"{root}/{item.relative_to(folder).as_posix()}", item))
+    return out
+
+
+def build_archive(steps: Iterable[Step]) -> CodeArchive | None:
+    """One archive of the user code the given steps reach, or None when they reach only greenpipe."""
+    steps = list(steps)
+    roots = sorted({root for s in steps for root in project_roots(s)})
+    if not roots:
+        return None
+    members: dict[str, bytes] = {}
+    for root in roots:
+        for name, file in root_files(root):
+            members[name] = file.read_bytes()
+    fingerprints = {
+        s.spec.ref: {"digest": s.fingerprint().digest, "parts": s.fingerprint().parts}
+        for s in sorted(steps, key=lambda s: s.spec.ref)
+        if project_roots(s)
+    }
+    manifest = {"roots": roots, "steps": fingerprints}
+    members[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    size = sum(len(b) for b in members.values())
+    if size > MAX_BYTES:
+        raise CompileError(
+            f"code archive: {', '.join(roots)} hold {size // 2**20} MiB of files; keep data out of the package "
+            "(pass it as a Dataset input) so the code archive stays small"
+        )
+    data = _tar_gz(members)
+    return CodeArchive(data, digest_bytes(data), tuple(roots), fingerprints)
+
+
+def _tar_gz(members: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(members):
+            info = tarfile.TarInfo(name)
+            info.size = len(members[name])
+            info.mode = 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(members[name]))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
+        gz.write(raw.getvalue())
+    return out.getvalue()

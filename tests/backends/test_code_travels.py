@@ -1,0 +1,137 @@
+"""The user's code travels: a content-addressed archive of what the steps reach, fetched and checked by the
+container entry point in a process where the user's package is not installed."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from user_project import FILES, PACKAGE, import_project, write_project
+
+from greenpipe.backends.code_archive import MANIFEST, build_archive
+from greenpipe.backends.code_fetch import check_code
+from greenpipe.digest import digest_hex, digest_path
+from greenpipe.errors import GreenpipeError
+from greenpipe.runner import Runner
+from greenpipe.store import Store
+
+FILES_HELPERS = FILES["helpers.py"]
+
+
+def archive_members(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+
+
+def test_archive_holds_the_project_package_and_is_the_same_bytes_when_rebuilt(tmp_path):
+    steps = import_project(write_project(tmp_path / "a"))
+    first = build_archive([steps.scale, steps.total])
+    again = build_archive([import_project(write_project(tmp_path / "b")).scale, steps.total])
+    assert first is not None and again is not None
+    assert first.roots == (PACKAGE,)
+    assert first.data == again.data and first.digest == again.digest  # other folder, other mtimes: same bytes
+    members = archive_members(first.data)
+    assert {f"{PACKAGE}/helpers.py", f"{PACKAGE}/steps.py", f"{PACKAGE}/__init__.py", MANIFEST} <= set(members)
+    manifest = json.loads(members[MANIFEST])
+    assert manifest["steps"][f"{PACKAGE}.steps:scale"]["digest"] == steps.scale.fingerprint().digest
+    assert first.key("greenpipe") == f"greenpipe/code/{digest_hex(first.digest)}.tar.gz"
+
+
+def test_editing_a_helper_changes_the_archive_and_the_steps_that_reach_it(tmp_path):
+    old = import_project(write_project(tmp_path / "old"))
+    old_archive = build_archive([old.scale])
+    new = import_project(write_project(tmp_path / "new", {"helpers.py": FILES_HELPERS.replace("10", "11")}))
+    new_archive = build_archive([new.scale])
+    assert old_archive.digest != new_archive.digest
+    assert old_archive.fingerprints[f"{PACKAGE}.steps:scale"] != new_archive.fingerprints[f"{PACKAGE}.steps:scale"]
+
+
+def test_steps_that_reach_only_greenpipe_need_no_archive():
+    from greenpipe.components.drift_gate import drift_gate
+
+    assert build_archive([drift_gate]) is None
+
+
+def test_a_step_whose_code_differs_from_the_archive_is_refused_by_name(tmp_path):
+    old = import_project(write_project(tmp_path / "old"))
+    manifest = json.loads(archive_members(build_archive([old.scale]).data)[MANIFEST])
+    new = import_project(write_project(tmp_path / "new", {"helpers.py": FILES_HELPERS.replace("10", "11")}))
+    with pytest.raises(GreenpipeError, match=r"differs from the code it was compiled from in .*helpers"):
+        check_code(new.scale, manifest, environ={})
+    with pytest.raises(GreenpipeError, match="expects code fingerprint fp:other"):
+        check_code(old.scale, manifest, environ={"GREENPIPE_FINGERPRINT": "fp:other"})
+    assert check_code(old.scale, manifest, environ={"GREENPIPE_FINGERPRINT": old.scale.fingerprint().digest}) == []
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    """The project, its archive saved as <store>/code/<hex>.tar.gz, an input file and the local runner's result."""
+    project = write_project(tmp_path / "project")
+    steps = import_project(project)
+    archive = build_archive([steps.scale, steps.total])
+    store_root = tmp_path / "objects"
+    path = store_root / archive.key("greenpipe")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(archive.data)
+    data = tmp_path / "values.json"
+    data.write_text("[1, 2.5, 4]")
+    local = Runner(steps.travel, {"src": str(data), "factor": 3.0}, store=Store(tmp_path / "local")).run()
+    assert local.status == "succeeded"
+    return {"steps": steps, "archive": path, "data": data, "local": local, "tmp": tmp_path}
+
+
+def entry_point(tmp: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m greenpipe.run` as a container runs it: the user's package is NOT importable (no PYTHONPATH,
+    an empty working folder)."""
+    work = tmp / "container"
+    work.mkdir(exist_ok=True)
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("GREENPIPE_")}
+    base["GREENPIPE_HOME"] = str(tmp / "container-home")
+    return subprocess.run(
+        [sys.executable, "-m", "greenpipe.run", *args],
+        env={**base, **env},
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_entry_point_runs_a_user_step_from_the_archive_and_matches_the_local_runner(shipped):
+    tmp, steps = shipped["tmp"], shipped["steps"]
+    out = tmp / "out.json"
+    args = [f"{PACKAGE}.steps:scale", "--input", f"data={shipped['data']}", "--output", f"out={out}"]
+    args += ["--param", "factor=3.0"]
+    absent = entry_point(tmp, args, {})
+    assert absent.returncode == 2 and f"no module {PACKAGE}.steps" in absent.stderr  # not installed here
+    env = {
+        "GREENPIPE_CODE_URI": f"file://{shipped['archive']}",
+        "GREENPIPE_FINGERPRINT": steps.scale.fingerprint().digest,
+    }
+    proc = entry_point(tmp, args, env)
+    assert proc.returncode == 0, proc.stderr
+    local = {s.name: s for s in shipped["local"].steps}
+    assert digest_path(out) == local["scale"].outputs["out"]
+    assert json.loads(out.read_text()) == [13.0, 17.5, 22.0]
+
+
+def test_a_changed_archive_or_a_stale_fingerprint_fails_with_one_clear_message(shipped):
+    tmp, steps = shipped["tmp"], shipped["steps"]
+    args = [f"{PACKAGE}.steps:scale", "--input", f"data={shipped['data']}", "--output", f"out={tmp / 'o.json'}"]
+    stale = entry_point(
+        tmp, args, {"GREENPIPE_CODE_URI": str(shipped["archive"]), "GREENPIPE_FINGERPRINT": "fp:" + "0" * 32}
+    )
+    assert stale.returncode == 2 and "Traceback" not in stale.stderr
+    assert f"the job expects code fingerprint fp:{'0' * 32}" in stale.stderr
+    tampered = shipped["archive"].read_bytes()[:-8] + b"\0" * 8
+    shipped["archive"].write_bytes(tampered)
+    env = {"GREENPIPE_CODE_URI": str(shipped["archive"]), "GREENPIPE_FINGERPRINT": steps.scale.fingerprint().digest}
+    proc = entry_point(tmp, args, {**env, "GREENPIPE_HOME": str(tmp / "other-home")})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "its content digest is" in proc.stderr and "was changed after deploy" in proc.stderr
+    missing = entry_point(tmp, args, {**env, "GREENPIPE_CODE_URI": str(tmp / "code" / "abc.tar.gz")})
+    assert missing.returncode == 2 and "does not exist" in missing.stderr

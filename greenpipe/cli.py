@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--bucket", help="the S3 bucket for artifacts")
     deploy.add_argument("--image")
     deploy.add_argument("--start", action="store_true", help="start an execution after the upsert")
+    deploy.add_argument("--prefix", default="greenpipe", help="the key prefix in the bucket (default: greenpipe)")
+    deploy.add_argument("--ia-after", type=int, default=30, metavar="DAYS", help="run outputs to S3 IA after DAYS")
+    deploy.add_argument("--expire-after", type=int, default=180, metavar="DAYS", help="run outputs deleted after")
+    deploy.add_argument("--log-retention", type=int, default=90, metavar="DAYS", help="job log retention in days")
+    deploy.add_argument("--dry-run", action="store_true", help="print what deploy would upload and set; send nothing")
     deploy.set_defaults(handler=_cmd_deploy)
 
     iam = pipeline_cmd("iam-policy", "print a least-privilege IAM policy for the steps the pipeline uses")
@@ -349,20 +354,27 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         compile_pipeline(pipeline, args.out, params or None, image=args.image)
     else:
         from greenpipe.artifacts import write_text_atomic
+        from greenpipe.backends.image import sagemaker_image
         from greenpipe.backends.sagemaker import compile_definition
 
-        text = compile_definition(pipeline, params or None, role_arn=args.role, image=args.image, bucket=args.bucket)
+        image = sagemaker_image(args.image)  # SageMaker pulls only from ECR: says how to get one when none is set
+        text = compile_definition(pipeline, params or None, role_arn=args.role, image=image, bucket=args.bucket)
         write_text_atomic(args.out, text)
     print(f"wrote {args.out} ({args.target}, pipeline {pipeline.name})")
     return 0
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
-    from greenpipe.backends.sagemaker import compile_definition, deploy
+    from greenpipe.backends.lifecycle import StoragePolicy
+    from greenpipe.backends.sagemaker_rollout import execute_plan, plan_deploy
 
     pipeline, params = _typed_overrides(args)
-    text = compile_definition(pipeline, params or None, role_arn=args.role, image=args.image, bucket=args.bucket)
-    result = deploy(text, args.name or pipeline.name, args.role, start=args.start)
+    policy = StoragePolicy(args.ia_after, args.expire_after, log_retention_days=args.log_retention)
+    plan = plan_deploy(
+        pipeline, params or None, role_arn=args.role, bucket=args.bucket, image=args.image, name=args.name,
+        prefix=args.prefix, policy=policy,
+    )  # fmt: skip
+    result = plan.describe() if args.dry_run else execute_plan(plan, start=args.start)
     print(json.dumps(result, indent=2, default=str))
     return 0
 

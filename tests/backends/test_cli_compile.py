@@ -4,13 +4,15 @@ import json
 
 import pytest
 
+ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/greenpipe:0.1.0"
+
 
 @pytest.mark.parametrize("target, name", [("sagemaker", "definition.json"), ("kfp", "pipeline.yaml")])
 def test_compile_twice_gives_the_same_bytes(cli, tmp_path, target, name):
     if target == "kfp":
         pytest.importorskip("kfp")
     first, second = tmp_path / f"a-{name}", tmp_path / f"b-{name}"
-    env = {"AWS_DEFAULT_REGION": "us-east-1"}
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "GREENPIPE_IMAGE": ECR_IMAGE}
     cli("compile", "pipe.py:demo", "--target", target, "--out", str(first), "--param", "limit=3", env=env)
     cli("compile", "pipe.py:demo", "--target", target, "--out", str(second), "--param", "limit=3", env=env)
     assert first.read_bytes() == second.read_bytes() and first.stat().st_size > 500
@@ -18,6 +20,19 @@ def test_compile_twice_gives_the_same_bytes(cli, tmp_path, target, name):
         definition = json.loads(first.read_text())
         assert definition["Version"] == "2020-12-01"
         assert any(step["Type"] == "Condition" for step in definition["Steps"])
+
+
+def test_sagemaker_compile_without_an_ecr_image_says_how_to_get_one(cli, tmp_path):
+    out = tmp_path / "d.json"
+    args = ("compile", "pipe.py:demo", "--target", "sagemaker", "--out", str(out))
+    none = cli(*args, env={"GREENPIPE_IMAGE": ""}, check=False)
+    assert none.returncode == 2 and "no image is set" in none.stderr and "Traceback" not in none.stderr
+    assert "only from a private Amazon ECR repository" in none.stderr and "docker push" in none.stderr
+    public = cli(*args, "--image", "ghcr.io/greenpipe/greenpipe:0.1.0", check=False)
+    assert public.returncode == 2 and "'ghcr.io/greenpipe/greenpipe:0.1.0' is not an Amazon ECR image" in public.stderr
+    assert not out.exists()
+    cli(*args, "--image", ECR_IMAGE)
+    assert json.loads(out.read_text())["Steps"][0]["Arguments"]["AppSpecification"]["ImageUri"] == ECR_IMAGE
 
 
 def test_compile_with_a_bad_param_is_a_user_error(cli, tmp_path):

@@ -1,0 +1,236 @@
+"""`greenpipe deploy --target sagemaker` against moto running as a real HTTP server on the loopback, with boto3
+over the wire: code and data uploaded once, lifecycle and log retention set, the pipeline upserted; then each
+compiled Processing job run by the container entry point, job by job, reading from and writing to the moto S3
+server in a process where the user's package is not importable, giving the local runner's bytes."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from user_project import PACKAGE, import_project, write_project
+
+from greenpipe.backends.lifecycle import StoragePolicy
+from greenpipe.backends.sagemaker_rollout import execute_plan, plan_deploy
+from greenpipe.digest import digest_bytes
+from greenpipe.errors import GreenpipeError
+from greenpipe.runner import Runner
+from greenpipe.store import Store
+
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("moto")
+
+ROLE = "arn:aws:iam::123456789012:role/greenpipe-sm"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/greenpipe:0.1.0"
+BUCKET = "gp-artifacts"
+FOREIGN_RULE = {
+    "ID": "someone-elses-logs",
+    "Filter": {"Prefix": "logs/"},
+    "Status": "Enabled",
+    "Expiration": {"Days": 7},
+}
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint, monkeypatch):
+    """Environment that points boto3 (here and in subprocesses) at the moto server; a fresh bucket."""
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3")
+    if any(b["Name"] == BUCKET for b in s3.list_buckets().get("Buckets", [])):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+        s3.delete_bucket_lifecycle(Bucket=BUCKET)
+    else:
+        s3.create_bucket(Bucket=BUCKET)
+    return env
+
+
+@pytest.fixture
+def project(tmp_path):
+    steps = import_project(write_project(tmp_path / "project"))
+    data = tmp_path / "values.json"
+    data.write_text("[1, 2.5, 4]")
+    return steps, data
+
+
+def keys(prefix=""):
+    s3 = boto3.client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def test_deploy_uploads_code_and_data_once_sets_lifecycle_and_retention_and_upserts(aws, project):
+    steps, data = project
+    boto3.client("s3").put_bucket_lifecycle_configuration(
+        Bucket=BUCKET, LifecycleConfiguration={"Rules": [FOREIGN_RULE]}
+    )
+    plan = plan_deploy(steps.travel, {"src": str(data)}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
+    first = execute_plan(plan)
+    assert first["action"] == "created" and first["code"]["uploaded"] and first["inputs"]["src"]["uploaded"]
+    code_key = plan.code.key("greenpipe")
+    assert boto3.client("s3").get_object(Bucket=BUCKET, Key=code_key)["Body"].read() == plan.code.data
+    hexdigest = digest_bytes(data.read_bytes()).split(":")[1]
+    assert f"greenpipe/objects/{hexdigest}/values.json" in keys("greenpipe/objects/")
+
+    again = execute_plan(plan_deploy(steps.travel, {"src": str(data)}, role_arn=ROLE, bucket=BUCKET, image=IMAGE))
+    assert again["action"] == "updated"
+    assert again["code"] == {"uri": f"s3://{BUCKET}/{code_key}", "uploaded": False}
+    assert again["inputs"]["src"]["uploaded"] is False
+
+    rules = boto3.client("s3").get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    by_id = {r["ID"]: r for r in rules}
+    assert "someone-elses-logs" in by_id and len(rules) == 4  # theirs kept, ours replaced (not duplicated)
+    runs = by_id["greenpipe:greenpipe:runs"]
+    assert runs["Filter"]["Prefix"] == "greenpipe/runs/" and runs["Expiration"]["Days"] == 180
+    assert runs["Transitions"][0] == {"Days": 30, "StorageClass": "STANDARD_IA"}
+    assert not any(r.get("Filter", {}).get("Prefix", "").startswith("greenpipe/objects") for r in rules)
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]
+    assert {g["logGroupName"]: g.get("retentionInDays") for g in groups} == {"/aws/sagemaker/ProcessingJobs": 90}
+    described = boto3.client("sagemaker").describe_pipeline(PipelineName="travel")
+    definition = json.loads(described["PipelineDefinition"])
+    env = definition["Steps"][0]["Arguments"]["Environment"]
+    assert env["GREENPIPE_CODE_URI"] == f"s3://{BUCKET}/{code_key}"
+
+
+def test_dry_run_shows_everything_and_sends_nothing(project, tmp_path):
+    steps, data = project
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_DEFAULT_REGION="us-east-1")  # nothing listens on 9
+    args = ["deploy", f"{PACKAGE}.steps:travel", "--target", "sagemaker", "--role", ROLE, "--bucket", BUCKET]
+    args += ["--image", IMAGE, "--param", f"src={data}", "--log-retention", "30", "--dry-run"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "greenpipe.cli", "--home", str(tmp_path / "home"), *args],
+        cwd=tmp_path / "project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert re.fullmatch(rf"s3://{BUCKET}/greenpipe/code/[0-9a-f]{{64}}\.tar\.gz", shown["code"]["uri"])
+    assert shown["code"]["packages"] == [PACKAGE] and shown["image"] == IMAGE
+    assert shown["inputs"]["src"]["uri"].endswith("/values.json")
+    assert shown["put_retention_policy"] == [{"logGroupName": "/aws/sagemaker/ProcessingJobs", "retentionInDays": 30}]
+    rules = {r["ID"]: r for r in shown["put_bucket_lifecycle_configuration"]["Rules"]}
+    assert rules["greenpipe:greenpipe:runs"]["Expiration"] == {"Days": 180}
+    assert shown["upsert_pipeline"]["Steps"] == ["scale", "total"]
+
+
+def test_policies_s3_or_logs_would_refuse_are_refused_before_anything_is_sent(project):
+    steps, data = project
+    with pytest.raises(GreenpipeError, match="log_retention_days=45 is not a period CloudWatch Logs keeps"):
+        plan_deploy(
+            steps.travel, None, role_arn=ROLE, bucket=BUCKET, image=IMAGE, policy=StoragePolicy(log_retention_days=45)
+        )
+    with pytest.raises(GreenpipeError, match="only after 30 days"):
+        plan_deploy(steps.travel, None, role_arn=ROLE, bucket=BUCKET, image=IMAGE, policy=StoragePolicy(10, 60))
+    with pytest.raises(GreenpipeError, match="deploy needs --bucket"):
+        plan_deploy(steps.travel, None, role_arn=ROLE, bucket=None, image=IMAGE)
+    with pytest.raises(GreenpipeError, match="not an Amazon ECR image"):
+        plan_deploy(steps.travel, None, role_arn=ROLE, bucket=BUCKET, image="ghcr.io/greenpipe/greenpipe:0.1.0")
+
+
+class MotoProcessingJobs:
+    """Runs a definition's Processing jobs the way SageMaker would, with the data on the moto S3 server: each
+    job's inputs downloaded to a fresh /opt/ml root, its command run, its outputs uploaded."""
+
+    def __init__(self, tmp: Path, definition: dict, env: dict[str, str]):
+        self.tmp, self.env = tmp, env
+        self.params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+        self.properties: dict[str, str] = {}
+        self.steps = definition["Steps"]
+        self.s3 = boto3.client("s3")
+
+    def resolve(self, value):
+        if isinstance(value, str):
+            return value
+        if "Std:Join" in value:
+            return value["Std:Join"]["On"].join(self.resolve(v) for v in value["Std:Join"]["Values"])
+        ref = value["Get"]
+        if ref == "Execution.PipelineExecutionId":
+            return "exec-1"
+        if ref.startswith("Parameters."):
+            return str(self.params[ref.split(".", 1)[1]])
+        return self.properties[ref]
+
+    def run(self) -> None:
+        for item in self.steps:
+            assert item["Type"] == "Processing", item["Type"]
+            self.processing(item)
+
+    def processing(self, item: dict) -> None:
+        args, root = item["Arguments"], self.tmp / "jobs" / item["Name"]
+        for channel in args.get("ProcessingInputs", []):
+            bucket, _, prefix = self.resolve(channel["S3Input"]["S3Uri"])[len("s3://") :].partition("/")
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    relative = obj["Key"][len(prefix) :].lstrip("/") or obj["Key"].rsplit("/", 1)[-1]
+                    target = root / channel["S3Input"]["LocalPath"].lstrip("/") / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    self.s3.download_file(bucket, obj["Key"], str(target))
+        spec = args["AppSpecification"]
+        command = [sys.executable, *spec["ContainerEntrypoint"][1:], *map(self.resolve, spec["ContainerArguments"])]
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("GREENPIPE_")}
+        env.update({k: self.resolve(v) for k, v in args["Environment"].items()})
+        env.update(self.env, GREENPIPE_SM_ROOT=str(root), GREENPIPE_HOME=str(root / "home"))
+        work = root / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=180)
+        assert proc.returncode == 0, f"{item['Name']}: {proc.stderr}"
+        for out in args["ProcessingOutputConfig"]["Outputs"]:
+            uri = self.resolve(out["S3Output"]["S3Uri"])
+            bucket, _, prefix = uri[len("s3://") :].partition("/")
+            local = root / out["S3Output"]["LocalPath"].lstrip("/")
+            for file in sorted(p for p in local.rglob("*") if p.is_file()):
+                self.s3.upload_file(str(file), bucket, f"{prefix}/{file.relative_to(local).as_posix()}")
+            self.properties[
+                f"Steps.{item['Name']}.ProcessingOutputConfig.Outputs['{out['OutputName']}'].S3Output.S3Uri"
+            ] = uri
+
+    def output_bytes(self, step: str, output: str) -> bytes:
+        uri = self.properties[f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"]
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        return self.s3.get_object(Bucket=bucket, Key=f"{prefix}/{output}")["Body"].read()
+
+
+def test_deployed_jobs_run_job_by_job_on_moto_without_the_user_package_and_match_the_local_runner(
+    aws, project, tmp_path
+):
+    steps, data = project
+    plan = plan_deploy(steps.travel, {"src": str(data), "factor": 3.0}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
+    execute_plan(plan)
+    jobs = MotoProcessingJobs(tmp_path, json.loads(plan.definition_json), aws)
+    jobs.run()
+    store = Store(tmp_path / "local")
+    local = Runner(steps.travel, {"src": str(data), "factor": 3.0}, store=store).run()
+    assert local.status == "succeeded"
+    for result in local.steps:
+        remote = jobs.output_bytes(result.name, "out")
+        assert digest_bytes(remote) == result.outputs["out"], result.name
+    assert json.loads(jobs.output_bytes("total", "out")) == {"total": 52.5}

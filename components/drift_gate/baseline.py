@@ -63,6 +63,7 @@ def category_counts(series: Any, keep: list[str] | None = None) -> dict[str, flo
 def numeric_profile(values: Any) -> tuple[dict[str, Any], Any]:
     """Statistics, quantiles and histogram of one numeric column, from a single sort. Returns (profile, sorted)."""
     import numpy as np
+    from greenpipe.components.drift_gate.stattests import lag1_autocorrelation
 
     raw = np.asarray(values, dtype="float64")
     present = raw[~np.isnan(raw)]
@@ -81,6 +82,7 @@ def numeric_profile(values: Any) -> tuple[dict[str, Any], Any]:
         min=low,
         max=high,
         sum=float(ordered.sum()),
+        autocorrelation=lag1_autocorrelation(present),  # rows in the order they came (days of weather follow days)
         quantiles=[float(v) for v in ordered[positions]],
         histogram={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
     )

@@ -13,14 +13,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from greenpipe.components.drift_gate.baseline import WORKERS, category_counts, reference_values
+import numpy as np
+from greenpipe.components.drift_gate.baseline import OTHER, WORKERS, reference_values
+from greenpipe.components.drift_gate.batch import Batch
 from greenpipe.components.drift_gate.quality import QualityResult
 from greenpipe.components.drift_gate.stattests import (
+    ChiSquare,
     PopulationStability,
     SortedPair,
     jensenshannon_distance,
+    ks_p_value,
+    lag1_autocorrelation,
     pick_test,
 )
+from greenpipe.components.drift_gate.suite_check import Outcome, check_column
 
 from greenpipe.errors import GreenpipeError
 
@@ -33,36 +39,54 @@ class DriftSettings:
     categorical_test: str = "auto"
     thresholds: dict[str, float] | None = None
     correction: str = "bonferroni"
-    min_effect: float = 0.1
+    min_effect: float = 0.05
     drift_share: float = 0.5
+    importance: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
             raise GreenpipeError(f"correction={self.correction!r} is not one of {', '.join(CORRECTIONS)}")
         if not 0 < self.drift_share <= 1:
             raise GreenpipeError(
-                f"drift_share={self.drift_share!r} must be in (0, 1]: the share of drifted "
+                f"drift_share={self.drift_share!r} must be in (0, 1]: the (importance-weighted) share of drifted "
                 "features that makes the dataset drifted (0.5 by default)"
+            )
+        if self.importance is not None and any(
+            not isinstance(v, (int, float)) or v < 0 for v in self.importance.values()
+        ):
+            raise GreenpipeError(
+                "importance must map feature names to non-negative numbers (e.g. the model's feature_importances_)"
             )
 
 
 def start_feature_checks(
-    folder: str, document: dict[str, Any], frame: Any, settings: DriftSettings, skip: dict[str, str]
+    folder: str,
+    document: dict[str, Any],
+    batch: Batch,
+    settings: DriftSettings,
+    skip: dict[str, str],
+    expectations: dict[str | None, list[dict]],
 ) -> tuple[ThreadPoolExecutor, dict[str, Future]]:
-    """Start one drift check per feature on a two-thread pool; the caller validates quality meanwhile."""
+    """Start one check per feature (drift and its data-quality expectations) on a two-thread pool."""
     pool = ThreadPoolExecutor(WORKERS)
     futures = {
-        column: pool.submit(_feature_row, folder, document, frame, column, settings, skip.get(column))
+        column: pool.submit(
+            _feature_row, folder, document, batch, column, settings, skip.get(column), expectations.get(column, [])
+        )
         for column in document["columns"]
     }
     return pool, futures
 
 
 def _feature_row(
-    folder: str, document: dict[str, Any], frame: Any, column: str, settings: DriftSettings, skipped: str | None
-) -> dict[str, Any]:
-    import numpy as np
-
+    folder: str,
+    document: dict[str, Any],
+    batch: Batch,
+    column: str,
+    settings: DriftSettings,
+    skipped: str | None,
+    expectations: list[dict],
+) -> tuple[dict[str, Any], list[Outcome]]:
     entry = document["columns"][column]
     row: dict[str, Any] = {
         "feature": column,
@@ -70,38 +94,51 @@ def _feature_row(
         "test": None,
         "statistic": None,
         "p_value": None,
+        "p_adjusted": None,
         "effect": None,
         "drifted": False,
         "compared": False,
         "note": skipped,
     }
     if skipped:
-        return row
-    series = frame[column]
+        return row, []
     thresholds = settings.thresholds or {}
-    if entry["kind"] == "numeric":
-        current = series.to_numpy(dtype="float64", na_value=np.nan)
-        current = current[~np.isnan(current)]
-        if current.size == 0 or entry["count"] == 0:
+    nulls, dtype_name = batch.nulls(column), batch.dtype_name(column)
+    if entry["kind"] == "numeric" and batch.family(column) == "number":
+        current = batch.floats(column)
+        autocorrelation = lag1_autocorrelation(current)
+        pair = SortedPair(
+            reference_values(folder, document, column),
+            current,
+            reference_std=entry.get("std"),
+            reference_count=entry["count"],
+            autocorrelation=(entry.get("autocorrelation", 0.0), autocorrelation),
+        )
+        del current
+        outcomes = check_column(expectations, column, batch.rows, nulls, dtype_name, ordered=pair.current)
+        if pair.current.size == 0 or entry["count"] == 0:
             row["note"] = "no non-null values to compare"
-            return row
-        pair = SortedPair(reference_values(folder, document, column), current, reference_std=entry["std"])
+            return row, outcomes
         test = pick_test(settings.numeric_test, "numeric", entry["count"], thresholds)
         if isinstance(test, PopulationStability):
             test.edges = entry["quantiles"][::10]  # the reference's deciles, from the baseline
         score = test.score(pair)
+        p_value = score.p_value if test.uses_p_value else ks_p_value(pair)
         row["effect"] = pair.normalised_wasserstein()
-        edges = entry["histogram"]["edges"]
-        ref_share, cur_share = pair.bin_shares(edges)
-        row["plot"] = {"edges": edges, "reference": ref_share.tolist(), "current": cur_share.tolist()}
+        positions = np.round(np.linspace(0, 1, len(entry["quantiles"])) * (pair.current.size - 1)).astype(int)
+        row["plot"] = {"reference": entry["quantiles"], "current": pair.current[positions].tolist()}
+        row["autocorrelation"] = max(pair.autocorrelation)
     else:
-        reference = entry["categories"]
-        current_counts = category_counts(series, keep=list(reference))
-        if not current_counts:
+        counts = batch.counts(column)
+        outcomes = check_column(expectations, column, batch.rows, nulls, dtype_name, counts=counts)
+        reference = entry.get("categories") or {}
+        current_counts = _pool(counts, list(reference))
+        if not current_counts or not reference:
             row["note"] = "no non-null values to compare"
-            return row
+            return row, outcomes
         test = pick_test(settings.categorical_test, "categorical", entry["count"], thresholds)
         score = test.score(reference, current_counts)
+        p_value = score.p_value if test.uses_p_value else ChiSquare().score(reference, current_counts).p_value
         row["effect"] = jensenshannon_distance(reference, current_counts)
         row["plot"] = {
             "categories": list(reference) + [k for k in current_counts if k not in reference],
@@ -111,32 +148,51 @@ def _feature_row(
     row.update(
         test=score.test,
         statistic=score.statistic,
-        p_value=score.p_value,
+        p_value=p_value,
         compared=True,
         threshold=test.threshold,
         uses_p_value=test.uses_p_value,
         drifted=bool(score.drifted),
     )
-    return row
+    return row, outcomes
+
+
+def _pool(counts: dict[str, float], keep: list[str]) -> dict[str, float]:
+    """Counts outside the reference's categories pool in __other__ (as baseline.category_counts does)."""
+    out = {k: v for k, v in counts.items() if k in keep}
+    rest = sum(v for k, v in counts.items() if k not in keep)
+    if rest:
+        out[OTHER] = out.get(OTHER, 0.0) + rest
+    return out
 
 
 def apply_correction(rows: list[dict[str, Any]], settings: DriftSettings) -> None:
-    """Decide the p-value tests: corrected p below alpha and an effect of at least min_effect."""
-    from scipy import stats
-
-    tested = [r for r in rows if r["compared"] and r.get("uses_p_value")]
+    """Adjust every compared feature's p-value for testing many features; decide the p-value tests: adjusted p
+    below alpha and an effect of at least min_effect (distance tests keep their own verdict)."""
+    tested = [r for r in rows if r["compared"] and r.get("p_value") is not None]
     if not tested:
         return
     p_values = [r["p_value"] for r in tested]
     if settings.correction == "bonferroni":
         adjusted = [min(1.0, p * len(p_values)) for p in p_values]
     elif settings.correction == "bh":
+        from scipy import stats
+
         adjusted = list(stats.false_discovery_control(p_values, method="bh"))
     else:
         adjusted = p_values
     for row, p_adj in zip(tested, adjusted, strict=True):
         row["p_adjusted"] = float(p_adj)
-        row["drifted"] = bool(p_adj < row["threshold"] and row["effect"] >= settings.min_effect)
+        if row.get("uses_p_value"):
+            row["drifted"] = bool(p_adj < row["threshold"] and row["effect"] >= settings.min_effect)
+
+
+def weights(rows: list[dict[str, Any]], importance: dict[str, float] | None) -> dict[str, float]:
+    """Each compared feature's weight in the drift share: its importance, or 1 each when none is known."""
+    compared = [r["feature"] for r in rows if r["compared"]]
+    if not importance or not any(importance.get(f, 0) > 0 for f in compared):
+        return {f: 1.0 for f in compared}
+    return {f: float(importance.get(f, 0.0)) for f in compared}
 
 
 def measure_kpi(model_path: str, frame: Any, target: str, kpi: str) -> float:
@@ -171,22 +227,21 @@ def decide(
     kpi: dict[str, Any],
     retrain_on_bad_data: bool,
 ) -> dict[str, Any]:
-    """The decision document: retrain yes/no, the reasons, and the per-feature table."""
+    """The decision document: retrain yes/no, its reason in one sentence, the reasons, the per-feature table
+    (sorted by importance, then effect)."""
+    weight = weights(rows, settings.importance)
     compared = [r for r in rows if r["compared"]]
     drifted = [r["feature"] for r in compared if r["drifted"]]
-    share = len(drifted) / len(compared) if compared else 0.0
+    total = sum(weight.values())
+    share = sum(weight[f] for f in drifted) / total if total else 0.0
     dataset_drift = bool(compared) and share >= settings.drift_share
+    weighted = "importance-weighted share" if settings.importance else "share"
+    drift_words = f"{len(drifted)} of {len(compared)} features drifted, {weighted} {share:.2f}"
     reasons: list[str] = []
     if dataset_drift:
-        reasons.append(
-            f"dataset drift: {len(drifted)} of {len(compared)} features drifted ({share:.0%} >= "
-            f"{settings.drift_share:.0%}): {', '.join(drifted)}"
-        )
+        reasons.append(f"dataset drift: {drift_words} >= {settings.drift_share:.2f}: {', '.join(drifted)}")
     elif compared:
-        reasons.append(
-            f"no dataset drift: {len(drifted)} of {len(compared)} features drifted ({share:.0%} < "
-            f"{settings.drift_share:.0%})"
-        )
+        reasons.append(f"no dataset drift: {drift_words} < {settings.drift_share:.2f}")
     if kpi.get("drop"):
         reasons.append(kpi["reason"])
     elif kpi.get("value") is not None:
@@ -199,13 +254,21 @@ def decide(
             reasons.append(
                 "not retraining on a batch that failed data quality (set retrain_on_bad_data=true to retrain anyway)"
             )
-    table = [{k: v for k, v in r.items() if k != "plot"} for r in rows]
+    why = [kpi["reason"]] if kpi.get("drop") else []
+    why.append(drift_words + (f" (>= {settings.drift_share:.2f})" if dataset_drift else ""))
+    if not quality.ok:
+        why.insert(0, f"data quality failed ({len(quality.failures)} checks)")
+    summary = ("retrain: " if retrain else "no retrain: ") + "; ".join(why)
+    order = sorted(rows, key=lambda r: (-weight.get(r["feature"], 0.0), -_number(r.get("effect"))))
+    table = [{k: v for k, v in r.items() if k not in ("plot", "uses_p_value")} for r in order]
     for r in table:
+        r["importance"] = weight.get(r["feature"])
         for key in ("statistic", "p_value", "p_adjusted", "effect"):
             if isinstance(r.get(key), float) and not math.isfinite(r[key]):
                 r[key] = str(r[key])
     return {
         "retrain": bool(retrain),
+        "summary": summary,
         "reasons": reasons,
         "quality": {"ok": quality.ok, "failures": quality.failures, "expectations_evaluated": quality.evaluated},
         "drift": {
@@ -219,6 +282,10 @@ def decide(
         },
         "kpi": kpi,
     }
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else 0.0
 
 
 def kpi_status(

@@ -103,20 +103,17 @@ def build_suite(
     return dict(suite.to_json_dict())
 
 
-def precheck(document: dict[str, Any], frame: Any) -> QualityResult:
-    """Schema problems found before validation: missing columns, changed dtypes, no rows."""
-    from greenpipe.components.drift_gate.baseline import dtype_family
-
+def precheck(document: dict[str, Any], batch: Any) -> QualityResult:
+    """Schema problems found before validation: missing columns, changed dtypes, no rows (`batch`: a Batch)."""
     result = QualityResult(ok=True)
-    if len(frame) == 0:
+    if batch.rows == 0:
         result.failures.append(f"empty batch: 0 rows (the baseline had {document['rows']}); nothing to check drift on")
     for column, entry in document["columns"].items():
-        if column not in frame.columns:
+        if column not in batch:
             result.missing_columns.append(column)
             continue
-        family = dtype_family(frame[column])
-        if family != entry["family"]:
-            result.changed_dtypes[column] = f"{entry['dtype']} -> {frame[column].dtype}"
+        if batch.family(column) != entry["family"]:
+            result.changed_dtypes[column] = f"{entry['dtype']} -> {batch.dtype_name(column)}"
     if result.missing_columns:
         result.failures.append(f"missing columns: {', '.join(result.missing_columns)}")
     for column, change in result.changed_dtypes.items():
@@ -125,8 +122,30 @@ def precheck(document: dict[str, Any], frame: Any) -> QualityResult:
     return result
 
 
+def collect(pre: QualityResult, outcomes: list[Any]) -> QualityResult:
+    """The prechecks plus the suite's outcomes evaluated by suite_check (failures in the same words as GE's)."""
+    from greenpipe.components.drift_gate.suite_check import describe
+
+    result = QualityResult(
+        ok=pre.ok,
+        failures=list(pre.failures),
+        evaluated=len(outcomes),
+        missing_columns=pre.missing_columns,
+        changed_dtypes=pre.changed_dtypes,
+    )
+    for outcome in outcomes:
+        if outcome.success or (outcome.kind == "expect_column_to_exist" and outcome.column in pre.missing_columns):
+            continue
+        result.ok = False
+        result.failures.append(describe(outcome))
+    return result
+
+
 def validate(suite_json: dict[str, Any], frame: Any, pre: QualityResult) -> QualityResult:
-    """Run the GE suite on the batch; the result adds GE's failures to the prechecks'."""
+    """Run a GE suite on the batch with great_expectations itself; the result adds GE's failures to `pre`'s.
+
+    The gate evaluates a drift baseline's own expectation types without GE (suite_check.py); this runs the rest
+    (types a user added to expectations.json), and is what the tests compare suite_check with."""
     import logging
 
     gx = import_great_expectations()
@@ -155,7 +174,7 @@ def validate(suite_json: dict[str, Any], frame: Any, pre: QualityResult) -> Qual
     result = QualityResult(
         ok=pre.ok,
         failures=list(pre.failures),
-        evaluated=len(outcome.results),
+        evaluated=pre.evaluated + len(outcome.results),
         missing_columns=pre.missing_columns,
         changed_dtypes=pre.changed_dtypes,
     )

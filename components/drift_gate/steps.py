@@ -68,8 +68,9 @@ def drift_gate(
     categorical_test: str = "auto",
     thresholds: dict | None = None,
     correction: str = "bonferroni",
-    min_effect: float = 0.1,
+    min_effect: float = 0.05,
     drift_share: float = 0.5,
+    importance: dict | None = None,
     kpi: str = "accuracy",
     kpi_value: float | None = None,
     kpi_floor: float = 0.0,
@@ -80,12 +81,16 @@ def drift_gate(
     """Decide whether the batch calls for retraining; write the decision JSON and an HTML report.
 
     Args:
-        numeric_test / categorical_test: a test name from stattests.DRIFT_TESTS, or "auto" (KS / chi-square for a
-            reference of at most 1,000 rows, normalised Wasserstein / Jensen-Shannon above).
+        numeric_test / categorical_test: a test name from stattests.DRIFT_TESTS, or "auto" (two-sample KS for
+            numeric, chi-square for categorical features, each also asked for an effect of `min_effect`).
         thresholds: per test name, alpha for p-value tests or the distance that counts as drift.
-        correction: "bonferroni", "bh" (Benjamini-Hochberg) or "none", for the p-value tests.
-        min_effect: the effect a p-value test must also show (normalised Wasserstein / JS distance).
-        drift_share: the share of drifted features that makes the dataset drifted.
+        correction: "bonferroni", "bh" (Benjamini-Hochberg) or "none", for the p-values of all features.
+        min_effect: the effect a p-value test must also show (normalised Wasserstein for numeric features,
+            Jensen-Shannon distance for categorical ones): 0.05 keeps a 0.1 sd shift detectable.
+        drift_share: the share of drifted features (weighted by `importance` when given) that makes the dataset
+            drifted.
+        importance: feature -> importance (e.g. the model's feature_importances_); weighs the drift share, so one
+            important feature can carry the decision, and orders the report.
         model: with labels (`target` in the batch), the gate measures the model's `kpi` on the batch.
         kpi_value: a KPI measured elsewhere (e.g. last period's accuracy once its labels arrived).
         kpi_floor / kpi_reference + kpi_max_drop: the KPI drops when under the floor, or more than max_drop
@@ -93,10 +98,9 @@ def drift_gate(
         retrain_on_bad_data: retrain even when the batch failed data quality.
     """
     import json
-    import threading
 
-    import pandas as pd
     from greenpipe.components.drift_gate.baseline import read_baseline
+    from greenpipe.components.drift_gate.batch import Batch
     from greenpipe.components.drift_gate.gate import (
         DriftSettings,
         apply_correction,
@@ -105,47 +109,53 @@ def drift_gate(
         measure_kpi,
         start_feature_checks,
     )
-    from greenpipe.components.drift_gate.quality import import_great_expectations, precheck, validate
-    from greenpipe.components.drift_gate.report import import_pyplot, render
+    from greenpipe.components.drift_gate.quality import collect, precheck, validate
+    from greenpipe.components.drift_gate.report import render
+    from greenpipe.components.drift_gate.suite_check import check_table, split_suite
 
     from greenpipe.artifacts import write_json_atomic
 
-    # great_expectations and matplotlib take seconds to import: import them while pyarrow reads the batch.
-    warm_up = threading.Thread(
-        target=lambda: (import_great_expectations(), import_pyplot()), name="drift_gate-imports", daemon=True
-    )
-    warm_up.start()
     document = read_baseline(baseline.path)
     if numeric_test == "auto":  # a baseline imported from Model Monitor brings its own test and threshold
         numeric_test = document.get("default_tests", {}).get("numeric", "auto")
     thresholds = {**document.get("thresholds", {}), **(thresholds or {})}
-    settings = DriftSettings(numeric_test, categorical_test, thresholds, correction, min_effect, drift_share)
-    frame = pd.read_parquet(data.path)
-    pre = precheck(document, frame)
+    settings = DriftSettings(
+        numeric_test, categorical_test, thresholds, correction, min_effect, drift_share, importance or None
+    )
+    batch = Batch(data.path)
+    pre = precheck(document, batch)
     skip = {c: "missing from the batch" for c in pre.missing_columns}
     skip.update({c: f"dtype changed ({change})" for c, change in pre.changed_dtypes.items()})
-    if len(frame) == 0:
+    if batch.rows == 0:
         skip = {c: "empty batch" for c in document["columns"]}
-    pool, futures = start_feature_checks(baseline.path, document, frame, settings, skip)
+    suite: dict = {}
+    if document.get("suite"):
+        with open(f"{baseline.path}/{document['suite']}", encoding="utf-8") as handle:
+            suite = json.load(handle)
+    mine, theirs = split_suite(suite)
+    pool, futures = start_feature_checks(baseline.path, document, batch, settings, skip, mine)
     try:
-        warm_up.join()
-        suite_path = f"{baseline.path}/{document['suite']}" if document.get("suite") else None
-        if suite_path:
-            with open(suite_path, encoding="utf-8") as handle:
-                quality = validate(json.load(handle), frame, pre)
-        else:
-            quality = pre
-        rows = [futures[c].result() for c in document["columns"]]
+        outcomes = check_table(
+            mine.get(None, []) + [e for c, es in mine.items() if c for e in es], batch.rows, batch.columns
+        )
+        rows = []
+        for column in document["columns"]:
+            row, column_outcomes = futures[column].result()
+            rows.append(row)
+            outcomes += column_outcomes
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    quality = collect(pre, outcomes)
+    if theirs:  # expectation types a user added: great_expectations itself runs them
+        quality = validate({"name": suite["name"], "expectations": theirs}, batch.frame(), quality)
     apply_correction(rows, settings)
     measured = kpi_value
-    labelled = bool(target) and target in frame.columns and len(frame) > 0 and frame[target].notna().all()
+    labelled = bool(target) and target in batch and batch.rows > 0 and batch.nulls(target) == 0
     if measured is None and model is not None and labelled and quality.ok:
-        measured = measure_kpi(model.path, frame, target, kpi)
+        measured = measure_kpi(model.path, batch.frame(), target, kpi)
     kpi_doc = kpi_status(measured, kpi, kpi_floor, kpi_reference, kpi_max_drop)
     result = decide(rows, quality, settings, kpi_doc, retrain_on_bad_data)
-    result["rows"] = int(len(frame))
+    result["rows"] = batch.rows
     write_json_atomic(decision.path, result)
     with open(report.path, "w", encoding="utf-8") as handle:
         handle.write(render(result, rows))

@@ -77,11 +77,12 @@ def test_sorted_pair_statistics_equal_scipys():
     assert score.p_value == pytest.approx(stats.ks_2samp(ref, cur, method="asymp").pvalue, rel=1e-6)
 
 
-def test_tests_are_picked_by_name_with_anchor_defaults():
+def test_tests_are_picked_by_name_with_p_values_at_every_size():
     assert pick_test("auto", "numeric", 500, {}).name == "ks"
-    assert pick_test("auto", "numeric", 50_000, {}).name == "wasserstein"
-    assert pick_test("auto", "categorical", 500, {}).name == "chisquare"
-    assert pick_test("auto", "categorical", 50_000, {"jensenshannon": 0.2}).threshold == 0.2
+    assert pick_test("auto", "numeric", 50_000, {}).name == "ks"
+    assert pick_test("auto", "categorical", 50_000, {}).name == "chisquare"
+    assert pick_test("wasserstein", "numeric", 50_000, {}).name == "wasserstein"
+    assert pick_test("jensenshannon", "categorical", 50_000, {"jensenshannon": 0.2}).threshold == 0.2
     with pytest.raises(GreenpipeError, match="numeric_test='chisquare'"):
         pick_test("chisquare", "numeric", 100, {})
 
@@ -118,12 +119,15 @@ def test_shifted_batch_retrains_with_reasons_table_and_plots(made, rainfall):
     assert set(decision["drift"]["drifted"]) == set(FEATURES[:4])
     assert values.drift_share == pytest.approx(4 / 9)  # 8 weather features + station
     assert "dataset drift" in decision["reasons"][0]
+    assert decision["summary"] == "retrain: 4 of 9 features drifted, share 0.44 (>= 0.40)"
     rows = {r["feature"]: r for r in decision["drift"]["features"]}
-    assert rows["maximum_temperature"]["test"] == "wasserstein" and rows["maximum_temperature"][
-        "statistic"
-    ] == pytest.approx(0.5, abs=0.05)
-    assert html.count("data:image/png;base64,") == 1
-    assert all(f in html.split("<h2>Drifted features</h2>")[1].split("src=")[0] for f in FEATURES[:4])
+    assert rows["maximum_temperature"]["test"] == "ks" and rows["maximum_temperature"]["effect"] == pytest.approx(
+        0.5, abs=0.05
+    )
+    assert all(isinstance(r["p_adjusted"], float) for r in rows.values())  # every row, not only p-value tests
+    assert [r["drifted"] for r in decision["drift"]["features"]][:4] == [True] * 4  # drifted first (by effect)
+    figures = html.split("<h2>Drifted features</h2>")[1]
+    assert figures.count("<svg") == 4 and all(f"distributions of {f}" in figures for f in FEATURES[:4])
 
 
 def test_resample_of_the_reference_does_not_retrain(made):
@@ -131,6 +135,7 @@ def test_resample_of_the_reference_does_not_retrain(made):
     values, decision, _ = gate(train.sample(3_000, random_state=2).reset_index(drop=True))
     assert not values.retrain and values.drift_share == 0.0
     assert decision["reasons"][0].startswith("no dataset drift")
+    assert decision["summary"] == "no retrain: 0 of 9 features drifted, share 0.00"
 
 
 def test_categorical_mix_change_is_drift(made):

@@ -209,13 +209,16 @@ def co2e_g(energy_kwh: float, intensity: GridIntensity) -> float:
 class Credit:
     """Energy a step avoided, traced to what was measured (an execution id or a measured per-unit cost)."""
 
-    kind: str  # cache, dedup, early_stop, pruning, small_sample, gated_skip
+    kind: str  # cache, dedup, early_stop, pruning, small_sample, gated_skip; or projection (see PROJECTED)
     energy_kwh: float
     traced_to: str
     note: str = ""
 
 
-CREDIT_KINDS = ("cache", "dedup", "early_stop", "pruning", "small_sample", "gated_skip")
+CREDIT_KINDS = ("cache", "dedup", "early_stop", "pruning", "small_sample", "gated_skip", "projection")
+# A projection (e.g. compress: energy a smaller model would save per 1M predictions, from measured CPU time) is
+# kept in the credits table under its own kind and never summed into avoided energy, which is only ever measured.
+PROJECTED = "projection"
 
 
 @dataclass
@@ -233,4 +236,4 @@ class CreditBook:
 
     @property
     def total_kwh(self) -> float:
-        return sum(c.energy_kwh for c in self.credits)
+        return sum(c.energy_kwh for c in self.credits if c.kind != PROJECTED)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenpipe import __version__
 from greenpipe.cache import KeyParts
-from greenpipe.ledger import GridIntensity, Usage, co2e_g
+from greenpipe.ledger import PROJECTED, GridIntensity, Usage, co2e_g
 from greenpipe.pipeline import Task
 from greenpipe.store import Store
 
@@ -80,7 +80,7 @@ class RunLog:
     ) -> None:
         """Record an execution (cached, skipped, or started) with its inputs, outputs and credits, in one go."""
         now = time.time()
-        avoided = sum(c[1] for c in credits)
+        avoided = sum(c[1] for c in credits if c[0] != PROJECTED)  # a projection is never avoided energy
         result.avoided_wh = avoided * 1000
         result.avoided_co2e_g = co2e_g(avoided, self.intensity)
         with self.store.transaction() as db:
@@ -138,7 +138,7 @@ class RunLog:
         credits: list[tuple[str, float, str, str]],
     ) -> None:
         """Mark a started execution ran, with its measured usage, outputs, credits and cache entry, in one go."""
-        avoided = sum(c[1] for c in credits)
+        avoided = sum(c[1] for c in credits if c[0] != PROJECTED)  # a projection is never avoided energy
         result.avoided_wh = avoided * 1000
         result.avoided_co2e_g = co2e_g(avoided, self.intensity)
         now = time.time()

@@ -225,7 +225,12 @@ class Store:
         return self.query("SELECT name, digest, source FROM inputs WHERE exec_id=?", (exec_id,))
 
     def credits_of(self, exec_id: str) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM credits WHERE exec_id=?", (exec_id,))
+        """Avoided energy an execution recorded (measured); projections are read with `projections_of`."""
+        return self.query("SELECT * FROM credits WHERE exec_id=? AND kind != 'projection'", (exec_id,))
+
+    def projections_of(self, exec_id: str) -> list[sqlite3.Row]:
+        """Projected savings an execution recorded (kind `projection`): never part of avoided totals."""
+        return self.query("SELECT * FROM credits WHERE exec_id=? AND kind = 'projection'", (exec_id,))
 
     def producer_of(self, digest: str) -> sqlite3.Row | None:
         """The first execution that ran and produced this artifact."""

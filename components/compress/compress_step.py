@@ -1,0 +1,218 @@
+"""The `compress` step: make smaller or faster forms of a model, measure each, keep the cheapest within the bar."""
+
+# no `from __future__ import annotations` here: the engine reads the NamedTuple's raw __annotations__
+import json
+import pickle
+import shutil
+from pathlib import Path
+from typing import NamedTuple
+
+from greenpipe import Dataset, Metrics, Model, Output, Report, step
+from greenpipe.artifacts import write_bytes_atomic, write_json_atomic, write_text_atomic
+
+
+class Compression(NamedTuple):
+    chosen: str
+    version: int  # the registered version of the chosen form (0: not registered)
+    metric_drop_pts: float
+    agreement: float
+    size_ratio: float
+
+
+@step(
+    description="Convert a model to smaller or faster forms (ONNX, int8, fewer trees), measure each on the "
+    "evaluation data and keep the cheapest whose metric stays within the bar"
+)
+def compress(
+    model: Model,
+    eval_data: Dataset,
+    compressed: Output[Model],
+    report: Output[Report],
+    metrics: Output[Metrics],
+    card: Output[Report],
+    train: Dataset | None = None,
+    metric: str = "accuracy",
+    max_metric_drop: float = 0.5,
+    model_name: str = "",
+    measure_budget_s: float = 1.0,
+) -> Compression:
+    """Try each form of `model` (see candidates.py), score it on `eval_data`, time it, and keep the cheapest.
+
+    Args:
+        model: a folder with model.pkl and model.json {"features", "target", ...} (spot_train's format).
+        eval_data: labelled rows with the model's features; the metric, agreement and timings are measured on it.
+        train: training rows; used only to distil a small tree when the original does not convert.
+        metric: one of register's metrics (accuracy, balanced_accuracy, f1, roc_auc, log_loss, r2, rmse, mae).
+        max_metric_drop: how many points (0.01 of the metric) the chosen form may lose against the original.
+        model_name: register the chosen form as a new version of this registered model ("" does not register).
+        measure_budget_s: wall seconds of timing per candidate and batch size.
+    """
+    import numpy as np
+    import pandas as pd
+    from greenpipe.components.compress import candidates as cand_lib
+    from greenpipe.components.compress.errors import CompressError
+    from greenpipe.components.compress.evaluation import agreement, metric_direction, metric_value
+    from greenpipe.components.compress.measure import measure
+    from greenpipe.components.compress.projection import per_million
+    from greenpipe.components.compress.tradeoff import Row, choose, drop_points, markdown
+
+    from greenpipe.context import current
+    from greenpipe.digest import digest_path
+
+    higher = metric_direction(metric)
+    if not max_metric_drop >= 0:
+        raise CompressError(
+            f"max_metric_drop={max_metric_drop!r} must be >= 0: it is how many points (0.01 of {metric}) the "
+            "compressed form may lose, e.g. 0.5"
+        )
+    if measure_budget_s <= 0:
+        raise CompressError(f"measure_budget_s={measure_budget_s!r} must be > 0 (seconds of timing per form)")
+    folder = Path(model.path)
+    if not (folder / "model.pkl").is_file() or not (folder / "model.json").is_file():
+        raise CompressError(
+            f"model input {model.path} is not a model folder: it needs model.pkl and model.json "
+            "(the format spot_train writes)"
+        )
+    original_digest = digest_path(folder)
+    if model.digest and original_digest != model.digest:
+        raise CompressError(f"model input {model.path} changed since the pipeline recorded {model.digest}")
+    spec = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    with open(folder / "model.pkl", "rb") as handle:
+        estimator = pickle.load(handle)  # a stored artifact whose digest was checked above
+    frame = pd.read_parquet(eval_data.path)
+    target = spec.get("target", "")
+    features = list(spec.get("features") or [c for c in frame.columns if c != target])
+    missing = [c for c in [*features, target] if c not in frame.columns]
+    if missing:
+        raise CompressError(f"eval_data lacks the columns {missing} that the model's model.json names")
+    named = hasattr(estimator, "feature_names_in_")
+    x_frame = frame[features]
+    x_array = x_frame.to_numpy(dtype=np.float64)
+    y = frame[target].to_numpy()
+    train_x = None
+    if train is not None:
+        train_x = pd.read_parquet(train.path)[features]
+        train_x = train_x if named else train_x.to_numpy(dtype=np.float64)
+
+    built = cand_lib.build(estimator, len(features), train_x)
+    classifier = hasattr(estimator, "classes_")
+    rows: list[Row] = []
+    original_pred = None
+    original_score = 0.0
+    for c in built:
+        if not c.ok:
+            rows.append(Row(c.name, c.route, False, reason=c.reason))
+            continue
+        x = x_frame if hasattr(c.predictor, "feature_names_in_") else x_array
+        score, pred = metric_value(metric, c.predictor, x, y)
+        if c.name == "original":
+            original_pred, original_score = pred, score
+        timing = measure(c.predictor.predict_proba if classifier else c.predictor.predict, x, measure_budget_s)
+        drop = drop_points(original_score, score, higher)
+        rows.append(
+            Row(
+                c.name,
+                c.route,
+                True,
+                reason="; ".join(c.notes),
+                size_bytes=len(c.artifact),
+                metric=score,
+                drop_pts=drop,
+                agreement=agreement(original_pred, pred, classifier),
+                p50_ms_b1=timing.at(1).p50_ms,
+                p99_ms_b1=timing.at(1).p99_ms,
+                p50_ms_b1000=timing.at(1000).p50_ms,
+                p99_ms_b1000=timing.at(1000).p99_ms,
+                cpu_s_per_1000=timing.cpu_s_per_1000,
+                rows_per_s=timing.rows_per_s,
+                within_bar=drop <= max_metric_drop + 1e-12,
+            )
+        )
+    chosen = choose(rows, max_metric_drop)
+    original = rows[0]
+    chosen_candidate = next(c for c in built if c.name == chosen.name)
+
+    out = Path(compressed.path)
+    if chosen.name == "original":
+        shutil.copytree(folder, out)
+    else:
+        out.mkdir(parents=True)
+        form = dict(spec, form=chosen.name, compressed_from=original_digest, route=chosen.route)
+        write_json_atomic(out / "model.json", form)
+        write_bytes_atomic(out / "model.pkl", pickle.dumps(chosen_candidate.predictor))
+        if chosen_candidate.artifact_kind == "onnx":
+            write_bytes_atomic(out / "model.onnx", chosen_candidate.artifact)
+
+    saving = per_million(original, chosen)
+    ctx = current()
+    table = markdown(rows, chosen.name, metric, max_metric_drop)
+    report_dir = Path(report.path)
+    report_dir.mkdir(parents=True)
+    write_json_atomic(
+        report_dir / "tradeoffs.json",
+        {
+            "metric": metric,
+            "higher_is_better": higher,
+            "max_metric_drop": max_metric_drop,
+            "chosen": chosen.name,
+            "original_digest": original_digest,
+            "rows": [r.to_dict() for r in rows],
+            "projection": saving,
+        },
+    )
+    note = (
+        f"\n**Projection, not a measurement:** serving 1M predictions with {chosen.name} instead of the original "
+        f"would use {saving['saved_kwh_per_million'] * 1000:.4g} Wh less ({saving['basis']}).\n"
+    )
+    write_text_atomic(report_dir / "tradeoffs.md", f"# Compression of {original_digest[:16]}\n\n{table}{note}")
+    write_text_atomic(report_dir / "index.html", _html(table + note))
+    metrics.log_metric(metric, chosen.metric or 0.0)
+    metrics.log_metric(f"original_{metric}", original.metric or 0.0)
+    metrics.log_metric("agreement_with_original", chosen.agreement or 0.0)
+    metrics.log_metric("size_bytes", chosen.size_bytes)
+    metrics.log_metric("original_size_bytes", original.size_bytes)
+    if saving["saved_kwh_per_million"] > 0:
+        ctx.credit_avoided(
+            "projection",
+            saving["saved_kwh_per_million"],
+            f"projected from measured CPU s per 1k predictions: {saving['basis']}",
+            "projection per 1M predictions; not a measured saving",
+        )
+
+    version = 0
+    card_dir = Path(card.path)
+    if model_name and chosen.name != "original":
+        from greenpipe.components.compress.registration import register_compressed
+
+        version = register_compressed(
+            model_name=model_name,
+            compressed_dir=out,
+            original_digest=original_digest,
+            eval_digest=eval_data.digest or digest_path(eval_data.path),
+            metric=metric,
+            higher_is_better=higher,
+            original_row=original,
+            chosen_row=chosen,
+            table_md=table,
+            spec=spec,
+            card_dir=card_dir,
+        )
+        ctx.log(f"registered {chosen.name} as {model_name} v{version} (alias compressed)")
+    else:
+        why = "model_name is empty" if not model_name else "the original itself is the cheapest form within the bar"
+        card_dir.mkdir(parents=True)
+        write_text_atomic(card_dir / "card.md", f"# Not registered\n\nNo compressed version: {why}.\n\n{table}")
+    return Compression(
+        chosen.name,
+        version,
+        float(chosen.drop_pts or 0.0),
+        float(chosen.agreement or 0.0),
+        chosen.size_bytes / max(original.size_bytes, 1),
+    )
+
+
+def _html(markdown_text: str) -> str:
+    import html
+
+    body = html.escape(markdown_text)
+    return f"<!doctype html><html><body><h1>Compression trade-offs</h1><pre>{body}</pre></body></html>"

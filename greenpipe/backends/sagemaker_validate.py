@@ -146,6 +146,8 @@ def check_shape(value: Any, shape: Any, path: str) -> list[str]:
     elif kind in ("integer", "long", "float", "double") and isinstance(value, (int, float)):
         if "max" in meta and value > meta["max"]:
             problems.append(f"{path}: {value} is more than {meta['max']}")
+        if "min" in meta and value < meta["min"]:  # botocore's validator leaves numeric minimums to the service
+            problems.append(f"{path}: {value} is less than {meta['min']}")
     elif kind == "structure" and isinstance(value, dict):
         for key, item in value.items():
             if key in shape.members:

@@ -116,7 +116,7 @@ def explain_miss(previous: sqlite3.Row | None, parts: KeyParts) -> str:
 
 def _readable(part: str) -> str:
     if part.startswith("const:"):
-        return "constant " + part[len("const:") :].split(":")[-1] + " (in " + part[6:].split(":")[0] + ")"
+        return "value " + part[len("const:") :]
     if part.startswith("pkg:"):
         return f"package {part[4:]} version"
     if part.startswith("module:"):

@@ -198,7 +198,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "pipeline": args.pipeline,
-                    "steps": [{"name": i.name, "action": i.action, "reason": i.reason} for i in items],
+                    "steps": [
+                        {"name": i.name, "action": i.action, "reason": i.reason, "untracked": list(i.untracked)}
+                        for i in items
+                    ],
                 },
                 indent=2,
             )

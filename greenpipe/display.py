@@ -87,4 +87,7 @@ def summary(result: RunResult) -> str:
 
 
 def plan_table(items: list[PlanItem]) -> str:
-    return table(["step", "action", "reason"], [[i.name, i.action, i.reason] for i in items], "lll")
+    lines = [table(["step", "action", "reason"], [[i.name, i.action, i.reason] for i in items], "lll")]
+    for item in items:
+        lines.extend(f"note: {item.name}: {note}" for note in item.untracked)
+    return "\n".join(lines)

@@ -85,6 +85,7 @@ class PlanItem:
     name: str
     action: str  # run | cached | skip
     reason: str
+    untracked: tuple[str, ...] = ()  # values the step's code reaches that its fingerprint cannot see
 
 
 class Display(Protocol):
@@ -172,7 +173,7 @@ class Runner:
                 action, reason = self._condition_plan(task, reason)
             if action == "run":
                 will_run.add(task.name)
-            items.append(PlanItem(task.name, action, reason))
+            items.append(PlanItem(task.name, action, reason, task.step.fingerprint().untracked))
         return items
 
     def _condition_plan(self, task: Task, reason: str) -> tuple[str, str]:

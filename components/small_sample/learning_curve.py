@@ -19,6 +19,7 @@ import numpy as np
 
 IPL = "inverse_power_law"
 LAST = "last_measured"
+FULL_DATA = "full_data"  # measured on all the training rows, no curve
 
 
 def _ipl(x: np.ndarray, a: float, b: float, c: float) -> np.ndarray:

@@ -57,14 +57,14 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None or not np.isfinite(value) else f"{value:.{digits}g}"
 
 
-def render_html(
-    result: SearchResult, avoided_kwh: float, search_cpu_s: float, search_kwh: float, title: str = "small_sample"
-) -> str:
-    """The report; `search_*` is what the whole search measured (fits plus sampling, curve fits, imports)."""
-    png = base64.b64encode(curves_png(result)).decode("ascii")
+def render_html(result: SearchResult, mode_reason: str, title: str = "small_sample") -> str:
+    """The report: results only (curves, predictions, decisions); what the search cost is in the run's ledger."""
+    figure = ""
+    if not result.full_data:
+        png = base64.b64encode(curves_png(result)).decode("ascii")
+        figure = f'<img alt="learning curves" src="data:image/png;base64,{png}">'
     rows = []
     for cand in result.candidates:
-        full = cand.predicted_full(result.pool_rows)
         fit = cand.fit
         rows.append(
             "<tr>"
@@ -72,51 +72,39 @@ def render_html(
                 f"<td>{html.escape(str(v))}</td>"
                 for v in (
                     cand.name,
-                    ", ".join(f"{p.fraction:.3g}" for p in cand.points) or "-",
+                    ", ".join(f"{p.fraction:.3g} ({p.rows})" for p in cand.points) or "-",
+                    ", ".join(f"{p.value:.4f}" for p in cand.points) or "-",
                     _fmt(fit.predicted if fit else None),
                     _fmt(fit.uncertainty if fit else None, 2),
                     fit.method if fit else "-",
                     cand.decision,
                     cand.reason,
-                    _fmt(cand.spent_cpu_s, 3) if cand.points else "-",
-                    _fmt(cand.spent_kwh * 1000, 3) if cand.points else "-",
-                    _fmt(full[0], 3) if full else "not measured",
-                    _fmt(full[1] * 1000, 3) if full else "not measured",
                 )
             )
             + "</tr>"
         )
-    exhaustive_cpu, exhaustive_kwh = result.predicted_exhaustive()
     chosen = result.chosen
     verdict = "meets the threshold" if result.met_threshold else "does NOT meet the threshold (best available)"
     warning = f'<p class="warning"><b>Warning:</b> {html.escape(result.warning)}</p>' if result.warning else ""
+    basis = "measured on all the training rows" if result.full_data else "predicted full-data"
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:72em;margin:1em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.25em .5em;text-align:left}}.warning{{color:#a00}}</style></head><body>
 <h1>small_sample: {html.escape(chosen.name)} {verdict}</h1>
 <p>Metric <b>{html.escape(result.metric)}</b> on a fixed holdout, threshold {result.threshold}, tolerance
-{result.tolerance}. Chosen: <b>{html.escape(chosen.name)}</b>, predicted full-data {result.metric}
+{result.tolerance}. Chosen: <b>{html.escape(chosen.name)}</b>, {basis} {result.metric}
 {chosen.fit.predicted if chosen.fit else float("nan"):.4f} &plusmn; {
         _fmt(chosen.fit.uncertainty if chosen.fit else None, 2)
     }; recommended training fraction <b>{result.fraction:.3g}</b> of {result.pool_rows} training rows.</p>
+<p>How: {html.escape(mode_reason)}.</p>
 {warning}
-<img alt="learning curves" src="data:image/png;base64,{png}">
-<h2>Candidates, cost spent and predicted cost on all the data</h2>
-<table><tr><th>candidate</th><th>fractions trained</th><th>predicted full-data metric</th><th>&plusmn;</th>
-<th>curve</th><th>decision</th><th>why</th><th>CPU s spent</th><th>Wh spent</th>
-<th>predicted CPU s on all data</th><th>predicted Wh on all data</th></tr>
-{"".join(rows)}
-<tr><th>total of the fits</th><td colspan="6"></td><th>{_fmt(result.spent_cpu_s, 3)}</th>
-<th>{_fmt(result.spent_kwh * 1000, 3)}</th><th>{_fmt(exhaustive_cpu, 3)}</th><th>{
-        _fmt(exhaustive_kwh * 1000, 3)
-    }</th></tr>
-<tr><th>whole search</th><td colspan="6">fits + sampling, curve fitting, first-use imports</td>
-<th>{_fmt(search_cpu_s, 3)}</th><th>{_fmt(search_kwh * 1000, 3)}</th><td colspan="2"></td></tr></table>
-<p>Predicted costs on all the data are <b>predictions</b> from the measured per-row cost of each candidate
-(cost = fixed + per-row &times; rows, least squares over its measured runs); candidates never run have no
-measurement and are neither predicted nor credited. Credited as avoided (small_sample):
-{_fmt(avoided_kwh * 1000, 4)} Wh = predicted cost of training every measured candidate on all the data minus
-what the whole search spent.</p>
+{figure}
+<h2>Candidates</h2>
+<table><tr><th>candidate</th><th>fractions trained (rows)</th><th>measured {html.escape(result.metric)}</th>
+<th>full-data metric</th><th>&plusmn;</th><th>curve</th><th>decision</th><th>why</th></tr>
+{"".join(rows)}</table>
+<p>What the search spent, and the energy it avoided (predicted from each measured candidate's per-row cost),
+are in the run's ledger: <code>greenpipe show RUN</code> or <code>greenpipe report</code>.</p>
 </body></html>
 """

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from greenpipe.components.small_sample.bounds import curve_bounds
 from greenpipe.components.small_sample.candidates import Candidate
-from greenpipe.components.small_sample.learning_curve import CurveFit, fit_curve, recommended_fraction
+from greenpipe.components.small_sample.learning_curve import FULL_DATA, CurveFit, fit_curve, recommended_fraction
 from greenpipe.components.small_sample.sampling import NestedSampler
 from greenpipe.components.small_sample.scoring import Metric
 
@@ -85,6 +86,7 @@ class SearchResult:
     tolerance: float
     metric: str
     warning: str | None = None
+    full_data: bool = False  # trained on all the rows directly: the data was too small for curves to pay
 
     @property
     def spent_kwh(self) -> float:
@@ -119,18 +121,32 @@ def measure(
     return Point(0.0, len(X), value, meter.cpu_s, meter.wall_s, kwh)
 
 
-def decide(fit: CurveFit, threshold: float, tolerance: float, points: int, last: bool) -> tuple[str, str] | None:
-    """(decision, reason) once the curve settles whether the candidate meets the threshold, else None."""
+def decide(
+    points: list[Point], fit: CurveFit, threshold: float, tolerance: float, last: bool
+) -> tuple[str, str] | None:
+    """(decision, reason) once the curve settles whether the candidate meets the threshold, else None.
+
+    First the LCCV-style bounds (from three points on): the decision cannot change once the pessimistic bound
+    clears the threshold or the optimistic one falls short of it. Then the inverse power law's prediction
+    +- its uncertainty (from three points on). A flat curve is no reason to stop while the threshold lies
+    within its uncertainty (the prediction can still cross it); at the end of the schedule, the prediction.
+    """
+    bounds = curve_bounds([p.fraction for p in points], [p.value for p in points], tolerance)
+    if bounds is not None and bounds.low >= threshold:
+        why = f"lower of the last two samples - {tolerance}"
+        return "meets", f"pessimistic bound {bounds.low:.4f} ({why}) >= threshold {threshold}"
+    if bounds is not None and bounds.high < threshold:
+        why = f"steepest recent slope carried to all rows + {tolerance}"
+        return "fails", f"optimistic bound {bounds.high:.4f} ({why}) < threshold {threshold}"
+    n = len(points)
     low, high = fit.predicted - fit.uncertainty, fit.predicted + fit.uncertainty
-    if points >= MIN_POINTS and low >= threshold:
+    if n >= MIN_POINTS and low >= threshold:
         return "meets", f"predicted {fit.predicted:.4f} - {fit.uncertainty:.4f} >= threshold {threshold}"
-    if points >= MIN_POINTS and high < threshold:
+    if n >= MIN_POINTS and high < threshold:
         return "fails", f"predicted {fit.predicted:.4f} + {fit.uncertainty:.4f} < threshold {threshold}"
-    settled = fit.remaining_gain() <= tolerance and fit.uncertainty <= tolerance
-    if (points >= MIN_POINTS and settled) or last:
-        why = "curve plateaued" if not last else "largest sample reached"
+    if last:
         verdict = "meets" if fit.predicted >= threshold else "fails"
-        return verdict, f"{why}: predicted {fit.predicted:.4f} vs threshold {threshold}"
+        return verdict, f"largest sample reached: predicted {fit.predicted:.4f} vs threshold {threshold}"
     return None
 
 
@@ -148,19 +164,39 @@ def run_search(
     stratify: bool,
     threads: int = 1,
     log: Any = None,
+    full_data: bool = False,
 ) -> SearchResult:
-    """Evaluate candidates in order on nested samples of (X, y); choose the simplest that meets `threshold`."""
+    """Evaluate candidates in order on nested samples of (X, y); choose the simplest that meets `threshold`.
+
+    With `full_data`, each candidate is trained once on all the rows instead (data too small for a learning
+    curve to cost less than the fits it replaces): the same rule, decided on measured full-data metrics.
+    """
     sampler = NestedSampler(y, seed, stratify)
     results = [CandidateResult(c.name, c.factory) for c in candidates]
     chosen: CandidateResult | None = None
     for candidate, result in zip(candidates, results, strict=True):
+        if full_data:
+            point = measure(candidate, X, y, X_val, y_val, metric, seed, threads)
+            point.fraction = 1.0
+            result.points.append(point)
+            result.fit = CurveFit(FULL_DATA, point.value, 0.0, None, 1.0, point.value)
+            meets = point.value >= threshold
+            result.decision = "meets" if meets else "fails"
+            sign = ">=" if meets else "<"
+            result.reason = f"measured on all {point.rows} training rows: {point.value:.4f} {sign} {threshold}"
+            if log is not None:
+                log(f"{candidate.name} on all {point.rows} rows: {metric.name}={point.value:.4f}")
+            if meets:
+                chosen = result
+                break
+            continue
         for i, fraction in enumerate(schedule):
             rows = sampler.rows(fraction)
             point = measure(candidate, X.iloc[rows], y.iloc[rows], X_val, y_val, metric, seed, threads)
             point.fraction = fraction
             result.points.append(point)
             result.fit = fit_curve([p.fraction for p in result.points], [p.value for p in result.points], metric.best)
-            verdict = decide(result.fit, threshold, tolerance, len(result.points), i == len(schedule) - 1)
+            verdict = decide(result.points, result.fit, threshold, tolerance, i == len(schedule) - 1)
             if log is not None:
                 log(
                     f"{candidate.name} @ {fraction:.3g} ({point.rows} rows): {metric.name}={point.value:.4f}, "
@@ -179,11 +215,18 @@ def run_search(
     if chosen is None:
         ran = [r for r in results if r.fit is not None]
         chosen = max(ran, key=lambda r: r.fit.predicted if r.fit else -math.inf)
+        reaches, basis = ("reaches", "measured") if full_data else ("is predicted to reach", "predicted")
         warning = (
-            f"no candidate is predicted to reach {metric.name} >= {threshold}; returning the best, "
-            f"{chosen.name} (predicted {chosen.fit.predicted:.4f}), which does not meet the threshold: "
+            f"no candidate {reaches} {metric.name} >= {threshold}; returning the best, "
+            f"{chosen.name} ({basis} {chosen.fit.predicted:.4f}), which does not meet the threshold: "
             "lower the threshold or add stronger candidates"
         )
     assert chosen.fit is not None
-    fraction = recommended_fraction(chosen.fit, tolerance, [(p.fraction, p.value) for p in chosen.points], schedule[0])
-    return SearchResult(results, chosen, met, fraction, len(y), threshold, tolerance, metric.name, warning)
+    if full_data:
+        fraction = 1.0
+    else:
+        measured = [(p.fraction, p.value) for p in chosen.points]
+        fraction = recommended_fraction(chosen.fit, tolerance, measured, schedule[0])
+    return SearchResult(
+        results, chosen, met, fraction, len(y), threshold, tolerance, metric.name, warning, full_data=full_data
+    )

@@ -7,10 +7,12 @@ from typing import Any, NamedTuple
 from greenpipe import Artifact, CodeRef, Dataset, Metrics, Output, Report, Resources, step
 from greenpipe.artifacts import write_json_atomic
 from greenpipe.errors import GreenpipeError
-from greenpipe.ledger import UsageMeter, formula_kwh
 
 DEFAULT_FRACTIONS = [0.01, 0.02, 0.04, 0.08, 0.16]
 MIN_DATASET_ROWS = 20
+# a curve that trains on at least this share of the rows (summed over its samples) costs about what the
+# full-data fits it replaces: compare on all the rows instead
+CURVE_SHARE_LIMIT = 0.5
 
 
 class SmallSampleWarning(UserWarning):
@@ -67,7 +69,13 @@ def load_training_frame(path: str, target: str, features: list[str]) -> tuple[An
 
 
 def _check_params(
-    threshold: float, fractions: list[float], holdout: float, tolerance: float, min_rows: int, threads: int
+    threshold: float,
+    fractions: list[float],
+    holdout: float,
+    tolerance: float,
+    min_rows: int,
+    threads: int,
+    full_data_below: int,
 ) -> None:
     if not math.isfinite(threshold):
         raise GreenpipeError(f"threshold={threshold!r} must be a finite number")
@@ -81,6 +89,26 @@ def _check_params(
         raise GreenpipeError(f"min_rows={min_rows!r} must be >= 1")
     if threads < 1:
         raise GreenpipeError(f"threads={threads!r} must be >= 1")
+    if full_data_below < 0:
+        raise GreenpipeError(
+            f"full_data_below={full_data_below!r} must be >= 0 (0: sample whenever the schedule is small enough)"
+        )
+
+
+def sampling_pays(pool_rows: int, schedule: list[float], full_data_below: int) -> tuple[bool, str]:
+    """(whether learning curves are worth it on this pool, why): tiny pools are compared on all their rows."""
+    if pool_rows < full_data_below:
+        return False, (
+            f"{pool_rows} training rows < full_data_below={full_data_below}: per-fit costs dominate, so a "
+            "learning curve costs about as much as fitting every candidate on all the rows; fitted on all the rows"
+        )
+    share = sum(schedule)
+    if share >= CURVE_SHARE_LIMIT:
+        return False, (
+            f"the sample schedule trains on {share:.2f} x the training rows in all (>= {CURVE_SHARE_LIMIT}): "
+            "no cheaper than fitting on all the rows; fitted on all the rows"
+        )
+    return True, f"learning curves on {len(schedule)} samples of {pool_rows} training rows"
 
 
 @step(
@@ -104,6 +132,7 @@ def small_sample(
     features: list[str] | None = None,
     seed: int = 0,
     threads: int = 1,
+    full_data_below: int = 10_000,
 ) -> SmallSampleChoice:
     """Try candidates simple -> complex on growing samples, predict each one's full-data metric from its
     learning curve, and stop at the first that meets `threshold`.
@@ -120,6 +149,9 @@ def small_sample(
         tolerance: how close to the full-data prediction the recommended fraction must be, and the
             remaining gain below which a curve counts as plateaued.
         threads: BLAS/OpenMP threads per fit (1 is the most CPU-efficient on small samples).
+        full_data_below: training pools with fewer rows skip the learning curves and compare the candidates
+            on all their rows, in order (a curve would cost as much as the fits it saves); so does a schedule
+            whose samples add up to half the training rows or more.
     """
     from greenpipe.components.small_sample.candidates import resolve_candidates
     from greenpipe.components.small_sample.report import render_html
@@ -130,7 +162,7 @@ def small_sample(
     from greenpipe.context import current
 
     schedule_asked = list(fractions) if fractions else list(DEFAULT_FRACTIONS)
-    _check_params(threshold, schedule_asked, holdout, tolerance, min_rows, threads)
+    _check_params(threshold, schedule_asked, holdout, tolerance, min_rows, threads, full_data_below)
     X, y, feature_names, ignored = load_training_frame(data.path, target, list(features or []))
     kind = infer_task(y, task, metric)
     scorer = resolve_metric(metric, kind)
@@ -142,29 +174,29 @@ def small_sample(
     X_train, y_train = X.iloc[train_pos].reset_index(drop=True), y.iloc[train_pos].reset_index(drop=True)
     X_hold, y_hold = X.iloc[hold_pos], y.iloc[hold_pos]
     schedule = effective_schedule(schedule_asked, len(y_train), min_rows)
+    sample, mode_reason = sampling_pays(len(y_train), schedule, full_data_below)
     ctx = current()
-    with UsageMeter() as search_meter:
-        result = run_search(
-            X_train,
-            y_train,
-            X_hold,
-            y_hold,
-            pool,
-            scorer,
-            threshold,
-            schedule,
-            tolerance,
-            seed,
-            stratify,
-            threads=threads,
-            log=ctx.log,
-        )
+    ctx.log(mode_reason)
+    result = run_search(
+        X_train,
+        y_train,
+        X_hold,
+        y_hold,
+        pool,
+        scorer,
+        threshold,
+        schedule,
+        tolerance,
+        seed,
+        stratify,
+        threads=threads,
+        log=ctx.log,
+        full_data=not sample,
+    )
 
-    exhaustive_cpu, exhaustive_kwh = result.predicted_exhaustive()
-    # everything the search spent (fits, scoring, sampling, curve fits, first-use imports): reported as spent
-    search_kwh = formula_kwh(search_meter.cpu_s, search_meter.wall_s, search_meter.peak_mb / 1024)
-    # avoided compares like with like: the predicted full-data fits against the measured sample fits; imports and
-    # data preparation would be paid by the exhaustive comparison too, so they are on neither side
+    _, exhaustive_kwh = result.predicted_exhaustive()
+    # the engine's ledger records what the whole step spent; avoided compares like with like: the predicted
+    # full-data fits against the measured sample fits (imports and data preparation would be paid both ways)
     fits_kwh = result.spent_kwh
     avoided_kwh = max(0.0, exhaustive_kwh - fits_kwh)
     if avoided_kwh > 0:
@@ -188,11 +220,15 @@ def small_sample(
 
     chosen = result.chosen
     assert chosen.fit is not None
+    # results only: measured CPU seconds and energy would make equal inputs give unequal bytes (they are in
+    # the ledger, with the avoided-energy credit above)
     document = {
         "candidate": chosen.name,
         "factory": chosen.factory,
         "fraction": result.fraction,
         "training_rows": result.pool_rows,
+        "sampled": sample,
+        "mode_reason": mode_reason,
         "predicted_metric": chosen.fit.predicted,
         "uncertainty": _finite(chosen.fit.uncertainty),
         "curve": chosen.fit.method,
@@ -205,10 +241,6 @@ def small_sample(
         "features": feature_names,
         "ignored_columns": ignored,
         "seed": seed,
-        "spent_kwh": search_kwh,
-        "sample_fits_kwh": fits_kwh,
-        "predicted_exhaustive_kwh": exhaustive_kwh,
-        "avoided_kwh": avoided_kwh,
         "candidates": [
             {
                 "name": c.name,
@@ -217,32 +249,19 @@ def small_sample(
                 "reason": c.reason,
                 "predicted_metric": c.fit.predicted if c.fit else None,
                 "uncertainty": _finite(c.fit.uncertainty) if c.fit else None,
-                "points": [
-                    {
-                        "fraction": p.fraction,
-                        "rows": p.rows,
-                        "value": p.value,
-                        "cpu_s": p.cpu_s,
-                        "energy_kwh": p.energy_kwh,
-                    }
-                    for p in c.points
-                ],
+                "points": [{"fraction": p.fraction, "rows": p.rows, "value": p.value} for p in c.points],
             }
             for c in result.candidates
         ],
     }
     write_json_atomic(choice.path, document)
     with open(report.path, "w", encoding="utf-8") as handle:
-        handle.write(render_html(result, avoided_kwh, search_meter.cpu_s, search_kwh))
+        handle.write(render_html(result, mode_reason))
     metrics.log_metric("predicted_metric", chosen.fit.predicted)
     if math.isfinite(chosen.fit.uncertainty):
         metrics.log_metric("uncertainty", chosen.fit.uncertainty)
     metrics.log_metric("fraction", result.fraction)
     metrics.log_metric("met_threshold", float(result.met_threshold))
     metrics.log_metric("candidates_run", sum(1 for c in result.candidates if c.points))
-    metrics.log_metric("spent_cpu_s", search_meter.cpu_s)
-    metrics.log_metric("spent_wh", search_kwh * 1000)
-    metrics.log_metric("predicted_exhaustive_cpu_s", exhaustive_cpu)
-    metrics.log_metric("predicted_exhaustive_wh", exhaustive_kwh * 1000)
-    metrics.log_metric("avoided_wh", avoided_kwh * 1000)
+    metrics.log_metric("sampled", float(sample))
     return SmallSampleChoice(chosen.name, float(result.fraction), bool(result.met_threshold))

@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--image", help="the image steps run in (default: the greenpipe image of this version)")
     comp.add_argument("--role", help="sagemaker: the execution role ARN (else a pipeline parameter)")
     comp.add_argument("--bucket", help="sagemaker: the S3 bucket for artifacts (else a pipeline parameter)")
+    comp.add_argument("--stage", metavar="ROOT", help="kfp: upload your code the steps reach to the pipeline root")
     comp.set_defaults(handler=_cmd_compile)
 
     deploy = pipeline_cmd("deploy", "create or update the pipeline on SageMaker, optionally start it")
@@ -354,12 +355,14 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     if args.target == "kfp":
         from greenpipe.backends.kfp import compile_pipeline
 
-        compile_pipeline(pipeline, args.out, params or None, image=args.image)
+        compile_pipeline(pipeline, args.out, params or None, image=args.image, code_root=args.stage)
     else:
         from greenpipe.artifacts import write_text_atomic
         from greenpipe.backends.image import sagemaker_image
         from greenpipe.backends.sagemaker import compile_definition
 
+        if args.stage:
+            raise GreenpipeError("--stage is for --target kfp; for SageMaker, `greenpipe deploy` uploads the code")
         image = sagemaker_image(args.image)  # SageMaker pulls only from ECR: says how to get one when none is set
         text = compile_definition(pipeline, params or None, role_arn=args.role, image=image, bucket=args.bucket)
         write_text_atomic(args.out, text)

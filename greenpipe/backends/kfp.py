@@ -58,6 +58,8 @@ class KfpOptions:
     data_digests: tuple[tuple[str, str], ...] = ()
     cache_expiry: str = "disable"
     local_conditions: bool = False
+    code_uri: str | None = None  # the user's code archive (see code_archive), for the steps in code_steps
+    code_steps: frozenset[str] = frozenset()
 
 
 def compile_pipeline(
@@ -70,6 +72,7 @@ def compile_pipeline(
     accelerator_type: str = "nvidia.com/gpu",
     data_digests: dict[str, str] | None = None,
     cache_expiry: str = "disable",
+    code_root: str | None = None,
 ) -> None:
     """Write `pipeline` as KFP IR YAML to `out_path` (atomically; same pipeline, same bytes).
 
@@ -83,6 +86,9 @@ def compile_pipeline(
         cache_expiry: KFP has no cache expiry, so for a step with CachePolicy(expire_after=...):
             "disable" turns its KFP cache off (never stale; a warning says so), "ignore" keeps KFP's cache
             forever, "error" refuses to compile.
+        code_root: where the user's code travels: the pipeline root (s3://bucket/prefix, MinIO through
+            AWS_ENDPOINT_URL, or a local folder for kfp.local). The code the steps reach outside greenpipe is
+            uploaded there once as code/<digest>.tar.gz, and each step that reaches it fetches and checks it.
     """
     from kfp import compiler
 
@@ -94,6 +100,7 @@ def compile_pipeline(
         accelerator_type=accelerator_type,
         data_digests=data_digests,
         cache_expiry=cache_expiry,
+        code_root=code_root,
     )
     write_atomic(out_path, lambda tmp: compiler.Compiler().compile(component, tmp))
 
@@ -108,6 +115,7 @@ def pipeline_component(
     data_digests: dict[str, str] | None = None,
     cache_expiry: str = "disable",
     local_conditions: bool = False,
+    code_root: str | None = None,
 ) -> Any:
     """The KFP pipeline (a GraphComponent) for `pipeline`; compile it or run it under kfp.local.
 
@@ -119,6 +127,9 @@ def pipeline_component(
 
     if cache_expiry not in CACHE_EXPIRY_MODES:
         raise CompileError(f"cache_expiry={cache_expiry!r} is not one of {', '.join(CACHE_EXPIRY_MODES)}")
+    values = _param_values(pipeline, params)
+    graph = pipeline.build()
+    code_uri, code_steps = _ship_code(graph.tasks, code_root) if code_root else (None, frozenset[str]())
     options = KfpOptions(
         image,
         spot_placement(spot),
@@ -126,9 +137,9 @@ def pipeline_component(
         tuple(sorted((data_digests or {}).items())),
         cache_expiry,
         local_conditions,
+        code_uri,
+        code_steps,
     )
-    values = _param_values(pipeline, params)
-    graph = pipeline.build()
     _check_graph(graph.tasks)
     scalars = [p for p in pipeline.params if not p.is_artifact]
     datasets = [p for p in pipeline.params if p.is_artifact]
@@ -158,6 +169,20 @@ def pipeline_component(
     body.__name__ = re.sub(r"\W", "_", pipeline.name)
     body.__doc__ = pipeline.description or None
     return dsl.pipeline(body, name=_kfp_name(pipeline.name), description=pipeline.description or None)
+
+
+def _ship_code(tasks: list[Task], root: str) -> tuple[str | None, frozenset[str]]:
+    """Upload the user code the tasks reach to `root` (once per content); its URI and the steps that need it."""
+    from greenpipe.backends.code_archive import build_archive
+    from greenpipe.backends.staging import object_store, stage_bytes
+
+    archive = build_archive(t.step for t in tasks)
+    if archive is None:
+        return None, frozenset()
+    store, prefix = object_store(root)
+    key = archive.key(prefix)
+    stage_bytes(store, key, archive.data)
+    return store.uri(key), frozenset(archive.fingerprints)
 
 
 _ANNOTATIONS = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}
@@ -350,6 +375,9 @@ def _kfp_task(
         arguments[DATA_PARAM] = canonical_json(data_digests) if data_digests else ""
     kfp_task = component(**arguments)
     kfp_task.set_display_name(task.name)
+    if options.code_uri and spec.ref in options.code_steps:  # greenpipe.backends.code_fetch reads these
+        kfp_task.set_env_variable("GREENPIPE_CODE_URI", options.code_uri)
+        kfp_task.set_env_variable("GREENPIPE_FINGERPRINT", task.step.fingerprint().digest)
     apply_resources(task.step, kfp_task, options.accelerator_type, options.spot)
     _apply_cache(task, kfp_task, options)
     return kfp_task

@@ -42,7 +42,12 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
     path is written by greenpipe's Metrics.log_metric). Every other output's metadata records its digest and
     the measured wall time, CPU time, peak memory and formula energy of this execution.
     """
+    from greenpipe.backends.code_fetch import check_code, prepare_code
+
+    manifest = prepare_code()  # the user's code archive, when the task names one (GREENPIPE_CODE_URI)
     step = load_step(ref)
+    for warning in check_code(step, manifest):
+        print(f"greenpipe: warning: {warning}", flush=True)
     spec = step.spec
     kwargs: dict[str, Any] = {}
     for param in spec.params:

@@ -138,3 +138,19 @@ def stage_bytes(store: ObjectStore, key: str, data: bytes) -> bool:
         return False
     store.put_bytes(key, data)
     return True
+
+
+def object_store(root: str, client: Any = None) -> tuple[ObjectStore, str]:
+    """The store and key prefix for a root: `s3://bucket/prefix` (S3 or MinIO through AWS_ENDPOINT_URL) or a
+    local folder (kfp.local's pipeline root)."""
+    from greenpipe.errors import GreenpipeError
+
+    if root.startswith("s3://"):
+        bucket, _, prefix = root[len("s3://") :].partition("/")
+        return S3Objects(bucket, client), prefix.strip("/")
+    if "://" in root:
+        raise GreenpipeError(
+            f"staging root {root!r}: only s3:// (AWS or MinIO) and local folders are supported; for GCS, stage to "
+            "an S3-compatible bucket or a mounted folder"
+        )
+    return FolderObjects(root), ""

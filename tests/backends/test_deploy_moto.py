@@ -71,7 +71,7 @@ def aws(moto_endpoint, monkeypatch):
 
 
 @pytest.fixture
-def project(tmp_path):
+def user_steps(tmp_path):
     steps = import_project(write_project(tmp_path / "project"))
     data = tmp_path / "values.json"
     data.write_text("[1, 2.5, 4]")
@@ -84,8 +84,8 @@ def keys(prefix=""):
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
 
-def test_deploy_uploads_code_and_data_once_sets_lifecycle_and_retention_and_upserts(aws, project):
-    steps, data = project
+def test_deploy_uploads_code_and_data_once_sets_lifecycle_and_retention_and_upserts(aws, user_steps):
+    steps, data = user_steps
     boto3.client("s3").put_bucket_lifecycle_configuration(
         Bucket=BUCKET, LifecycleConfiguration={"Rules": [FOREIGN_RULE]}
     )
@@ -117,8 +117,8 @@ def test_deploy_uploads_code_and_data_once_sets_lifecycle_and_retention_and_upse
     assert env["GREENPIPE_CODE_URI"] == f"s3://{BUCKET}/{code_key}"
 
 
-def test_dry_run_shows_everything_and_sends_nothing(project, tmp_path):
-    steps, data = project
+def test_dry_run_shows_everything_and_sends_nothing(user_steps, tmp_path):
+    steps, data = user_steps
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_DEFAULT_REGION="us-east-1")  # nothing listens on 9
     args = ["deploy", f"{PACKAGE}.steps:travel", "--target", "sagemaker", "--role", ROLE, "--bucket", BUCKET]
@@ -142,8 +142,8 @@ def test_dry_run_shows_everything_and_sends_nothing(project, tmp_path):
     assert shown["upsert_pipeline"]["Steps"] == ["scale", "total"]
 
 
-def test_policies_s3_or_logs_would_refuse_are_refused_before_anything_is_sent(project):
-    steps, data = project
+def test_policies_s3_or_logs_would_refuse_are_refused_before_anything_is_sent(user_steps):
+    steps, data = user_steps
     with pytest.raises(GreenpipeError, match="log_retention_days=45 is not a period CloudWatch Logs keeps"):
         plan_deploy(
             steps.travel, None, role_arn=ROLE, bucket=BUCKET, image=IMAGE, policy=StoragePolicy(log_retention_days=45)
@@ -220,9 +220,9 @@ class MotoProcessingJobs:
 
 
 def test_deployed_jobs_run_job_by_job_on_moto_without_the_user_package_and_match_the_local_runner(
-    aws, project, tmp_path
+    aws, user_steps, tmp_path
 ):
-    steps, data = project
+    steps, data = user_steps
     plan = plan_deploy(steps.travel, {"src": str(data), "factor": 3.0}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
     execute_plan(plan)
     jobs = MotoProcessingJobs(tmp_path, json.loads(plan.definition_json), aws)

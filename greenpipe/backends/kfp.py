@@ -88,7 +88,8 @@ def compile_pipeline(
             forever, "error" refuses to compile.
         code_root: where the user's code travels: the pipeline root (s3://bucket/prefix, MinIO through
             AWS_ENDPOINT_URL, or a local folder for kfp.local). The code the steps reach outside greenpipe is
-            uploaded there once as code/<digest>.tar.gz, and each step that reaches it fetches and checks it.
+            uploaded there once as code/<digest>.tar.gz, and each step that reaches it fetches and checks it;
+            local Dataset inputs go to objects/<digest>/<name> there, and the importers read them from it.
     """
     from kfp import compiler
 
@@ -144,6 +145,8 @@ def pipeline_component(
     scalars = [p for p in pipeline.params if not p.is_artifact]
     datasets = [p for p in pipeline.params if p.is_artifact]
     data_inputs = {p.name: _data_input(pipeline, p, values, options) for p in datasets}
+    if code_root:  # local inputs travel too: to content-addressed keys under the root
+        data_inputs = {name: _staged(data, code_root) for name, data in data_inputs.items()}
 
     parameters: list[inspect.Parameter] = []
 
@@ -251,6 +254,17 @@ def _data_input(pipeline: Pipeline, param: PipelineParam, values: dict[str, Any]
         uri = os.path.abspath(uri)
         digest = digest_path(uri)
     return _DataInput(uri, getattr(param.type, "kind", "dataset"), digest)
+
+
+def _staged(data: _DataInput, root: str) -> _DataInput:
+    """A local input uploaded to root/objects/<digest>/<name> (skipped when there), read from there."""
+    from greenpipe.backends.staging import object_store, stage_path
+
+    if re.match(r"^[a-z][a-z0-9+.-]*://", data.uri):
+        return data
+    store, prefix = object_store(root)
+    staged = stage_path(store, data.uri, prefix, data.digest)
+    return _DataInput(store.uri(staged.key), data.kind, data.digest)
 
 
 def _check_graph(tasks: list[Task]) -> None:

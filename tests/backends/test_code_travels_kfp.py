@@ -67,6 +67,9 @@ def test_compiled_yaml_names_the_archive_and_fingerprint_and_compiles_to_the_sam
     assert scale["GREENPIPE_CODE_URI"] == str(archive)
     assert scale["GREENPIPE_FINGERPRINT"] == steps.scale.fingerprint().digest
     assert PACKAGE in {m.split("/")[0] for m in __import__("tarfile").open(archive).getnames()}
+    staged = code_root / "objects" / digest_path(data).split(":")[1] / "values.json"
+    assert staged.read_bytes() == data.read_bytes() and str(staged) in first.read_text()
+    assert str(data) not in first.read_text()  # the laptop's path is not what the cluster reads
 
 
 def test_compile_stage_ships_a_pipeline_script_and_its_helper_module(cli, tmp_path):

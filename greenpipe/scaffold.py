@@ -1,9 +1,16 @@
-"""`greenpipe new NAME`: a new project with a pipeline built from greenpipe components plus one custom step."""
+"""`greenpipe new NAME`: a new project with a pipeline built from greenpipe components plus one custom step.
+
+The project depends on greenpipe where this greenpipe came from: an index (`greenpipe>=VERSION`), a checkout or a
+wheel on this machine (`greenpipe @ file:///...`, from pip's direct_url.json), or a git URL, so it installs and
+passes its tests in a fresh virtualenv before any index serves greenpipe.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 from greenpipe import __version__
 from greenpipe.errors import GreenpipeError
@@ -17,7 +24,7 @@ name = "{dist}"
 version = "0.1.0"
 description = "An ML pipeline built with greenpipe"
 requires-python = ">=3.11"
-dependencies = ["greenpipe>={version}"]
+dependencies = ["{requirement}"]
 
 [project.optional-dependencies]
 test = ["pytest>=8"]
@@ -35,8 +42,10 @@ An ML pipeline built from [greenpipe](https://github.com/greenpipe/greenpipe) co
 loads the data, `small_sample` picks the simplest model that meets the threshold on small samples, and
 `drift_baseline` records the training data's baseline for later drift checks.
 
+greenpipe comes from {source}.
+
 ```bash
-python3 -m venv .venv && .venv/bin/pip install -e ".[test]"
+python3 -m venv .venv && .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/pip install -q -e ".[test]"
 .venv/bin/greenpipe run {package}.pipeline:{package}_pipeline     # run it (cached on the second run)
 .venv/bin/greenpipe plan {package}.pipeline:{package}_pipeline --param threshold=0.97
 .venv/bin/pytest                                                   # its tests
@@ -100,9 +109,13 @@ jobs:
       - uses: actions/checkout@v4
       - uses: actions/setup-python@v5
         with:
-          python-version: "3.11"
-      - run: pip install -e ".[test]" && pytest
+          python-version: "3.11"{note}
+      - run: python -m pip install --upgrade pip && pip install -e ".[test]" && pytest
 """
+
+LOCAL_NOTE = """
+      # greenpipe comes from {source} on the machine that made this project (see pyproject.toml):
+      # a CI runner installs it only from an index or a git URL, so point the dependency at one first."""
 
 GITIGNORE = ".greenpipe/\n__pycache__/\n*.egg-info/\n.venv/\n"
 
@@ -118,14 +131,16 @@ def new_project(name: str, where: str | Path = ".") -> Path:
     root = Path(where) / name
     if root.exists() and any(root.iterdir()):
         raise GreenpipeError(f"folder {str(root)!r} exists and is not empty: choose another NAME or remove it")
+    requirement, source = greenpipe_requirement()
+    local = "file:" in requirement
     files = {
-        "pyproject.toml": PYPROJECT.format(dist=name, version=__version__),
-        "README.md": README.format(name=name, package=package),
+        "pyproject.toml": PYPROJECT.format(dist=name, requirement=requirement),
+        "README.md": README.format(name=name, package=package, source=source),
         f"src/{package}/__init__.py": f'"""{name}: an ML pipeline built with greenpipe."""\n',
         f"src/{package}/steps.py": STEPS.format(),
         f"src/{package}/pipeline.py": PIPELINE.format(package=package),
         "tests/test_pipeline.py": TEST.format(package=package),
-        ".github/workflows/ci.yml": WORKFLOW,
+        ".github/workflows/ci.yml": WORKFLOW.format(note=LOCAL_NOTE.format(source=source) if local else ""),
         ".gitignore": GITIGNORE,
     }
     for relative, text in files.items():
@@ -133,3 +148,37 @@ def new_project(name: str, where: str | Path = ".") -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+def greenpipe_requirement() -> tuple[str, str]:
+    """The requirement a new project needs to get this greenpipe, and a sentence saying where it comes from."""
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution("greenpipe").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        text = None  # imported from a source tree on sys.path, not installed
+    checkout = Path(__file__).resolve().parent.parent
+    has_source = (checkout / "pyproject.toml").is_file()
+    return requirement_from(json.loads(text) if text else None, __version__, checkout if has_source else None)
+
+
+def requirement_from(direct_url: dict[str, Any] | None, version: str, checkout: Path | None) -> tuple[str, str]:
+    """A PEP 508 requirement from pip's direct_url.json (PEP 610) of the installed greenpipe.
+
+    No direct_url.json means an index install, or, when greenpipe's own folder holds its pyproject.toml, a
+    source tree on sys.path.
+    """
+    if direct_url is None:
+        if checkout is not None:
+            return f"greenpipe @ {checkout.as_uri()}", f"the checkout at {checkout}"
+        return f"greenpipe>={version}", "the package index"
+    url = str(direct_url["url"])
+    if "vcs_info" in direct_url:
+        vcs = direct_url["vcs_info"]
+        return f"greenpipe @ {vcs['vcs']}+{url}@{vcs['commit_id']}", f"{url} at commit {vcs['commit_id']}"
+    if "archive_info" in direct_url:
+        if url.startswith("file://") and not Path(url.removeprefix("file://")).exists():
+            return f"greenpipe>={version}", f"the package index (the archive it was installed from, {url}, is gone)"
+        return f"greenpipe @ {url}", f"the archive {url}"
+    return f"greenpipe @ {url}", f"the checkout at {url.removeprefix('file://')}"

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from greenpipe.errors import OutputPathError
+
 
 class Artifact:
     """A file or folder produced by one step and consumed by others.
@@ -80,8 +82,12 @@ class Output(Generic[A]):
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write bytes through a temporary file, fsync and a rename, so a reader never sees half a file."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputPathError(f"cannot write {target} ({reason}): make {target.parent} a writable folder") from None
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; a written artifact is readable like any other file
         with os.fdopen(fd, "wb") as handle:
@@ -89,9 +95,11 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, IsADirectoryError):
+            raise OutputPathError(f"cannot write {target}: it is a folder; name a file instead") from None
         raise
     return target
 

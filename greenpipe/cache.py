@@ -53,8 +53,13 @@ class Lookup:
     reason: str | None  # why a stored entry could not be used
 
 
-def lookup(store: Store, key: str, policy: CachePolicy, now: float | None = None) -> Lookup:
-    """Find a usable cache entry for `key`, verifying its outputs."""
+def lookup(store: Store, key: str, policy: CachePolicy, now: float | None = None, rehash: bool = False) -> Lookup:
+    """Find a usable cache entry for `key`, verifying its outputs.
+
+    Each output must exist and match its digest. A file output whose stat (size, mtime, ctime, inode) is what
+    it was when last hashed is trusted without re-reading it (one `stat`); folders are always re-read; with
+    `rehash` every byte is read again.
+    """
     rows = store.query(
         "SELECT c.created, e.exec_id, e.vals, e.energy_kwh FROM cache c JOIN executions e ON e.exec_id=c.exec_id "
         "WHERE c.cache_key=?",
@@ -71,7 +76,7 @@ def lookup(store: Store, key: str, policy: CachePolicy, now: float | None = None
         path = store.object_path(digest)
         if not path.exists():
             return Lookup(None, f"output '{name}' missing from the store")
-        if store.digest_of(path) != digest:
+        if store.digest_of(path, rehash=rehash) != digest:
             return Lookup(None, f"output '{name}' corrupt (content no longer matches its digest)")
     return Lookup(Hit(row["exec_id"], outputs, json.loads(row["vals"] or "{}"), float(row["energy_kwh"])), None)
 

@@ -1,9 +1,11 @@
-"""`greenpipe run | plan | runs | show | gc | regions | compile | deploy | iam-policy | catalog | report | new`."""
+"""The command line: `greenpipe run | plan | runs | show | verify | gc | regions | compile | deploy | iam-policy |
+catalog | report | new`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -55,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--region", help="AWS region or 3-letter country for grid intensity ($GREENPIPE_REGION)")
     run.add_argument("--energy", default="formula", help="energy method: formula (default) or codecarbon")
     run.add_argument("--json", action="store_true", help="print one JSON document")
+    run.add_argument(
+        "--verify", action="store_true", help="re-read every cached output instead of trusting an unchanged stat"
+    )
     run.set_defaults(handler=_cmd_run)
 
     plan = pipeline_cmd("plan", "say what a run would execute or reuse, and why, without running")
@@ -77,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--dry-run", action="store_true")
     gc.add_argument("--json", action="store_true")
     gc.set_defaults(handler=_cmd_gc)
+
+    verify = sub.add_parser("verify", help="re-read every stored object and check it against its digest")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(handler=_cmd_verify)
 
     comp = pipeline_cmd("compile", "compile a pipeline for Kubeflow Pipelines or SageMaker Pipelines")
     comp.add_argument("--target", required=True, choices=["kfp", "sagemaker"])
@@ -181,7 +190,13 @@ def _runner(args: argparse.Namespace, **extra: Any) -> Any:
 def _cmd_run(args: argparse.Namespace) -> int:
     from greenpipe.display import ProgressDisplay, summary
 
-    runner = _runner(args, region=args.region, energy=args.energy, display=None if args.json else ProgressDisplay())
+    runner = _runner(
+        args,
+        region=args.region,
+        energy=args.energy,
+        display=None if args.json else ProgressDisplay(),
+        rehash=args.verify,
+    )
     result = runner.run()
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
@@ -324,6 +339,21 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from greenpipe.verify import verify_store
+
+    report = verify_store(_store(args))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"verified {report.checked} stored objects: {len(report.corrupt)} corrupt, {len(report.missing)} missing")
+        for digest in report.corrupt:
+            print(f"  corrupt {digest}: moved to tmp/corrupt/; the next run recomputes it")
+        for digest in report.missing:
+            print(f"  missing {digest}: the next run recomputes it")
+    return 0 if report.ok else 1
+
+
 def _cmd_gc(args: argparse.Namespace) -> int:
     from greenpipe.durations import parse_duration
     from greenpipe.gc import collect_garbage
@@ -350,7 +380,22 @@ def _typed_overrides(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return pipeline, {k: v for k, v in values.items() if k in overrides}
 
 
+def _check_out_file(path: str, flag: str = "--out") -> None:
+    """Fail before any work when `path` cannot be written as a file."""
+    from greenpipe.errors import OutputPathError
+
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        raise OutputPathError(f"{flag} {path!r} is a folder: name a file in it, e.g. {os.path.join(path, 'out')!r}")
+    parent = os.path.dirname(target)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise OutputPathError(f"{flag} {path!r} cannot be written: {parent} is not a writable folder; pick another")
+
+
 def _cmd_compile(args: argparse.Namespace) -> int:
+    _check_out_file(args.out)
     pipeline, params = _typed_overrides(args)
     if args.target == "kfp":
         from greenpipe.backends.kfp import compile_pipeline
@@ -413,6 +458,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from greenpipe.durations import parse_duration
     from greenpipe.report import runs_since, write_report
 
+    if args.out:
+        _check_out_file(args.out)
     store = _store(args)
     if args.since:
         run_ids = runs_since(store, parse_duration(args.since, field="--since"))

@@ -33,6 +33,14 @@ class RunNotFound(GreenpipeError):
     """A run id names no run in the store."""
 
 
+class StoreError(GreenpipeError):
+    """The store folder (GREENPIPE_HOME) cannot be used: not a folder, not writable, or its index is corrupt."""
+
+
+class OutputPathError(GreenpipeError):
+    """A file greenpipe was asked to write (`--out`) cannot be written there."""
+
+
 class CompileError(GreenpipeError):
     """A pipeline uses a construct that the compile target cannot express."""
 

@@ -119,6 +119,7 @@ class Runner:
         force: list[str] | tuple[str, ...] = (),
         params_from_text: bool = False,
         display: Display | None = None,
+        rehash: bool = False,
     ):
         self.pipeline = pipeline
         self.store = store or Store()
@@ -129,6 +130,7 @@ class Runner:
         self.energy = energy
         energy_method(energy) if energy != "formula" else None  # fail early on an unknown method
         self.display = display
+        self.rehash = rehash  # re-read every byte of a cache hit's outputs instead of trusting an unchanged stat
         self.log = RunLog(self.store, pipeline.name, self.intensity, energy)
         for param in pipeline.params:
             if param.is_artifact:
@@ -163,7 +165,7 @@ class Runner:
                 action, reason = "run", "cache disabled for this step"
             else:
                 assert resolved.parts is not None
-                found = lookup(self.store, resolved.parts.key, task.step.spec.cache)
+                found = lookup(self.store, resolved.parts.key, task.step.spec.cache, rehash=self.rehash)
                 if found.hit:
                     action, reason = "cached", f"cached from execution {found.hit.exec_id}"
                     self._planned_outputs[task.name] = found.hit.outputs
@@ -234,7 +236,7 @@ class Runner:
         spec = task.step.spec
         forced = task.name in self.forced
         if not forced and spec.cache.enabled:
-            found = lookup(self.store, resolved.parts.key, spec.cache)
+            found = lookup(self.store, resolved.parts.key, spec.cache, rehash=self.rehash)
             if found.hit:
                 return self._record_hit(run_id, task, resolved, found.hit)
             reason = found.reason or self._miss_reason(task, resolved.parts)
@@ -244,7 +246,7 @@ class Runner:
         with open(lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent run computing the same key finishes first
             if not forced and spec.cache.enabled:
-                found = lookup(self.store, resolved.parts.key, spec.cache)
+                found = lookup(self.store, resolved.parts.key, spec.cache, rehash=self.rehash)
                 if found.hit:
                     return self._record_hit(run_id, task, resolved, found.hit)
             return self._run_step(run_id, task, resolved, reason)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from greenpipe.digest import digest_hex, digest_path
+from greenpipe.errors import StoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -58,9 +59,9 @@ CREATE INDEX IF NOT EXISTS credits_by_exec ON credits (exec_id);
 CREATE TABLE IF NOT EXISTS pins (
     digest TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (digest, owner)
 );
-CREATE TABLE IF NOT EXISTS digest_memo (
-    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
-    digest TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS file_digests (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL, digest TEXT NOT NULL
 );
 """
 
@@ -84,22 +85,46 @@ class Store:
 
     def create(self) -> Store:
         """Make the folders and tables (idempotent)."""
-        for sub in ("objects", "tmp", "locks"):
-            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in ("objects", "tmp", "locks"):
+                (self.home / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._unusable(exc) from None
         self.connection().executescript(SCHEMA)
         return self
+
+    def _unusable(self, exc: BaseException) -> StoreError:
+        """The one message for a store that cannot be opened, with the fix."""
+        where = f"the store {self.home} (--home / GREENPIPE_HOME)"
+        if self.home.exists() and not self.home.is_dir():
+            return StoreError(f"{where} is a file, not a folder: point --home or GREENPIPE_HOME at a folder")
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            return StoreError(
+                f"{where} has a corrupt index {self.db_path} ({exc}). Move it aside and rerun: "
+                f"`mv {self.db_path} {self.db_path}.corrupt`. The stored objects in {self.objects} stay; each step "
+                f"reruns once (identical outputs are stored once). `sqlite3 {self.db_path}.corrupt .recover` may "
+                "save the run history."
+            )
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return StoreError(f"{where} cannot be written ({reason}): make it writable, or choose another folder")
 
     # -- SQLite -------------------------------------------------------------------------------------------------
 
     def connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            self.home.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout=60000")
-            _use_wal(db)
-            db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA busy_timeout=60000")
+                _use_wal(db)
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a corrupt file fails here, not later
+            except (OSError, sqlite3.DatabaseError) as exc:
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    raise
+                raise self._unusable(exc) from None
             self._local.db = db
         return db
 
@@ -141,8 +166,10 @@ class Store:
         """Move a finished output into objects/ under its digest; return (digest, stored path).
 
         The rename is atomic, so an object is either absent or complete. If the same content is already
-        stored, the new copy is dropped.
+        stored, the new copy is dropped. Symbolic links in the output are replaced by copies of what they point
+        to first, so nothing outside the store is ever made read-only, moved or deleted.
         """
+        _copy_links_in(path)
         digest = digest_path(path)
         target = self.object_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -179,18 +206,25 @@ class Store:
         os.rename(target, aside)
         _remove(aside)
 
-    # -- digest memo: (path, size, mtime_ns, inode) -> digest -------------------------------------------------
+    # -- digest memo: (path, size, mtime_ns, ctime_ns, inode) -> digest ---------------------------------------
 
-    def digest_of(self, path: str | os.PathLike[str]) -> str:
-        """Digest of a file or folder, re-read only if its size, mtime or inode changed since last time."""
+    def digest_of(self, path: str | os.PathLike[str], rehash: bool = False) -> str:
+        """Digest of a file or folder, re-read only if its stat changed since last time (or `rehash`).
+
+        The stat includes st_ctime_ns, which the kernel sets on every write or chmod and no user call can set
+        back: a same-size rewrite with its old mtime restored (`cp -p`, `os.utime`) is re-read.
+        """
         real = os.path.realpath(path)
         st = os.stat(real)
         if stat.S_ISDIR(st.st_mode):
-            return digest_path(real)  # a folder's mtime misses edits inside files; always re-read
-        rows = self.query("SELECT size, mtime_ns, inode, digest FROM digest_memo WHERE path=?", (real,))
-        if rows and (rows[0]["size"], rows[0]["mtime_ns"], rows[0]["inode"]) == (
+            return digest_path(real)  # a folder's stat misses edits inside its files; always re-read
+        rows = [] if rehash else self.query(
+            "SELECT size, mtime_ns, ctime_ns, inode, digest FROM file_digests WHERE path=?", (real,)
+        )
+        if rows and (rows[0]["size"], rows[0]["mtime_ns"], rows[0]["ctime_ns"], rows[0]["inode"]) == (
             st.st_size,
             st.st_mtime_ns,
+            st.st_ctime_ns,
             st.st_ino,
         ):
             return str(rows[0]["digest"])
@@ -203,8 +237,8 @@ class Store:
     @staticmethod
     def _remember(db: sqlite3.Connection, path: Path, st: os.stat_result, digest: str) -> None:
         db.execute(
-            "INSERT OR REPLACE INTO digest_memo (path, size, mtime_ns, inode, digest) VALUES (?,?,?,?,?)",
-            (str(path), st.st_size, st.st_mtime_ns, st.st_ino, digest),
+            "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, ctime_ns, inode, digest) VALUES (?,?,?,?,?,?)",
+            (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, digest),
         )
 
     # -- reads used by the CLI, report and components ---------------------------------------------------------
@@ -273,6 +307,26 @@ def _use_wal(db: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _copy_links_in(path: Path) -> None:
+    """Replace every symbolic link at or under `path` by a copy of its target."""
+    links = [path] if path.is_symlink() else []
+    if not links and path.is_dir():
+        links = [Path(root) / name for root, dirs, files in os.walk(path) for name in dirs + files]
+        links = [link for link in links if link.is_symlink()]
+    for link in links:
+        target = link.resolve()
+        if not target.exists():
+            raise StoreError(
+                f"step output {link} is a symbolic link to {target}, which does not exist: write the output's "
+                "content itself (greenpipe stores a copy of what a link points to)"
+            )
+        link.unlink()
+        if target.is_dir():
+            shutil.copytree(target, link, symlinks=False)
+        else:
+            shutil.copy2(target, link)
 
 
 def _make_read_only(path: Path) -> None:

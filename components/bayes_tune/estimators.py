@@ -2,8 +2,9 @@
 
 The names match small_sample's candidates ("logistic", "random_forest", "hist_gradient_boosting", "mlp"), plus
 "svc". Tuned params are constructor arguments, so spot_train can pass best_params straight to the estimator.
-An estimator that can continue training (`budget_param`) is trained in rungs of that param (trees, boosting
-rounds, epochs) so a trial can be pruned part-way; the others are pruned on growing data samples.
+An estimator with a budget (`budget_param`: trees, boosting rounds, epochs) is always trained at exactly the
+budget best_params reports; where growing it with warm_start equals one fit (`budget_resumable`) a trial grows it
+in rungs and can be pruned part-way for free.
 """
 
 from __future__ import annotations
@@ -21,21 +22,32 @@ class EstimatorFamily:
     classifier: bool
     default_space: dict[str, Any]
     fixed: dict[str, Any] = field(default_factory=dict)  # set on every trial (seed, budget off switches)
-    budget_param: str | None = None  # a param that warm_start=True can grow (n_estimators, max_iter)
+    budget_param: str | None = None  # the param a trial's budget is counted in (n_estimators, max_iter)
     budget_max: int = 0
-    budget_total: bool = True  # False when each warm-started fit adds `budget` more (MLP epochs)
+    # True when growing budget_param with warm_start=True gives the same model as one fit at the final budget
+    # (trees and boosting rounds); False for MLP epochs (each warm-started fit restarts Adam and the shuffle)
+    budget_resumable: bool = False
     seed_param: str | None = "random_state"
 
-    def make(self, params: dict[str, Any], seed: int, budget: int | None = None) -> Any:
-        """A fresh estimator with the tuned params; `budget` sets the growable param for a rung."""
-        import importlib
+    def trained_params(self, params: dict[str, Any], seed: int, budget: int | None = None) -> dict[str, Any]:
+        """The constructor arguments a trial trains with: fixed settings, tuned params, seed and full budget.
 
-        module, cls = self.import_path.split(":")
+        This is what best_params reports, so a model built from it is the model the trial scored."""
         kwargs = {**self.fixed, **params}
         if self.seed_param:
             kwargs[self.seed_param] = seed
-        if self.budget_param and budget is not None:
-            kwargs[self.budget_param] = budget
+        if self.budget_param:
+            kwargs[self.budget_param] = self.budget_max if budget is None else budget
+        return kwargs
+
+    def make(self, params: dict[str, Any], seed: int, budget: int | None = None, grow: bool = False) -> Any:
+        """A fresh estimator with the tuned params at `budget` (None: the full budget); `grow` sets warm_start
+        so a later fit at a bigger budget continues this one (only where budget_resumable)."""
+        import importlib
+
+        module, cls = self.import_path.split(":")
+        kwargs = self.trained_params(params, seed, budget)
+        if grow:
             kwargs["warm_start"] = True
         return getattr(importlib.import_module(module), cls)(**kwargs)
 
@@ -59,6 +71,13 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
             fixed={"max_iter": 500},
         ),
         EstimatorFamily(
+            "sgd",
+            "sklearn.linear_model:SGDClassifier",
+            True,
+            {"alpha": _float(1e-7, 1e-1), "l1_ratio": _float(0.0, 1.0, "Linear")},
+            fixed={"penalty": "elasticnet"},
+        ),
+        EstimatorFamily(
             "svc",
             "sklearn.svm:SVC",
             True,
@@ -72,6 +91,7 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
             fixed={"n_jobs": 1},
             budget_param="n_estimators",
             budget_max=200,
+            budget_resumable=True,
         ),
         EstimatorFamily(
             "hist_gradient_boosting",
@@ -86,6 +106,7 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
             fixed={"early_stopping": False},
             budget_param="max_iter",
             budget_max=200,
+            budget_resumable=True,
         ),
         EstimatorFamily(
             "mlp",
@@ -98,7 +119,6 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
             },
             budget_param="max_iter",
             budget_max=200,
-            budget_total=False,
         ),
     )
 }

@@ -1,7 +1,9 @@
 """What one trial measures: an estimator fitted in rungs of growing fidelity and scored on a held-out split.
 
-Fidelity is either growing iterations (trees, boosting rounds, epochs: each rung continues the previous one) or
+Fidelity is either growing iterations (trees, boosting rounds, epochs: each rung continues the previous one where
+that gives the same model as one fit, and fits afresh at the rung's budget where it does not, as for MLP epochs) or
 growing data samples (each rung fits afresh on a bigger stratified sample, starting at small_sample's fraction).
+Every trial's last rung is exactly the estimator best_params describes: full data, full budget, the same seed.
 Rungs grow by RUNG_FACTOR, as successive halving expects. A rung's cost is counted in trial-equivalents: the share
 of one full-fidelity trial it spends (a data rung at 1/3 of the rows costs 1/3 even though the rungs before it
 were also paid for).
@@ -159,10 +161,15 @@ class TrialRunner:
         """Trial-equivalents a trial spends when it runs every rung."""
         return sum(self.costs())
 
+    @property
+    def resumes(self) -> bool:
+        """True when each rung continues the previous one's model (iteration rungs of a resumable budget)."""
+        return self.fidelity == "iterations" and self.estimator.budget_resumable
+
     def costs(self) -> list[float]:
-        if self.fidelity == "iterations":  # each rung continues the previous one
+        if self.resumes:
             return [b - a for a, b in zip([0.0, *self.levels[:-1]], self.levels, strict=True)]
-        return list(self.levels)  # each data rung fits afresh
+        return list(self.levels)  # each rung fits afresh (a data sample, or a smaller budget from scratch)
 
     def run(self, params: dict[str, Any]) -> Iterator[tuple[float, float, float]]:
         costs = self.costs()
@@ -170,8 +177,11 @@ class TrialRunner:
         for level, cost in zip(self.levels, costs, strict=True):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence warnings of short rungs are expected
-                if self.fidelity == "iterations":
+                if self.resumes:
                     est = self._grow(est, params, level)
+                elif self.fidelity == "iterations":
+                    budget = self._budget(level)
+                    est = self.estimator.make(params, self.seed, budget).fit(self.holdout.X_train, self.holdout.y_train)
                 else:
                     X, y = self._sample(level)
                     est = self.estimator.make(params, self.seed).fit(X, y)
@@ -179,16 +189,20 @@ class TrialRunner:
             self.fitted = est
             yield level, cost, value
 
+    def _budget(self, level: float) -> int:
+        return max(1, round(self.estimator.budget_max * level))
+
     def _grow(self, est: Any, params: dict[str, Any], level: float) -> Any:
+        """Continue `est` to this rung's budget; the last rung reaches exactly budget_max, as best_params says."""
         fam = self.estimator
-        target = max(1, round(fam.budget_max * level))
+        target = self._budget(level)
         if est is None:
-            est = fam.make(params, self.seed, budget=target)
+            est = fam.make(params, self.seed, budget=target, grow=True)
         else:
-            done = int(getattr(est, "_greenpipe_budget", 0))
-            est.set_params(**{fam.budget_param: target if fam.budget_total else target - done})
+            est.set_params(**{fam.budget_param: target})
         est.fit(self.holdout.X_train, self.holdout.y_train)
-        est._greenpipe_budget = target
+        if level >= 1:
+            est.set_params(warm_start=False)  # the saved model is exactly best_params' estimator
         return est
 
     def _sample(self, level: float) -> tuple[Any, Any]:

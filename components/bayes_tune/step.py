@@ -39,7 +39,7 @@ def bayes_tune(
     direction: str = "auto",
     max_trials: int = 30,
     max_parallel: int = 1,
-    pruner: str = "median",
+    pruner: str = "hopeless",
     sampler: str = "tpe",
     fidelity: str = "auto",
     sample_fraction: float = 1.0,
@@ -56,9 +56,12 @@ def bayes_tune(
             is empty and the first data rung of sample fidelity.
         search_space: {name: {"type": "int"|"float", "low", "high", "scaling"} | {"values": [...]}}; empty uses
             the estimator's default space. Scaling is SageMaker's: Auto, Linear, Logarithmic, ReverseLogarithmic.
+        pruner: "hopeless" (default: stops a trial only when even margin x the largest late gain seen cannot
+            reach the best, so slow starters survive), "median", "successive_halving", "hyperband", "none".
         fidelity: "iterations" (trees/rounds/epochs in rungs), "sample" (growing data samples from
             sample_fraction or choice's fraction), "none", or "auto" (sample if a fraction < 1 is given, else
-            iterations where the estimator can continue training).
+            iterations where growing the estimator equals one fit: boosting rounds, trees). Whatever the
+            fidelity, a trial's last rung trains exactly best_params: all rows, the full budget, the seed.
         warm_start_from: a study name from an earlier run's best_params JSON; warm_start_type "auto" picks
             IdenticalDataAndAlgorithm (copy its trials) when estimator, metric, fidelity and data match, else
             TransferLearning (re-evaluate its best configurations first).
@@ -119,9 +122,7 @@ def bayes_tune(
         )
     record_trials(ctx, name, outcome.records)
 
-    tuned = {**fam.fixed, **outcome.best_params}
-    if fam.budget_param:
-        tuned[fam.budget_param] = fam.budget_max
+    tuned = fam.trained_params(outcome.best_params, seed)  # exactly what the trial's last rung trained
     write_json_atomic(
         best_params.path,
         {
@@ -190,7 +191,7 @@ def _fidelity(fidelity: str, fraction: float, fam: Any, pruner: str) -> tuple[st
             return "none", 1.0
         if fraction < 1:
             return "sample", fraction
-        return ("iterations", ITERATION_MIN_FRACTION) if fam.budget_param else ("none", 1.0)
+        return ("iterations", ITERATION_MIN_FRACTION) if fam.budget_resumable else ("none", 1.0)
     if fidelity == "sample":
         if fraction >= 1:
             raise GreenpipeError("fidelity='sample' needs sample_fraction < 1 (or small_sample's choice)")

@@ -36,7 +36,7 @@ def bayes_tune_trial(
     search_space: dict | None = None,
     metric: str = "accuracy",
     direction: str = "auto",
-    pruner: str = "median",
+    pruner: str = "hopeless",
     fidelity: str = "auto",
     sample_fraction: float = 1.0,
     validation_share: float = 0.25,
@@ -78,9 +78,7 @@ def bayes_tune_trial(
             print(f"{METRIC_LINE} {metric}={value!r}", flush=True)
     energy_kwh = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024)
 
-    tuned = {**fam.fixed, **params}
-    if fam.budget_param:
-        tuned[fam.budget_param] = fam.budget_max
+    tuned = fam.trained_params(params, seed)  # exactly what the trial's last rung trained
     write_json_atomic(
         best_params.path,
         {

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from greenpipe.components.bayes_tune.pruning import PRUNERS, make_pruner
 from greenpipe.components.bayes_tune.search_space import SearchSpace
+from greenpipe.components.bayes_tune.space_filling import ORIGIN as SPACE_FILLING
+from greenpipe.components.bayes_tune.space_filling import sobol_points
 
 from greenpipe.errors import GreenpipeError
 from greenpipe.ledger import UsageMeter, formula_kwh
 
 SAMPLERS = ("tpe", "gp", "random")
-PRUNERS = ("median", "successive_halving", "none")
 WARM_START_TYPES = ("auto", "IdenticalDataAndAlgorithm", "TransferLearning")
 TRANSFER_TOP_K = 1  # a transfer warm start re-evaluates the parent's best configuration first
 COPIED = ("warm_start", "transfer_prior")  # origins of trials copied from a parent study, not run here
@@ -46,7 +48,7 @@ class TuneSettings:
     max_trials: int
     max_parallel: int = 1
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str = "hopeless"
     seed: int = 0
     n_startup_trials: int = 0  # 0: min(10, max(3, max_trials // 8))
 
@@ -141,16 +143,6 @@ def make_sampler(settings: TuneSettings) -> Any:
     )
 
 
-def make_pruner(name: str) -> Any:
-    import optuna
-
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
-    if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-    return optuna.pruners.NopPruner()
-
-
 def open_study(storage: Any, name: str, settings: TuneSettings, attrs: dict[str, Any]) -> Any:
     """Create the study, or reopen it (resume) when one of that name was made with the same settings."""
     import optuna
@@ -161,7 +153,7 @@ def open_study(storage: Any, name: str, settings: TuneSettings, attrs: dict[str,
         study_name=name,
         direction=settings.direction,
         sampler=make_sampler(settings),
-        pruner=make_pruner(settings.pruner),
+        pruner=optuna.pruners.NopPruner(),  # run_trials sets the pruner once it knows the rungs
         load_if_exists=True,
     )
     old = study.user_attrs
@@ -280,6 +272,7 @@ def run_trials(
 
     levels = trials.levels
     steps = [max(1, round(level / levels[0])) for level in levels]
+    study.pruner = make_pruner(settings.pruner, steps)
 
     def objective(trial: Any) -> float:
         params = settings.space.suggest(trial)
@@ -308,6 +301,9 @@ def run_trials(
         if t.user_attrs.get("origin") not in COPIED and t.state.is_finished()
     )
     remaining = settings.max_trials - done
+    if done == 0 and settings.sampler != "random" and not _has_space_filling(study):
+        for params in sobol_points(settings.space, min(settings.startup, remaining), settings.seed):
+            study.enqueue_trial(settings.space.encode(params), user_attrs={"origin": SPACE_FILLING})
     if remaining > 0:
         study.optimize(
             objective, n_trials=remaining, n_jobs=settings.max_parallel, gc_after_trial=False, callbacks=callbacks
@@ -330,6 +326,10 @@ def run_trials(
     elif log is not None:
         log("max_parallel > 1: trials overlapped, so per-trial energy is shared and pruning credits no energy")
     return outcome
+
+
+def _has_space_filling(study: Any) -> bool:
+    return any(t.user_attrs.get("origin") == SPACE_FILLING for t in study.get_trials(deepcopy=False))
 
 
 def pruning_avoided(records: list[TrialRecord], n_rungs: int) -> tuple[float, str]:

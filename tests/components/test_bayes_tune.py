@@ -32,7 +32,12 @@ def breast_cancer(tmp_path):
 
 @pipeline(name="tune_test")
 def tune_pipeline(
-    data: Dataset, trials: int = 8, warm: str = "", estimator: str = "svc", fraction: float = 0.2
+    data: Dataset,
+    trials: int = 8,
+    warm: str = "",
+    estimator: str = "svc",
+    fraction: float = 0.2,
+    pruner: str = "hopeless",
 ) -> None:
     bayes_tune(
         train=data,
@@ -41,6 +46,7 @@ def tune_pipeline(
         max_trials=trials,
         warm_start_from=warm,
         sample_fraction=fraction,
+        pruner=pruner,
     )
 
 
@@ -110,7 +116,7 @@ def test_rungs_start_at_the_small_sample_fraction_and_end_at_the_full_data():
 
 def test_step_tunes_prunes_and_records_each_trials_energy(tmp_path, breast_cancer):
     store = Store(tmp_path / "store")
-    step = _run(store, breast_cancer, trials=7, estimator="random_forest", fraction=1.0)
+    step = _run(store, breast_cancer, trials=7, estimator="random_forest", fraction=1.0, pruner="median")
     best, history = _outputs(store, step)
     assert best["estimator"] == "random_forest" and best["metric"] == "accuracy"
     assert set(best["params"]) >= {"max_depth", "min_samples_leaf", "max_features", "n_estimators"}
@@ -171,12 +177,13 @@ def test_small_sample_choice_sets_estimator_and_first_rung(tmp_path, breast_canc
             choice=Artifact(choice),
             target="target",
             max_trials=8,
+            pruner="median",
         )
     finally:
         del os.environ["GREENPIPE_HOME"]
     best = json.loads(best_path.read_text())
     history = pd.read_parquet(hist_path)
-    assert best["estimator"] == "svc" and set(best["params"]) == {"C", "gamma"}
+    assert best["estimator"] == "svc" and set(best["params"]) == {"C", "gamma", "random_state"}
     assert out.trials == 8 and Metrics(met_path).values()["trials"] == 8
     assert history["trial_equivalents"].min() == pytest.approx(0.2)  # a trial pruned on the 20% sample
 

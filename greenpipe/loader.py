@@ -26,6 +26,9 @@ def load_pipeline(ref: str) -> Pipeline:
         if not target.endswith(".py") and re.fullmatch(r"[A-Za-z_][\w.]*", target) and not Path(target).exists():
             return _from_module(ref)
         return _from_file(ref)
+    if Path(ref).exists():  # a path without `:function`
+        what = "a directory: pass a Python file in it" if Path(ref).is_dir() else "a file: name the pipeline in it"
+        raise PipelineNotFound(f"pipeline {ref!r} is {what}, as path/to/file.py:function")
     package = importlib.import_module(REFERENCE_PACKAGE)
     table: dict[str, str] = getattr(package, "REFERENCE_PIPELINES", {})
     if ref not in table:
@@ -57,6 +60,10 @@ def _from_module(ref: str) -> Pipeline:
 def _from_file(ref: str) -> Pipeline:
     path_text, _, attr = ref.rpartition(":")
     path = Path(path_text)
+    if path.is_dir():
+        raise PipelineNotFound(
+            f"pipeline file {path_text!r} is a directory: pass the Python file in it, path/to/file.py:function"
+        )
     if not path.is_file():
         raise PipelineNotFound(f"pipeline file {path_text!r} does not exist: pass path/to/file.py:function")
     if not re.fullmatch(r"[A-Za-z_]\w*", attr):

@@ -119,7 +119,7 @@ def _parse_text(name: str, base: Any, text: str) -> Any:
             return json.loads(text)
     except ValueError:
         raise ParamError(
-            f"param {name}={text!r} is not a {base.__name__}: give e.g. "
+            f"param {name}={text!r} is not {'an' if base is int else 'a'} {base.__name__}: give e.g. "
             + {bool: "true or false", int: "42", float: "0.1", list: "'[1, 2]'", dict: "'{\"a\": 1}'"}[base]
         ) from None
     return text

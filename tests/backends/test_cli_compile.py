@@ -47,7 +47,7 @@ def test_compile_with_a_bad_param_is_a_user_error(cli, tmp_path):
         "limit=lots",
         check=False,
     )
-    assert proc.returncode == 2 and "param limit='lots' is not a int" in proc.stderr
+    assert proc.returncode == 2 and "param limit='lots' is not an int" in proc.stderr
     assert not (tmp_path / "d.json").exists()
 
 

@@ -8,8 +8,11 @@ import pytest
     [
         (["run", "nope"], "pipeline 'nope' is not a reference pipeline"),
         (["run", "missing.py:demo"], "pipeline file 'missing.py' does not exist"),
+        (["run", ".:demo"], "pipeline file '.' is a directory: pass the Python file in it"),
+        (["run", "."], "pipeline '.' is a directory: pass a Python file in it, as path/to/file.py:function"),
+        (["run", "pipe.py"], "pipeline 'pipe.py' is a file: name the pipeline in it, as path/to/file.py:function"),
         (["run", "pipe.py:nothing"], "has no function 'nothing'"),
-        (["run", "pipe.py:demo", "--param", "n=five"], "param n='five' is not a int"),
+        (["run", "pipe.py:demo", "--param", "n=five"], "param n='five' is not an int"),
         (["run", "pipe.py:demo", "--param", "colour=red"], "pipeline demo has no param 'colour'"),
         (["run", "pipe.py:demo", "--param", "n"], "is not NAME=VALUE"),
         (["run", "pipe.py:demo", "--force", "bogus"], "step 'bogus' is not in pipeline demo"),

@@ -27,6 +27,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GreenpipeError as exc:
         print(f"greenpipe: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except ModuleNotFoundError as exc:
+        from greenpipe.extras import missing_module_message
+
+        message = missing_module_message(exc.name or "")
+        if message is None:
+            raise
+        print(f"greenpipe: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("greenpipe: interrupted", file=sys.stderr)
         return 130

@@ -263,6 +263,7 @@ class Pipeline:
         self.fn = fn
         self.name = name
         self.description = description
+        self.requires: Callable[[Any, dict[str, Any]], None] | None = None
         hints = typing.get_type_hints(fn)
         self.params: list[PipelineParam] = []
         for pname, parameter in inspect.signature(fn).parameters.items():
@@ -332,11 +333,24 @@ class Pipeline:
         return f"<pipeline {self.name}>"
 
 
-def pipeline(fn: Callable[..., Any] | None = None, *, name: str | None = None, description: str | None = None) -> Any:
-    """Declare a pipeline: a function whose body calls steps and passes their outputs on."""
+def pipeline(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    requires: Callable[[Any, dict[str, Any]], None] | None = None,
+) -> Any:
+    """Declare a pipeline: a function whose body calls steps and passes their outputs on.
+
+    Args:
+        requires: called with the store and the resolved params before a local run starts; raises a
+            GreenpipeError when the run cannot succeed (retrain before any model was trained, say).
+    """
 
     def wrap(func: Callable[..., Any]) -> Pipeline:
         doc = inspect.getdoc(func) or ""
-        return Pipeline(func, name or func.__name__, description or (doc.splitlines()[0] if doc else ""))
+        made = Pipeline(func, name or func.__name__, description or (doc.splitlines()[0] if doc else ""))
+        made.requires = requires
+        return made
 
     return wrap(fn) if fn is not None else wrap

@@ -146,6 +146,7 @@ class Runner:
 
     def plan(self) -> list[PlanItem]:
         """What `run` would do, and why, without running anything or writing to the store."""
+        self.preflight()
         items: list[PlanItem] = []
         will_run: set[str] = set()
         self._planned_outputs: dict[str, dict[str, str]] = {}  # task -> output digests of its cache hit
@@ -192,7 +193,16 @@ class Runner:
 
     # -- running ------------------------------------------------------------------------------------------------
 
+    def preflight(self) -> None:
+        """Everything that can fail before a step runs fails here, with nothing recorded."""
+        if self.pipeline.requires is not None:
+            self.pipeline.requires(self.store, self.values)
+        for task in self.graph.tasks:
+            if task.step.check is not None:
+                task.step.check(**self._task_params(task))
+
     def run(self) -> RunResult:
+        self.preflight()
         self.store.create()
         run_id = self.log.open_run(self.values)
         total = len(self.graph.tasks)
@@ -251,7 +261,8 @@ class Runner:
                     return self._record_hit(run_id, task, resolved, found.hit)
             return self._run_step(run_id, task, resolved, reason)
 
-    def _resolve(self, task: Task, *, planning: bool = False, will_run: set[str] | None = None) -> _Resolved:
+    def _task_params(self, task: Task) -> dict[str, Any]:
+        """The task's params: constants, pipeline params bound to this run's values, and defaults."""
         params = {}
         for name, value in task.params.items():
             if isinstance(value, PipelineParam):
@@ -260,6 +271,10 @@ class Runner:
         for spec in task.step.spec.params:  # defaults are part of what ran: key on them too
             if spec.name not in params and not spec.required:
                 params[spec.name] = spec.default
+        return params
+
+    def _resolve(self, task: Task, *, planning: bool = False, will_run: set[str] | None = None) -> _Resolved:
+        params = self._task_params(task)
         inputs: dict[str, tuple[str, str, str]] = {}
         for name, ref in task.inputs.items():
             if isinstance(ref, PipelineParam):

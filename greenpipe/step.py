@@ -142,9 +142,10 @@ class StepSpec:
 class Step:
     """A decorated step function. Called inside a @pipeline it adds a task; called elsewhere it just runs."""
 
-    def __init__(self, fn: Callable[..., Any], spec: StepSpec):
+    def __init__(self, fn: Callable[..., Any], spec: StepSpec, check: Callable[..., None] | None = None):
         self.fn = fn
         self.spec = spec
+        self.check = check  # called with the step's params before a run starts; raises ParamError
         functools.update_wrapper(self, fn)
         self._fingerprint: Any = None
 
@@ -169,7 +170,23 @@ class Step:
         if returned is None:
             raise SpecError(f"step {where} declares values {[v.name for v in specs]} but returned None")
         names = [v.name for v in specs]
-        data = returned._asdict() if hasattr(returned, "_asdict") else dict(zip(names, returned, strict=True))
+        if hasattr(returned, "_asdict") or isinstance(returned, dict):
+            data = dict(returned._asdict() if hasattr(returned, "_asdict") else returned)
+            missing, extra = [n for n in names if n not in data], sorted(set(data) - set(names), key=str)
+            if missing or extra:
+                raise SpecError(
+                    f"step {where} returned fields {list(data)} but declares {names}"
+                    + (f": missing {missing}" if missing else "")
+                    + (f": unexpected {extra}" if extra else "")
+                    + "; return the declared NamedTuple with every field"
+                )
+        elif isinstance(returned, tuple) and len(returned) == len(names):
+            data = dict(zip(names, returned, strict=True))
+        else:
+            raise SpecError(
+                f"step {where} returned {type(returned).__name__} {returned!r:.80} but declares values {names}: "
+                "return the declared NamedTuple"
+            )
         return {v.name: coerce(f"{where} value {v.name}", v.type, data[v.name]) for v in specs}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -194,6 +211,7 @@ def step(
     resources: Resources | None = None,
     cache: CachePolicy | None = None,
     runtime: str = "processing",
+    check: Callable[..., None] | None = None,
 ) -> Any:
     """Declare a step.
 
@@ -204,10 +222,12 @@ def step(
     Args:
         description: one line for catalogs; defaults to the first line of the docstring.
         runtime: how remote backends run it: "processing", "training" (spot) or "tuning".
+        check: a function called with the step's params (by name) before a run starts, so a value out of range
+            fails at once, with nothing recorded, instead of when the step is reached; raise ParamError.
     """
 
     def wrap(func: Callable[..., Any]) -> Step:
-        return Step(func, build_spec(func, name, description, resources, cache, runtime))
+        return Step(func, build_spec(func, name, description, resources, cache, runtime), check)
 
     return wrap(fn) if fn is not None else wrap
 

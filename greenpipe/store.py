@@ -218,8 +218,10 @@ class Store:
         st = os.stat(real)
         if stat.S_ISDIR(st.st_mode):
             return digest_path(real)  # a folder's stat misses edits inside its files; always re-read
-        rows = [] if rehash else self.query(
-            "SELECT size, mtime_ns, ctime_ns, inode, digest FROM file_digests WHERE path=?", (real,)
+        rows = (
+            []
+            if rehash
+            else self.query("SELECT size, mtime_ns, ctime_ns, inode, digest FROM file_digests WHERE path=?", (real,))
         )
         if rows and (rows[0]["size"], rows[0]["mtime_ns"], rows[0]["ctime_ns"], rows[0]["inode"]) == (
             st.st_size,

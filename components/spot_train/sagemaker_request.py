@@ -18,8 +18,14 @@ from greenpipe.components.spot_train.rules import RULES, parse_rules
 from greenpipe.errors import GreenpipeError
 
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
-DEBUGGER_RULES = ("LossNotDecreasing", "Overfit", "Overtraining", "StalledTrainingRule", "ExplodingTensor")
-_GREENPIPE_ONLY = {"ExplodingTensor": ("max_ratio",)}  # parameters Debugger's own rule does not take
+DEBUGGER_RULES = (
+    "LossNotDecreasing",
+    "Overfit",
+    "Overtraining",
+    "StalledTrainingRule",
+    "ExplodingTensor",
+    "VanishingGradient",
+)
 
 
 def training_job_request(
@@ -134,7 +140,7 @@ def _channel(name: str, uri: str) -> dict[str, Any]:
 
 
 def _debug_rule(rule: Any, image: str, prefix: str) -> dict[str, Any]:
-    params = {k: v for k, v in rule.params().items() if v is not None and k not in _GREENPIPE_ONLY.get(rule.name, ())}
+    params = {k: v for k, v in rule.params().items() if v is not None and k not in rule.greenpipe_only}
     if rule.name == "StalledTrainingRule":
         params["training_job_name_prefix"] = prefix  # explicit: the SDK's default carries a timestamp
     text = {k: json.dumps(v) if isinstance(v, bool) else str(v) for k, v in params.items()}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from greenpipe.components.spot_train.harness import EXIT_INTERRUPTED
+from greenpipe.components.spot_train.job import thread_environment
 
 from greenpipe.errors import GreenpipeError
 
@@ -51,6 +52,7 @@ def run_supervised(
                 [sys.executable, "-m", "greenpipe.components.spot_train.supervisor", str(job_path)],
                 stdout=log,
                 stderr=log,
+                env={**os.environ, **thread_environment(job.get("threads", 1))},
             )
             if on_start is not None:
                 on_start(restarts, proc.pid)

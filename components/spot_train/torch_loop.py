@@ -17,11 +17,15 @@ def _torch() -> Any:
     return torch
 
 
-def _net(n_in: int, hidden: list[int], n_out: int) -> Any:
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
+def _net(n_in: int, hidden: list[int], n_out: int, activation: str = "relu") -> Any:
     nn = _torch().nn
+    make = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[activation]
     layers: list[Any] = []
     for width in hidden:
-        layers += [nn.Linear(n_in, width), nn.ReLU()]
+        layers += [nn.Linear(n_in, width), make()]
         n_in = width
     layers.append(nn.Linear(n_in, n_out))
     return nn.Sequential(*layers)
@@ -33,23 +37,49 @@ class TorchState:
     def __init__(self, config: dict[str, Any], scaler: Any, classes: Any):
         torch = _torch()
         self.config, self.scaler, self.classes = config, scaler, classes
-        self.net = _net(config["n_in"], config["hidden"], config["n_out"])
+        self.net = _net(config["n_in"], config["hidden"], config["n_out"], config.get("activation", "relu"))
+        self.min_gradient_mean_abs: float | None = None  # of the last epoch; a measurement, not checkpointed
         optim = torch.optim.Adam if config["solver"] == "adam" else torch.optim.SGD
         self.opt = optim(self.net.parameters(), lr=config["lr"], weight_decay=config["alpha"])
 
     def __getstate__(self) -> dict[str, Any]:
+        # Tensors as numpy arrays: torch pickles a tensor as a torch.save archive that carries a fresh random
+        # serialization id, so the same weights would never give the same bytes.
         return {
             "config": self.config,
             "scaler": self.scaler,
             "classes": self.classes,
-            "net": self.net.state_dict(),
-            "opt": self.opt.state_dict(),
+            "net": _as_numpy(self.net.state_dict()),
+            "opt": _as_numpy(self.opt.state_dict()),
         }
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         self.__init__(saved["config"], saved["scaler"], saved["classes"])  # type: ignore[misc]
-        self.net.load_state_dict(saved["net"])
-        self.opt.load_state_dict(saved["opt"])
+        self.net.load_state_dict(_as_tensors(saved["net"]))
+        self.opt.load_state_dict(_as_tensors(saved["opt"]))
+
+
+def _as_numpy(value: Any) -> Any:
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy().copy()
+    if isinstance(value, dict):
+        return type(value)((k, _as_numpy(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_numpy(v) for v in value)
+    return value
+
+
+def _as_tensors(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return _torch().from_numpy(value.copy())
+    if isinstance(value, dict):
+        return type(value)((k, _as_tensors(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_tensors(v) for v in value)
+    return value
 
 
 class TorchTabularModel:
@@ -85,6 +115,7 @@ class TorchTrainer:
             "batch_size": 64,
             "solver": "adam",
             "alpha": 0.0,
+            "activation": "relu",
         }
         unknown = sorted(set(params) - set(known))
         if unknown:
@@ -92,6 +123,10 @@ class TorchTrainer:
         self.params = {**known, **params}
         if self.params["solver"] not in ("adam", "sgd"):
             raise GreenpipeError(f"spot_train: solver={self.params['solver']!r} must be 'adam' or 'sgd'")
+        if self.params["activation"] not in ACTIVATIONS:
+            raise GreenpipeError(
+                f"spot_train: activation={self.params['activation']!r} must be one of {', '.join(ACTIVATIONS)}"
+            )
         _torch()
 
     def init_state(self, data: TrainData, warm: Any = None) -> TorchState:
@@ -112,6 +147,7 @@ class TorchTrainer:
             "solver": self.params["solver"],
             "lr": float(self.params["learning_rate_init"]),
             "alpha": float(self.params["alpha"]),
+            "activation": self.params["activation"],
         }
         return TorchState(config, StandardScaler().fit(data.X), classes)
 
@@ -127,17 +163,27 @@ class TorchTrainer:
             y = torch.as_tensor(data.y, dtype=torch.float32)[:, None]
             loss_fn = torch.nn.functional.mse_loss
         order = torch.as_tensor(np.random.default_rng([self.seed, epoch]).permutation(len(y)))
+        weights = [p for name, p in state.net.named_parameters() if name.endswith("weight")]
+        gradient_sums = torch.zeros(len(weights), dtype=torch.float64)
+        batches = 0
         state.net.train()
         for start in range(0, len(y), int(self.params["batch_size"])):
             idx = order[start : start + int(self.params["batch_size"])]
             state.opt.zero_grad()
             loss_fn(state.net(X[idx]), y[idx]).backward()
+            with torch.no_grad():  # per layer mean |gradient|, for VanishingGradient
+                gradient_sums += torch.stack([w.grad.abs().mean().double() for w in weights])
+            batches += 1
             state.opt.step()
         state.net.eval()
+        state.min_gradient_mean_abs = float((gradient_sums / max(batches, 1)).min())
         return state
 
     def metrics(self, state: TorchState, data: TrainData) -> dict[str, float]:
-        return evaluate(self.task, self.to_model(state), data)
+        measured = evaluate(self.task, self.to_model(state), data)
+        if state.min_gradient_mean_abs is not None:
+            measured["min_gradient_mean_abs"] = state.min_gradient_mean_abs
+        return measured
 
     def to_model(self, state: TorchState) -> TorchTabularModel:
         return TorchTabularModel(state)

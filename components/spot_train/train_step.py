@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from greenpipe import Artifact, CodeRef, Dataset, Metrics, Model, Output, Resources, step
-from greenpipe.artifacts import write_json_atomic
+from greenpipe.artifacts import write_bytes_atomic, write_json_atomic
 from greenpipe.context import current
 from greenpipe.errors import GreenpipeError
 
@@ -42,6 +42,7 @@ def spot_train(
     checkpoint_max_overhead: float = 0.05,
     rules: list | dict | None = None,
     seed: int = 0,
+    threads: int = 1,
     max_restarts: int = 3,
     isolate: bool = True,
 ) -> TrainResult:
@@ -53,13 +54,17 @@ def spot_train(
             warm_start model's own.
         warm_start: a Model folder (model.pkl) of the same estimator to continue from.
         rules: stop-rules by Debugger name, e.g. ["ExplodingTensor", {"name": "Overtraining", "delta": 0.001}]
-            or {"LossNotDecreasing": {"num_steps": 5}}; None uses ExplodingTensor, LossNotDecreasing,
-            Overtraining with Debugger's default parameters; [] turns them off.
+            or {"LossNotDecreasing": {"num_steps": 5}}; None uses ExplodingTensor, VanishingGradient,
+            LossNotDecreasing, Overtraining with Debugger's default parameters; [] turns them off.
+        threads: the BLAS/OpenMP/torch threads the training uses, whatever the machine has: summation order
+            depends on the thread count, so a fixed count keeps the model's bytes the same on any machine.
         checkpoint_max_overhead: a due checkpoint waits while saving would take more than this share of the
             time since the last one (0 saves every time it is due).
         isolate: run the training in a worker process restarted on reclaim (SIGTERM), up to `max_restarts`.
     """
     from greenpipe.components.spot_train.job import execute_job, job_spec, validate_job
+    from greenpipe.components.spot_train.model_bytes import model_bytes
+    from greenpipe.components.spot_train.rules import parse_rules
     from greenpipe.components.spot_train.supervisor import run_supervised
 
     params = dict(estimator_params or {})
@@ -81,6 +86,7 @@ def spot_train(
         checkpoint_max_overhead,
         rules,
         seed,
+        threads,
     )
     # On SageMaker managed spot, GREENPIPE_CHECKPOINT_DIR is /opt/ml/checkpoints, which SageMaker syncs to S3 and
     # restores after a reclaim: checkpoints written there let the restarted job resume.
@@ -100,6 +106,7 @@ def spot_train(
         rules=rules,
         seed=seed,
         max_overhead=checkpoint_max_overhead,
+        threads=threads,
     )
     validate_job(job)  # bad rule params or estimator: a clear error before any training
     if isolate:
@@ -113,14 +120,14 @@ def spot_train(
             raise GreenpipeError(f"spot_train: interrupted by SIGTERM; checkpoints kept in {folder}, rerun resumes")
         summary, restarts = outcome.summary(), 0
 
+    time_based = {rule.name for rule in parse_rules(rules) if rule.time_based}
     last = summary["rows"][-1] if summary["rows"] else {}
     stopped = summary["status"] == "stopped"
     kept_step = summary["best_step"] if stopped else summary["steps"]
     kept = next((r for r in summary["rows"] if int(r["step"]) == kept_step), last)
     out = Path(model.path)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "model.pkl", "wb") as handle:
-        pickle.dump(fitted, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    write_bytes_atomic(out / "model.pkl", model_bytes(fitted))  # equal models, equal bytes (see model_bytes)
     write_json_atomic(
         out / "model.json",
         {
@@ -135,8 +142,7 @@ def spot_train(
             "stopped_early": stopped,
             "rule": summary["rule"],
             "reason": summary["reason"],
-            "findings": summary["findings"],
-            "restarts": restarts,
+            "findings": [f for f in summary["findings"] if f["rule"] not in time_based],
         },
     )
     for name in ("loss", "val_loss", "score", "val_score"):
@@ -144,8 +150,12 @@ def spot_train(
             metrics.log_metric(name, kept[name])
     metrics.log_metric("epochs", summary["steps"])
     metrics.log_metric("stopped_early", float(stopped))
-    metrics.log_metric("restarts", restarts)
-    metrics.log_metric("checkpoint_s", summary["checkpoint_s"])
+    # Restarts, checkpoint time and clock-based findings are measurements of this run, not results: in an
+    # artifact they would make equal inputs give unequal bytes. They go to the step's log.
+    ctx.log(
+        f"{summary['checkpoints_written']} checkpoints in {summary['checkpoint_s']:.3f} s, {restarts} restarts"
+        + "".join(f"; {f['rule']}: {f['reason']}" for f in summary["findings"] if f["rule"] in time_based)
+    )
 
     kwh = summary["kwh_per_step"]
     remaining = max_epochs - summary["steps"]

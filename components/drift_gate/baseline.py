@@ -3,7 +3,9 @@
     baseline.json      format, rows, target, and per column: kind, dtype, missing, statistics, 101 quantiles,
                        a 20-bin histogram (numeric) or the category counts (categorical)
     expectations.json  the great_expectations suite of data-quality expectations (see quality.py)
-    reference.npz      each numeric column's non-null values, sorted (a sample of at most max_reference_rows)
+    reference.npz      each numeric column's non-null values, sorted; above max_reference_rows, the values at that many
+                       evenly spaced ranks (a quantile sketch: its empirical CDF is within 1 / max_reference_rows of
+                       the full column's, so KS and Wasserstein read from it are too; p-values use the full count)
 
 Each numeric column is sorted once; every statistic, the quantiles and the histogram are read off that sort.
 """
@@ -90,7 +92,7 @@ def numeric_profile(values: Any) -> tuple[dict[str, Any], Any]:
 
 
 def profile_frame(
-    frame: Any, target: str = "", max_reference_rows: int = 1_000_000, seed: int = 0
+    frame: Any, target: str = "", max_reference_rows: int = 100_000, seed: int = 0
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Profile every column except the target. Returns (baseline document, {column: sorted reference values})."""
     import numpy as np
@@ -107,7 +109,7 @@ def profile_frame(
             profile, ordered = numeric_profile(series.to_numpy(dtype="float64", na_value=np.nan))
             entry.update(profile)
             if ordered.size > max_reference_rows:  # an evenly spaced sample of a sorted column stays sorted
-                ordered = ordered[np.linspace(0, ordered.size - 1, max_reference_rows).astype(int)]
+                ordered = ordered[np.round(np.linspace(0, ordered.size - 1, max_reference_rows)).astype(int)]
             return name, entry, ordered
         entry.update(count=int(series.notna().sum()), missing=int(series.isna().sum()))
         entry["categories"] = category_counts(series)

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 from greenpipe.components.drift_gate.baseline import OTHER, WORKERS, reference_values
-from greenpipe.components.drift_gate.batch import Batch
+from greenpipe.components.drift_gate.batch import Batch, count_nulls, floats
+from greenpipe.components.drift_gate.batch import counts as value_counts
 from greenpipe.components.drift_gate.quality import QualityResult
 from greenpipe.components.drift_gate.stattests import (
     ChiSquare,
@@ -103,9 +104,12 @@ def _feature_row(
     if skipped:
         return row, []
     thresholds = settings.thresholds or {}
-    nulls, dtype_name = batch.nulls(column), batch.dtype_name(column)
+    chunked = batch.read(column)
+    nulls = count_nulls(chunked)
+    dtype_name = batch.dtype_name(column, nulls)
     if entry["kind"] == "numeric" and batch.family(column) == "number":
-        current = batch.floats(column)
+        current = floats(chunked)
+        del chunked
         autocorrelation = lag1_autocorrelation(current)
         pair = SortedPair(
             reference_values(folder, document, column),
@@ -129,7 +133,7 @@ def _feature_row(
         row["plot"] = {"reference": entry["quantiles"], "current": pair.current[positions].tolist()}
         row["autocorrelation"] = max(pair.autocorrelation)
     else:
-        counts = batch.counts(column)
+        counts = value_counts(chunked)
         outcomes = check_column(expectations, column, batch.rows, nulls, dtype_name, counts=counts)
         reference = entry.get("categories") or {}
         current_counts = _pool(counts, list(reference))

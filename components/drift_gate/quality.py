@@ -113,7 +113,7 @@ def precheck(document: dict[str, Any], batch: Any) -> QualityResult:
             result.missing_columns.append(column)
             continue
         if batch.family(column) != entry["family"]:
-            result.changed_dtypes[column] = f"{entry['dtype']} -> {batch.dtype_name(column)}"
+            result.changed_dtypes[column] = f"{entry['dtype']} -> {batch.schema.field(column).type}"
     if result.missing_columns:
         result.failures.append(f"missing columns: {', '.join(result.missing_columns)}")
     for column, change in result.changed_dtypes.items():

@@ -8,7 +8,7 @@ Numeric features arrive as a `SortedPair`: both columns sorted once, merged once
 CDFs, and every statistic (KS, Wasserstein, PSI, the plots' histograms) reuses that. The KS and Wasserstein
 statistics computed from the merged CDFs are the same numbers scipy.stats.ks_2samp and
 scipy.stats.wasserstein_distance give (tests/components/test_drift_gate.py checks it); p-values and the other
-measures come from scipy (kstwo, chi2_contingency, jensenshannon, rel_entr).
+measures come from scipy (ks_2samp or kolmogorov, chi2_contingency, jensenshannon, rel_entr).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 from greenpipe.errors import GreenpipeError
 
+MERGE_BLOCK = 1 << 20
+SERIAL_ROWS = 100_000
 EXACT_KS_MAX = 10_000  # below this, scipy's own ks_2samp (exact p-values) is cheap enough
 
 
@@ -84,19 +86,24 @@ class SortedPair:
             is_current = np.zeros(n + m, dtype=bool)
             is_current[where] = True
             del where
-            values[np.flatnonzero(~is_current)] = self.reference
-            current_seen = np.cumsum(is_current, dtype=np.int64)
-            del is_current
-            gap = np.arange(1, n + m + 1, dtype=np.float64)
-            gap -= current_seen  # reference values seen so far
-            gap /= n
-            gap -= current_seen / m  # F_reference - F_current at every value
-            del current_seen
-            np.abs(gap, out=gap)
-            steps = np.diff(values)
-            wasserstein = float(np.dot(gap[:-1], steps))
-            last_of_ties = steps != 0
-            ks = max(float(gap[:-1][last_of_ties].max(initial=0.0)), float(gap[-1]))
+            np.place(values, ~is_current, self.reference)
+            # The gap between the CDFs, in blocks: a few MB at a time instead of five arrays of n + m.
+            ks, wasserstein, seen = 0.0, 0.0, 0
+            for start in range(0, n + m, MERGE_BLOCK):
+                stop = min(start + MERGE_BLOCK, n + m)
+                current_seen = np.cumsum(is_current[start:stop], dtype=np.int64)
+                current_seen += seen
+                seen = int(current_seen[-1])
+                gap = np.arange(start + 1, stop + 1, dtype=np.float64)
+                gap -= current_seen  # reference values seen so far
+                gap /= n
+                gap -= current_seen / m  # F_reference - F_current
+                np.abs(gap, out=gap)
+                steps = np.diff(values[start : stop + 1])  # to the next value; none after the last
+                wasserstein += float(np.dot(gap[: steps.size], steps))
+                ks = max(ks, float(gap[: steps.size][steps != 0].max(initial=0.0)))
+                if stop == n + m:
+                    ks = max(ks, float(gap[-1]))
             self._distances = (ks, wasserstein)
         return self._distances
 
@@ -127,6 +134,7 @@ def lag1_autocorrelation(values: Any) -> float:
     (below 2 / sqrt(n)), for fewer than 3 values, or for a constant column."""
     import numpy as np
 
+    values = values[:SERIAL_ROWS]  # the first rows say it to within 2 / sqrt(SERIAL_ROWS) = 0.006
     if values.size < 3:
         return 0.0
     centred = values - values.mean()
@@ -163,15 +171,21 @@ class KolmogorovSmirnov(DriftTest):
 
 
 def ks_p_value(pair: SortedPair) -> float:
-    """The two-sample KS p-value: scipy's exact one for small independent samples, else its asymptotic one
-    (kstwo at n m / (n + m), as ks_2samp's method="asymp") on the effective sizes."""
-    from scipy import stats
+    """The two-sample KS p-value: scipy's exact one for small independent samples, else the asymptotic Kolmogorov
+    distribution at sqrt(n m / (n + m)) D on the effective sizes (scipy.special.kolmogorov).
 
+    The limit is within 2% of scipy's finite-sample kstwo (ks_2samp's method="asymp") at p ~ 0.02 and n m / (n + m)
+    >= 2,500, and on the conservative side; scipy.special loads in a third of the time scipy.stats takes.
+    """
     n, m = pair.effective_sizes()
     exact = max(pair.autocorrelation) <= 0 and pair.reference_count == pair.reference.size
     if exact and max(pair.reference.size, pair.current.size) <= EXACT_KS_MAX:
+        from scipy import stats
+
         return float(stats.ks_2samp(pair.reference, pair.current).pvalue)
-    return float(stats.kstwo.sf(pair.ks_statistic(), max(1, round(n * m / (n + m)))))
+    from scipy.special import kolmogorov
+
+    return float(kolmogorov((n * m / (n + m)) ** 0.5 * pair.ks_statistic()))
 
 
 class KSDistance(DriftTest):

@@ -24,7 +24,7 @@ def drift_baseline(
     data: Dataset,
     baseline: Output[Artifact],
     target: str = "",
-    max_reference_rows: int = 1_000_000,
+    max_reference_rows: int = 100_000,
     null_tolerance: float = 0.01,
     range_margin: float = 0.5,
 ) -> None:
@@ -32,7 +32,8 @@ def drift_baseline(
 
     Args:
         target: the label column; it is left out of the drift checks and the suite.
-        max_reference_rows: each numeric column keeps at most this many sorted reference values.
+        max_reference_rows: each numeric column keeps at most this many sorted reference values (above it, the
+            values at evenly spaced ranks: KS and Wasserstein within 1 / max_reference_rows of the full column's).
         null_tolerance: how much the share of nulls may grow before a batch fails data quality.
         range_margin: how far (a share of the span) values may leave the training range before failing quality.
     """
@@ -100,7 +101,7 @@ def drift_gate(
     import json
 
     from greenpipe.components.drift_gate.baseline import read_baseline
-    from greenpipe.components.drift_gate.batch import Batch
+    from greenpipe.components.drift_gate.batch import Batch, count_nulls
     from greenpipe.components.drift_gate.gate import (
         DriftSettings,
         apply_correction,
@@ -150,7 +151,7 @@ def drift_gate(
         quality = validate({"name": suite["name"], "expectations": theirs}, batch.frame(), quality)
     apply_correction(rows, settings)
     measured = kpi_value
-    labelled = bool(target) and target in batch and batch.rows > 0 and batch.nulls(target) == 0
+    labelled = bool(target) and target in batch and batch.rows > 0 and count_nulls(batch.read(target)) == 0
     if measured is None and model is not None and labelled and quality.ok:
         measured = measure_kpi(model.path, batch.frame(), target, kpi)
     kpi_doc = kpi_status(measured, kpi, kpi_floor, kpi_reference, kpi_max_drop)

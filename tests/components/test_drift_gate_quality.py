@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from greenpipe.components.drift_gate import drift_baseline, drift_gate
-from greenpipe.components.drift_gate.batch import Batch
+from greenpipe.components.drift_gate.batch import Batch, count_nulls, counts, floats
 from greenpipe.components.drift_gate.quality import QualityResult, validate
 from greenpipe.components.drift_gate.suite_check import check_column, check_table, split_suite
 
@@ -56,14 +56,15 @@ def test_suite_outcomes_equal_great_expectations_validation(baseline):
         ours = check_table([e for es in mine.values() for e in es], batch.rows, batch.columns)
         for column in document["columns"]:
             numeric = document["columns"][column]["kind"] == "numeric"
+            chunked = batch.read(column)
             ours += check_column(
                 mine.get(column, []),
                 column,
                 batch.rows,
-                batch.nulls(column),
-                batch.dtype_name(column),
-                ordered=np.sort(batch.floats(column)) if numeric else None,
-                counts=None if numeric else batch.counts(column),
+                count_nulls(chunked),
+                batch.dtype_name(column, count_nulls(chunked)),
+                ordered=np.sort(floats(chunked)) if numeric else None,
+                counts=None if numeric else counts(chunked),
             )
         theirs_result = validate(suite, pd.read_parquet(baseline / f"{name}.parquet"), QualityResult(ok=True))
         ours_failed = sorted(f"{o.column}:{o.kind}:{o.unexpected_percent or 0:.4f}" for o in ours if not o.success)

@@ -19,6 +19,9 @@ EXIT_USER_ERROR = 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    from greenpipe.display import install_notices
+
+    install_notices()  # e.g. a compile that falls back: one line in greenpipe's voice, not Python's warning
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USER_ERROR
@@ -302,7 +305,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from greenpipe.display import table
+    from greenpipe.display import lineage_lines, table
 
     doc = run_document(_store(args), args.run)
     if args.json:
@@ -339,10 +342,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
                 "llrrl",
             )
         )
-    print("\nlineage")
-    for item in doc["lineage"]:
-        ins = ", ".join(f"{i['name']}={i['digest'][:19]}" for i in item["inputs"]) or "-"
-        print(f"  {item['output']} = {item['artifact'][:19]}… from execution {item['produced_by']} <- {ins}")
+    print("\nlineage: each output, its digest, and the outputs it was made from (digests in --json)")
+    print("\n".join(lineage_lines(doc["lineage"])))
     print(f"\ngrid: {doc['region']} {doc['intensity_g_per_kwh']:g} gCO2e/kWh — {doc['intensity_source']}")
     return 0
 
@@ -458,7 +459,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
     from greenpipe.scaffold import new_project
 
     root = new_project(args.name, args.dir)
-    print(f"created {root}: pip install -e '{root}[test]', then see {root / 'README.md'}")
+    print(f"created {root}: install and test it as its README says ({root / 'README.md'})")
     return 0
 
 

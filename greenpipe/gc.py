@@ -6,6 +6,7 @@ import shutil
 import time
 from dataclasses import dataclass
 
+from greenpipe.run_log import live_runs
 from greenpipe.store import Store, remove_object
 
 
@@ -22,7 +23,8 @@ class GcReport:
 
 def collect_garbage(store: Store, older_than_s: float, dry_run: bool = False, now: float | None = None) -> GcReport:
     """Drop cache entries unused for `older_than_s`, then delete artifacts that no remaining cache entry,
-    pin (registry, baselines) or running execution needs and that are older than that too.
+    pin (registry, baselines) or live run (what it produced so far and what it reads) needs and that are older
+    than that too.
 
     History (runs, executions, lineage, ledger) is kept: it is small and it is the audit trail.
     """
@@ -33,10 +35,18 @@ def collect_garbage(store: Store, older_than_s: float, dry_run: bool = False, no
     stale = store.query("SELECT cache_key FROM cache WHERE last_used < ?", (cutoff,))
     keep_sql = (
         "SELECT o.digest FROM cache c JOIN outputs o ON o.exec_id = c.exec_id WHERE c.last_used >= ? "
-        "UNION SELECT digest FROM pins "
-        "UNION SELECT i.digest FROM inputs i JOIN executions e ON e.exec_id = i.exec_id WHERE e.status='running'"
+        "UNION SELECT digest FROM pins"
     )
     keep = {r["digest"] for r in store.query(keep_sql, (cutoff,))}
+    for run_id in live_runs(store, now):
+        keep |= {
+            r["digest"]
+            for r in store.query(
+                "SELECT o.digest FROM outputs o JOIN executions e ON e.exec_id = o.exec_id WHERE e.run_id=? "
+                "UNION SELECT i.digest FROM inputs i JOIN executions e ON e.exec_id = i.exec_id WHERE e.run_id=?",
+                (run_id, run_id),
+            )
+        }
     candidates = store.query("SELECT digest, size FROM artifacts WHERE deleted IS NULL AND created < ?", (cutoff,))
     doomed = [r for r in candidates if r["digest"] not in keep]
     running = {r["exec_id"] for r in store.query("SELECT exec_id FROM executions WHERE status='running'")}

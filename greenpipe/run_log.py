@@ -185,6 +185,19 @@ class RunLog:
                     )
 
 
+LEASE_S = 24 * 3600  # a run on another host that shares this store holds its artifacts this long at most
+
+
+def live_runs(store: Store, now: float | None = None) -> list[str]:
+    """Runs still running: their process is alive (this host) or they started less than LEASE_S ago (another
+    host). What a live run produced or reads must not be collected; a crashed run's lease ends with its process."""
+    host, now = socket.gethostname(), now or time.time()
+    rows = store.query("SELECT run_id, pid, host, started FROM runs WHERE status='running'")
+    return [
+        r["run_id"] for r in rows if (_alive(r["pid"]) if r["host"] == host else float(r["started"]) > now - LEASE_S)
+    ]
+
+
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False

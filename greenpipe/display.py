@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from greenpipe.runner import PlanItem, RunResult, StepResult
+if TYPE_CHECKING:  # annotations only: the entry points import this module and must stay light
+    from greenpipe.runner import PlanItem, RunResult, StepResult
+
+LOG_LEVEL_ENV = "GREENPIPE_LOG_LEVEL"
 
 _MARK = {"ran": "ran", "cached": "cached", "skipped": "skipped", "failed": "FAILED"}
 
@@ -91,3 +97,58 @@ def plan_table(items: list[PlanItem]) -> str:
     for item in items:
         lines.extend(f"note: {item.name}: {note}" for note in item.untracked)
     return "\n".join(lines)
+
+
+def lineage_lines(lineage: list[dict[str, Any]]) -> list[str]:
+    """`show`'s lineage: each output, what it was made from by name (step.output), and a short digest."""
+    names: dict[str, str] = {}
+    for item in lineage:
+        names.setdefault(item["artifact"], item["output"])
+    width = max((len(item["output"]) for item in lineage), default=0)
+    lines = []
+    for item in lineage:
+        sources = ", ".join(
+            f"{i['name']}={names.get(i['digest']) or short_digest(i['digest'])}" for i in item["inputs"]
+        )
+        lines.append(f"  {item['output']:<{width}}  {short_digest(item['artifact'])}  <- {sources or '(no inputs)'}")
+    return lines
+
+
+def short_digest(digest: str) -> str:
+    """`blake3:180a5fcb7446d1...` -> `180a5fcb7446` (the algorithm is the same for every artifact of a store)."""
+    return digest.rpartition(":")[2][:12]
+
+
+def install_notices(stream: TextIO | None = None) -> None:
+    """Show a UserWarning as one line in greenpipe's voice (`greenpipe: note: ...`), not Python's source dump."""
+    original = warnings.showwarning
+
+    def notice(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, UserWarning):
+            print(f"greenpipe: note: {message}", file=stream or sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = notice
+
+
+def quiet_third_party_logs() -> None:
+    """Third-party loggers at WARNING (GREENPIPE_LOG_LEVEL=INFO or DEBUG asks for more), whatever the host set.
+
+    kfp's executor sets the root logger to INFO before it calls the step, so importing great_expectations
+    printed hundreds of INFO lines into every pod's log.
+    """
+    level = logging.getLevelName(os.environ.get(LOG_LEVEL_ENV, "WARNING").upper())
+    if not isinstance(level, int):
+        level = logging.WARNING
+    logging.getLogger().setLevel(level)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and not name.startswith("greenpipe") and 0 < logger.level < level:
+            logger.setLevel(level)

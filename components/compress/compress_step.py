@@ -164,7 +164,7 @@ def compress(
         f"\n**Projection, not a measurement:** serving 1M predictions with {chosen.name} instead of the original "
         f"would use {saving['saved_kwh_per_million'] * 1000:.4g} Wh less ({saving['basis']}).\n"
     )
-    write_text_atomic(report_dir / "tradeoffs.md", f"# Compression of {original_digest[:16]}\n\n{table}{note}")
+    write_text_atomic(report_dir / "tradeoffs.md", f"# Compression of {original_digest}\n\n{table}{note}")
     write_text_atomic(report_dir / "index.html", _html(table + note))
     metrics.log_metric(metric, chosen.metric or 0.0)
     metrics.log_metric(f"original_{metric}", original.metric or 0.0)

@@ -86,6 +86,7 @@ def quantize_int8(onnx_bytes: bytes) -> bytes:
     Raises ValueError when the graph has nothing it can quantise (tree ensembles and linear models converted to
     ai.onnx.ml operators only).
     """
+    import logging
     import tempfile
     from pathlib import Path
 
@@ -98,5 +99,11 @@ def quantize_int8(onnx_bytes: bytes) -> bytes:
     with tempfile.TemporaryDirectory(prefix="greenpipe-int8-") as tmp:
         source, target = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
         source.write_bytes(onnx_bytes)
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        # quantize_dynamic logs a pre-processing hint on the root logger for every call; it is not a problem here
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)
+        try:
+            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        finally:
+            logging.disable(previous)
         return target.read_bytes()

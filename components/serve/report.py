@@ -12,7 +12,7 @@ def render(doc: dict[str, Any]) -> str:
         "",
         f"Traffic: {doc['traffic']}. Latency objective: {doc['latency_objective_ms']:g} ms.",
         f"Model latency ({model['source']}): p50 {model['p50_ms_b1']:.3g} ms / p99 {model['p99_ms_b1']:.3g} ms at "
-        f"batch 1, p50 {model['p50_ms_b1000']:.3g} ms at batch 1000; memory about {model['memory_mb']:.0f} MB.",
+        f"batch 1, p50 {model['p50_ms_b1000']:.3g} ms at batch 1000; memory about {model['memory_mb']:.1f} MB.",
         f"Instance: {doc['instance']['name']} ({doc['instance']['vcpus']} vCPU, {doc['instance']['memory_gb']:g} GB).",
         "",
         "| mode | feasible | instance-hours / month | vs always-on | kWh / month | kgCO2e / month | why |",

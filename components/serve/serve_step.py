@@ -11,10 +11,11 @@ from greenpipe.artifacts import write_json_atomic, write_text_atomic
 
 
 class ServeChoice(NamedTuple):
+    """The decision only: the estimates behind it come from timings, so they live in the recommendation report
+    (returned values must be equal for equal inputs, or nothing downstream could be cached)."""
+
     mode: str  # batch_transform, async, serverless or real_time
-    instance_type: str
-    instance_hours_month: float
-    cost_vs_always_on: float  # instance-hours over one always-on real-time instance
+    instance_type: str  # or "serverless-<MB>"
 
 
 @step(
@@ -123,10 +124,7 @@ def serve(
     write_text_atomic(out / "recommendation.md", render(doc))
     current().log(f"serve: {chosen.mode} ({chosen.reason}); scored {n} rows locally in chunks of {chunk_rows}")
     return ServeChoice(
-        chosen.mode,
-        str(chosen.config.get("instance_type", f"serverless {chosen.config.get('memory_mb')} MB")),
-        float(chosen.instance_hours),
-        float(chosen.instance_hours / always_on),
+        chosen.mode, str(chosen.config.get("instance_type", f"serverless-{chosen.config.get('memory_mb')}"))
     )
 
 

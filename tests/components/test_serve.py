@@ -180,7 +180,9 @@ def test_in_a_pipeline_it_scores_the_data_in_chunks_and_writes_the_recommendatio
     )
     values = result.step("serve").values
     assert values["mode"] == doc["chosen"] == "real_time"  # a 1 s objective rules out cold starts and queues
-    assert values["cost_vs_always_on"] == pytest.approx(1.0)
+    assert values["instance_type"] == "ml.c6i.large"
+    real_time = next(o for o in doc["options"] if o["mode"] == "real_time")
+    assert real_time["instance_hours"] == doc["always_on_instance_hours"] == 720
     assert doc["model"]["source"] == "measured by serve" and doc["scored_rows"] == 2500
     for option in doc["options"]:
         assert option["config"]["energy_kwh_month"] >= 0 and option["config"]["co2e_kg_month"] >= 0

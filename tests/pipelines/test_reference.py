@@ -24,6 +24,10 @@ def _status(doc):
     return {s["name"]: s["status"] for s in doc["steps"]}
 
 
+def _step(doc, name):
+    return next(s for s in doc["steps"] if s["name"] == name)
+
+
 def test_train_runs_every_stage_and_registers_a_champion(trained):
     cli, first = trained
     assert first["status"] == "succeeded"
@@ -39,13 +43,27 @@ def test_train_runs_every_stage_and_registers_a_champion(trained):
         "spot_train",
         "evaluate_classifier",
         "register",
+        "compress",
+        "serve",
     ]
     assert set(_status(first).values()) == {"ran"}
-    assert first["steps"][-1]["values"]["promoted"] is True
-    accuracy = json.loads(
-        next((cli.home / "objects").glob(f"*/{first['steps'][-2]['outputs']['metrics'].split(':')[-1]}")).read_text()
-    )["accuracy"]
+    assert _step(first, "register")["values"]["promoted"] is True
+    metrics = _step(first, "evaluate_classifier")["outputs"]["metrics"]
+    accuracy = json.loads(next((cli.home / "objects").glob(f"*/{metrics.split(':')[-1]}")).read_text())["accuracy"]
     assert 0.6 < accuracy <= 1.0
+
+
+def test_train_ends_with_a_compressed_registered_version_and_a_scored_daily_batch(trained):
+    cli, first = trained
+    packed = _step(first, "compress")["values"]
+    assert packed["metric_drop_pts"] <= 0.5  # the pipeline's max_metric_drop
+    assert packed["version"] == (0 if packed["chosen"] == "original" else 2)  # after register's v1
+    served = _step(first, "serve")
+    assert served["values"]["mode"] == "batch_transform"  # the default profile: one batch a day
+    scored = next((cli.home / "objects").glob(f"*/{served['outputs']['scored'].split(':')[-1]}"))
+    import pandas as pd
+
+    assert "prediction" in pd.read_parquet(scored).columns
 
 
 def test_second_train_run_is_answered_by_the_cache_but_the_registry_check(trained):
@@ -54,8 +72,8 @@ def test_second_train_run_is_answered_by_the_cache_but_the_registry_check(traine
     status = _status(again)
     assert status.pop("register") == "ran"  # the registry's state is not a function of inputs: always asked
     assert set(status.values()) == {"cached"}
-    assert again["steps"][-1]["values"]["version"] == first["steps"][-1]["values"]["version"]  # no new version
-    spent = sum(s["energy_wh"] for s in first["steps"][:-1])
+    assert _step(again, "register")["values"]["version"] == _step(first, "register")["values"]["version"]
+    spent = sum(s["energy_wh"] for s in first["steps"] if s["name"] != "register")
     assert sum(s["avoided_wh"] for s in again["steps"]) == pytest.approx(spent)
 
 

@@ -1,12 +1,15 @@
 """A least-privilege IAM policy for the role a compiled pipeline and its jobs run as.
 
-Only the job kinds the pipeline uses get sagemaker:Create*; S3 access is limited to the artifact prefix (and
-the input objects given as S3 defaults); iam:PassRole only on the role, only to SageMaker; kms only on the keys
-given; ECR pulls only for the image's repository; ec2 network-interface actions only with a VPC.
+Only the job kinds the compiled definition actually emits get sagemaker:Create* (a tuning step that compiles to
+one training job needs no tuning actions), in the role's account when --role names it; S3 access is limited to
+the artifact prefix (and the input objects given as S3 defaults); iam:PassRole only on the role, only to
+SageMaker; kms only on the keys given; ECR pulls only for the image's repository; ec2 network-interface actions
+only with a VPC.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -43,7 +46,35 @@ JOB_ACTIONS = {
         ],
     ),
 }
+# SageMaker Pipelines step type -> the job kind above
+STEP_JOB_KIND = {"Processing": "processing", "Training": "training", "Tuning": "tuning", "Transform": "transform"}
+JOB_ACTIONS["transform"] = (
+    "transform-job",
+    [
+        "sagemaker:CreateTransformJob",
+        "sagemaker:DescribeTransformJob",
+        "sagemaker:StopTransformJob",
+        "sagemaker:AddTags",
+    ],
+)
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/")
 ECR_URI = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)")
+
+
+def emitted_job_kinds(pipeline: Pipeline, **options: Any) -> list[str]:
+    """The job kinds the pipeline's compiled SageMaker definition starts (steps nested in conditions included)."""
+    from greenpipe.backends.sagemaker import compile_definition
+
+    definition = json.loads(compile_definition(pipeline, validate=False, **options))
+    kinds: set[str] = set()
+    pending = list(definition["Steps"])
+    while pending:
+        step = pending.pop()
+        if step["Type"] in STEP_JOB_KIND:
+            kinds.add(STEP_JOB_KIND[step["Type"]])
+        arguments = step.get("Arguments", {})
+        pending.extend(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
+    return sorted(kinds)
 
 
 def iam_policy(
@@ -67,7 +98,10 @@ def iam_policy(
         kms_key_arns: keys given as volume_kms_key / output_kms_key.
         input_uris: s3:// URIs the pipeline reads besides its own prefix.
     """
-    runtimes = sorted({t.step.spec.runtime for t in pipeline.build().tasks})
+    role = ROLE_ARN.match(role_arn or "")
+    if account == "*" and role:
+        account = role["account"]
+    runtimes = emitted_job_kinds(pipeline, role_arn=role_arn, bucket=bucket, prefix=prefix, image=image)
     statements: list[dict[str, Any]] = []
     for runtime in runtimes:
         resource_kind, actions = JOB_ACTIONS[runtime]

@@ -56,12 +56,12 @@ def bayes_tune(
             is empty and the first data rung of sample fidelity.
         search_space: {name: {"type": "int"|"float", "low", "high", "scaling"} | {"values": [...]}}; empty uses
             the estimator's default space. Scaling is SageMaker's: Auto, Linear, Logarithmic, ReverseLogarithmic.
-        pruner: "hopeless" (default: stops a trial only when even margin x the largest late gain seen cannot
+        pruner: "hopeless" (the default; stops a trial only when 1.5 x the largest late gain seen cannot
             reach the best, so slow starters survive), "median", "successive_halving", "hyperband", "none".
         fidelity: "iterations" (trees/rounds/epochs in rungs), "sample" (growing data samples from
             sample_fraction or choice's fraction), "none", or "auto" (sample if a fraction < 1 is given, else
-            iterations where growing the estimator equals one fit: boosting rounds, trees). Whatever the
-            fidelity, a trial's last rung trains exactly best_params: all rows, the full budget, the seed.
+            iterations where growing the estimator equals one fit, as for boosting rounds and trees). Whatever
+            the fidelity, a trial's last rung trains exactly best_params (all rows, the full budget, the seed).
         warm_start_from: a study name from an earlier run's best_params JSON; warm_start_type "auto" picks
             IdenticalDataAndAlgorithm (copy its trials) when estimator, metric, fidelity and data match, else
             TransferLearning (re-evaluate its best configurations first).

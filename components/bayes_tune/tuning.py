@@ -29,6 +29,9 @@ WARM_START_TYPES = ("auto", "IdenticalDataAndAlgorithm", "TransferLearning")
 TRANSFER_TOP_K = 1  # a transfer warm start re-evaluates the parent's best configuration first
 COPIED = ("warm_start", "transfer_prior")  # origins of trials copied from a parent study, not run here
 STORAGE_FILE = "studies.journal"
+# a rung of a small model takes tens of ms; sampling RSS (a psutil walk of the process tree) every 20 ms cost a
+# large share of that, so rungs sample it 4 times a second (a rung's peak RSS is also taken at its start and end)
+RSS_SAMPLE_S = 0.25
 
 
 class Trials(Protocol):
@@ -281,7 +284,7 @@ def run_trials(
         rung_kwh: list[float] = []
         value = float("nan")
         for index, step_no in enumerate(steps):
-            with UsageMeter() as meter:
+            with UsageMeter(sample_s=RSS_SAMPLE_S) as meter:
                 _, cost, value = next(rung_iter)
             kwh = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024)
             rung_kwh.append(kwh)

@@ -243,7 +243,7 @@ PIPE = textwrap.dedent("""
 
     @pipeline
     def choose(src: Dataset, threshold: float = 0.9) -> None:
-        small_sample(data=src, target="target", threshold=threshold, fractions=[0.02, 0.04, 0.08],
+        small_sample(data=src, target="target", threshold=threshold, fractions=[0.01, 0.04, 0.16],
                      candidates=["linear", "random_forest"])
 """)
 
@@ -258,7 +258,7 @@ def test_in_a_pipeline_the_avoided_energy_is_credited_as_a_prediction(tmp_path, 
     from ss_pipe import choose
 
     store = Store(tmp_path / "store")
-    # linear (0.73) clearly fails 0.75, so both candidates are measured on up to 8% of the rows
+    # linear (0.73) clearly fails 0.75, so both candidates are measured on up to 16% of the rows
     result = Runner(choose, {"src": rain.path, "threshold": 0.75}, store=store).run()
     step = result.step("small_sample")
     assert step.status == "ran"

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from greenpipe.ledger import Credit, CreditBook
 
@@ -25,6 +26,7 @@ class StepContext:
     exec_id: str | None = None
     task: str | None = None
     credits: CreditBook = field(default_factory=CreditBook)
+    display: Any = None  # the runner's live display (step_log, step_progress); None: plain lines on stderr
 
     def credit_avoided(self, kind: str, energy_kwh: float, traced_to: str, note: str = "") -> None:
         """Record energy this step avoided. `traced_to` names the measured execution or measurement it comes
@@ -37,7 +39,20 @@ class StepContext:
         return Store(self.home).create()
 
     def log(self, message: str) -> None:
-        print(f"[{self.task or 'step'}] {message}", file=sys.stderr, flush=True)
+        if self.display is not None:
+            self.display.step_log(self.task or "step", message)
+        else:
+            print(f"[{self.task or 'step'}] {message}", file=sys.stderr, flush=True)
+
+    def progress(self, done: int, total: int | None = None, detail: str = "") -> None:
+        """How far a long step is, e.g. `progress(3, 12, "best accuracy 0.812")`: the live display shows it on the
+        step's line; logs get it as a line (at most one every few seconds, and the last)."""
+        text = f"{done} of {total}" if total else str(done)
+        text = f"{text}, {detail}" if detail else text
+        if self.display is not None:
+            self.display.step_progress(self.task or "step", text, final=total is not None and done >= total)
+        else:
+            print(f"[{self.task or 'step'}] {text}", file=sys.stderr, flush=True)
 
 
 def current() -> StepContext:

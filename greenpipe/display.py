@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -19,25 +20,63 @@ _MARK = {"ran": "ran", "cached": "cached", "skipped": "skipped", "failed": "FAIL
 
 
 class ProgressDisplay:
-    """One line per step: a live 'running' line on a terminal, then the step's outcome."""
+    """One line per step: a live 'running' line on a terminal (with the step's progress), then its outcome.
+
+    Off a terminal (a log file, CI) a step's progress comes as lines, at most one every PROGRESS_EVERY_S
+    seconds plus the last, so a 30-epoch run does not flood the log.
+    """
+
+    PROGRESS_EVERY_S = 5.0
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
         self._t0 = 0.0
+        self._line = ""  # the live line: `[i/n] name ... running`
+        self._status = "running"
+        self._last_progress = -1e9
 
     def step_started(self, name: str, index: int, total: int) -> None:
         self._t0 = time.perf_counter()
+        self._line = f"[{index}/{total}] {name} ..."
+        self._status = "running"
+        self._last_progress = -1e9
+        self._redraw()
+
+    def step_log(self, name: str, message: str) -> None:
+        """A line the step logs: printed above the live line, which is drawn again under it."""
+        self.stream.write(f"{self._clear()}[{name}] {message}\n")
+        self._redraw()
+
+    def step_progress(self, name: str, text: str, final: bool = False) -> None:
+        """How far the running step is: on the live line, or as a (throttled) log line."""
         if self.live:
-            self.stream.write(f"\r[{index}/{total}] {name} ... running")
+            self._status = text
+            self._redraw()
+            return
+        now = time.perf_counter()
+        if final or now - self._last_progress >= self.PROGRESS_EVERY_S:
+            self._last_progress = now
+            self.stream.write(f"[{name}] {text}\n")
             self.stream.flush()
 
     def step_finished(self, result: StepResult, index: int, total: int) -> None:
         took = time.perf_counter() - self._t0
-        clear = "\r\033[K" if self.live else ""
         detail = result.reason if result.status != "failed" else (result.error or "")
-        self.stream.write(f"{clear}[{index}/{total}] {result.name}: {_MARK[result.status]} ({took:.2f} s) {detail}\n")
+        self.stream.write(
+            f"{self._clear()}[{index}/{total}] {result.name}: {_MARK[result.status]} ({took:.2f} s) {detail}\n"
+        )
         self.stream.flush()
+        self._line = ""
+
+    def _clear(self) -> str:
+        return "\r\033[K" if self.live and self._line else ""
+
+    def _redraw(self) -> None:
+        if self.live and self._line:
+            width = shutil.get_terminal_size((100, 20)).columns - 1  # a wrapped line cannot be redrawn with \r
+            self.stream.write(f"\r\033[K{f'{self._line} {self._status}'[:width]}")
+            self.stream.flush()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:

@@ -360,6 +360,8 @@ class Runner:
             out_artifacts[out.name] = artifact_class(out.kind)(tmp / out.name)
         kwargs.update(out_artifacts)
         ctx = StepContext(home=self.store.home, run_id=run_id, exec_id=exec_id, task=task.name)
+        if hasattr(self.display, "step_progress"):
+            ctx.display = self.display  # a step's log and progress lines go through the live display
         method = energy_method(self.energy)
         usage = Usage(method=method.name)
         try:

@@ -6,7 +6,8 @@ is packed whole, by its top-level package (a folder with its sub-packages) or, f
 pipeline script, by its file. The archive is a gzipped tar with sorted members and zeroed times and owners,
 so the same code gives the same bytes and the same digest, and it is stored once under that digest. It also
 holds a manifest: for each step it serves, the fingerprint and its parts, which the entry point checks
-(greenpipe.backends.code_fetch) before the step runs.
+(greenpipe.backends.code_fetch) before the step runs, and the project's third-party requirements, which it
+installs when the image lacks them (greenpipe.backends.code_requirements).
 """
 
 from __future__ import annotations
@@ -106,16 +107,22 @@ def build_archive(steps: Iterable[Step]) -> CodeArchive | None:
     roots = sorted({root for s in steps for root in project_roots(s)})
     if not roots:
         return None
+    from greenpipe.backends.code_requirements import project_requirements
+
     members: dict[str, bytes] = {}
+    requirements: set[str] = set()
     for root in roots:
-        for name, file in root_files(root):
+        files = root_files(root)
+        for name, file in files:
             members[name] = file.read_bytes()
+        source = files[0][1].parent if "/" in files[0][0] else files[0][1]
+        requirements.update(project_requirements(source))
     fingerprints = {
         s.spec.ref: {"digest": s.fingerprint().digest, "parts": s.fingerprint().parts}
         for s in sorted(steps, key=lambda s: s.spec.ref)
         if project_roots(s)
     }
-    manifest = {"roots": roots, "steps": fingerprints}
+    manifest = {"roots": roots, "steps": fingerprints, "requirements": sorted(requirements)}
     members[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     size = sum(len(b) for b in members.values())
     if size > MAX_BYTES:

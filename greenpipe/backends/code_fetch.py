@@ -38,12 +38,18 @@ def prepare_code(environ: dict[str, str] | None = None, home: str | os.PathLike[
     uri = env.get(CODE_URI_ENV, "")
     if not uri:
         return None
-    folder = fetch_code(uri, Path(home) if home else _cache_home())
+    from greenpipe.backends.code_requirements import ensure_requirements
+
+    cache = Path(home) if home else _cache_home()
+    folder = fetch_code(uri, cache)
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     with open(folder / MANIFEST, encoding="utf-8") as handle:
         manifest: dict = json.load(handle)
     manifest["uri"] = uri
+    installed = ensure_requirements(manifest.get("requirements", []), cache / "site-packages")
+    if installed:
+        print(f"greenpipe: installed {', '.join(installed)} (the image lacks them)", file=sys.stderr, flush=True)
     return manifest
 
 

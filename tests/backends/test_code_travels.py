@@ -135,3 +135,73 @@ def test_a_changed_archive_or_a_stale_fingerprint_fails_with_one_clear_message(s
     assert "its content digest is" in proc.stderr and "was changed after deploy" in proc.stderr
     missing = entry_point(tmp, args, {**env, "GREENPIPE_CODE_URI": str(tmp / "code" / "abc.tar.gz")})
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+EXTRA_PYPROJECT = """[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "gp-travel-extra"
+version = "0.1.0"
+
+[tool.setuptools]
+py-modules = ["gp_travel_extra"]
+"""
+
+
+def wheel_of_a_requirement(tmp: Path) -> Path:
+    """A local wheel of a tiny third-party package, `gp-travel-extra`, for installing without a network."""
+    source = tmp / "extra-src"
+    source.mkdir()
+    (source / "pyproject.toml").write_text(EXTRA_PYPROJECT)
+    (source / "gp_travel_extra.py").write_text("OFFSET = 100\n")
+    wheels = tmp / "wheels"
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels)]
+    subprocess.run([*command, str(source)], check=True, capture_output=True)
+    return wheels
+
+
+NEEDS_EXTRA = {
+    "helpers.py": '''"""Helpers that need a third-party package the image lacks."""
+
+
+def transform(values, factor):
+    from gp_travel_extra import OFFSET
+
+    return [round(v * factor + OFFSET, 6) for v in values]
+'''
+}
+
+
+def test_the_project_requirements_travel_and_a_missing_one_is_installed_or_named(tmp_path):
+    project = write_project(tmp_path / "project", NEEDS_EXTRA)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "gp-travel-proj"\nversion = "0.1.0"\n'
+        'dependencies = ["greenpipe>=0.1", "gp-travel-extra==0.1.0", "numpy>=1"]\n'
+    )
+    steps = import_project(project)
+    archive = build_archive([steps.scale])
+    manifest = json.loads(archive_members(archive.data)[MANIFEST])
+    assert manifest["requirements"] == ["gp-travel-extra==0.1.0", "numpy>=1"]  # greenpipe is the image's
+    path = tmp_path / "store" / archive.key("greenpipe")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(archive.data)
+    data = tmp_path / "values.json"
+    data.write_text("[1, 2]")
+    out = tmp_path / "out.json"
+    args = [f"{PACKAGE}.steps:scale", "--input", f"data={data}", "--output", f"out={out}"]
+    env = {"GREENPIPE_CODE_URI": str(path), "GREENPIPE_FINGERPRINT": steps.scale.fingerprint().digest}
+
+    offline = entry_point(tmp_path, args, {**env, "GREENPIPE_PIP_ARGS": "--no-index"})
+    assert offline.returncode == 2 and "Traceback" not in offline.stderr
+    assert "the step needs gp-travel-extra==0.1.0, which the image lacks, and pip could not install it" in (
+        offline.stderr
+    )
+    assert "numpy" not in offline.stderr.split("the step needs")[1].split("which")[0]  # numpy is there
+
+    wheels = wheel_of_a_requirement(tmp_path)
+    proc = entry_point(tmp_path, args, {**env, "GREENPIPE_PIP_ARGS": f"--no-index --find-links {wheels}"})
+    assert proc.returncode == 0, proc.stderr
+    assert "greenpipe: installed gp-travel-extra==0.1.0" in proc.stderr
+    assert json.loads(out.read_text()) == [102.0, 104.0]

@@ -34,7 +34,7 @@ def compress(
     metric: str = "accuracy",
     max_metric_drop: float = 0.5,
     model_name: str = "",
-    measure_budget_s: float = 1.0,
+    measure_budget_s: float = 0.5,
 ) -> Compression:
     """Try each form of `model` (see candidates.py), score it on `eval_data`, time it, and keep the cheapest.
 

@@ -226,7 +226,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                 {
                     "pipeline": args.pipeline,
                     "steps": [
-                        {"name": i.name, "action": i.action, "reason": i.reason, "untracked": list(i.untracked)}
+                        {
+                            "name": i.name,
+                            "action": i.action,
+                            "reason": i.reason,
+                            "untracked": list(i.untracked),
+                            "varies": i.varies or None,
+                        }
                         for i in items
                     ],
                 },
@@ -333,6 +339,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
             "llrrrrrrl",
         )
     )
+    for s in doc["steps"]:
+        if s["varies"]:
+            print(f"note: {s['name']}: outputs vary between runs on the same inputs: {s['varies']}")
     if doc["credits"]:
         print("\nledger: avoided")
         print(

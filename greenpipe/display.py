@@ -135,6 +135,8 @@ def plan_table(items: list[PlanItem]) -> str:
     lines = [table(["step", "action", "reason"], [[i.name, i.action, i.reason] for i in items], "lll")]
     for item in items:
         lines.extend(f"note: {item.name}: {note}" for note in item.untracked)
+        if item.varies:
+            lines.append(f"note: {item.name}: outputs vary between runs on the same inputs: {item.varies}")
     return "\n".join(lines)
 
 

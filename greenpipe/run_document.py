@@ -36,6 +36,7 @@ def run_document(store: Any, run_id: str) -> dict[str, Any]:
                 "avoided_co2e_g": e["avoided_co2e_g"],
                 "method": e["method"],
                 "error": (e["error"] or "").split("\n")[0] or None,
+                "varies": e["varies"],
             }
         )
         for c in store.credits_of(e["exec_id"]):

@@ -87,7 +87,7 @@ class RunLog:
             db.execute(
                 "INSERT INTO executions (exec_id, run_id, pipeline, task, step_ref, cache_key, status, reason, "
                 "started, finished, avoided_kwh, avoided_co2e_g, method, source_exec, fingerprint, version, params, "
-                "inputs, vals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "inputs, vals, varies) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     result.exec_id,
                     run_id,
@@ -108,6 +108,7 @@ class RunLog:
                     json.dumps(parts.params, sort_keys=True, default=str) if parts else None,
                     json.dumps(parts.inputs, sort_keys=True) if parts else None,
                     json.dumps(result.values, sort_keys=True),
+                    task.step.spec.varies or None,
                 ),
             )
             for name, (digest, _path, source) in inputs.items():

@@ -86,6 +86,7 @@ class PlanItem:
     action: str  # run | cached | skip
     reason: str
     untracked: tuple[str, ...] = ()  # values the step's code reaches that its fingerprint cannot see
+    varies: str = ""  # why its outputs differ between runs on the same inputs, if they do
 
 
 class Display(Protocol):
@@ -176,7 +177,7 @@ class Runner:
                 action, reason = self._condition_plan(task, reason)
             if action == "run":
                 will_run.add(task.name)
-            items.append(PlanItem(task.name, action, reason, task.step.fingerprint().untracked))
+            items.append(PlanItem(task.name, action, reason, task.step.fingerprint().untracked, task.step.spec.varies))
         return items
 
     def _condition_plan(self, task: Task, reason: str) -> tuple[str, str]:

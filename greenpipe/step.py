@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import typing
@@ -107,6 +108,7 @@ class StepSpec:
     resources: Resources = field(default_factory=Resources)
     cache: CachePolicy = field(default_factory=CachePolicy)
     runtime: str = "processing"
+    varies: str = ""  # why the outputs differ between runs on the same inputs ("" = they do not)
 
     @property
     def ref(self) -> str:
@@ -136,6 +138,7 @@ class StepSpec:
                 "spot": self.resources.spot,
             },
             "cache": {"enabled": self.cache.enabled, "expire_after": self.cache.expire_after},
+            **({"varies": self.varies} if self.varies else {}),
         }
 
 
@@ -212,6 +215,7 @@ def step(
     cache: CachePolicy | None = None,
     runtime: str = "processing",
     check: Callable[..., None] | None = None,
+    varies: str = "",
 ) -> Any:
     """Declare a step.
 
@@ -224,10 +228,13 @@ def step(
         runtime: how remote backends run it: "processing", "training" (spot) or "tuning".
         check: a function called with the step's params (by name) before a run starts, so a value out of range
             fails at once, with nothing recorded, instead of when the step is reached; raise ParamError.
+        varies: for a step whose outputs cannot be the same bytes on the same inputs (they hold a measurement,
+            or registry state), why; `plan` and `show` say it. Every other step must be byte-reproducible.
     """
 
     def wrap(func: Callable[..., Any]) -> Step:
-        return Step(func, build_spec(func, name, description, resources, cache, runtime), check)
+        spec = build_spec(func, name, description, resources, cache, runtime)
+        return Step(func, dataclasses.replace(spec, varies=varies) if varies else spec, check)
 
     return wrap(fn) if fn is not None else wrap
 

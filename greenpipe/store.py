@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS file_digests (
 """
 
 
+# (table, column, type) added since the first release, so older stores gain them on open
+ADDED_COLUMNS = (("executions", "varies", "TEXT"),)
+
+
 def default_home() -> Path:
     return Path(os.environ.get("GREENPIPE_HOME") or ".greenpipe").resolve()
 
@@ -91,7 +95,16 @@ class Store:
         except OSError as exc:
             raise self._unusable(exc) from None
         self.connection().executescript(SCHEMA)
+        self._add_missing_columns()
         return self
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after a store was first created (CREATE TABLE IF NOT EXISTS leaves old tables as they were)."""
+        db = self.connection()
+        for table, column, kind in ADDED_COLUMNS:
+            present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+            if present and column not in present:  # an older store: the table is there without the column
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _unusable(self, exc: BaseException) -> StoreError:
         """The one message for a store that cannot be opened, with the fix."""
@@ -126,6 +139,7 @@ class Store:
                     raise
                 raise self._unusable(exc) from None
             self._local.db = db
+            self._add_missing_columns()
         return db
 
     @contextmanager

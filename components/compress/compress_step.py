@@ -21,7 +21,8 @@ class Compression(NamedTuple):
 
 @step(
     description="Convert a model to smaller or faster forms (ONNX, int8, fewer trees), measure each on the "
-    "evaluation data and keep the cheapest whose metric stays within the bar"
+    "evaluation data and keep the cheapest whose metric stays within the bar",
+    varies="latency is measured on this machine as the step runs; the card carries the measured footprint",
 )
 def compress(
     model: Model,

@@ -19,6 +19,7 @@ class Registration(NamedTuple):
     "champion on the same data",
     # the registry's state (the champion) is not part of the cache key, so a cached answer could be stale
     cache=CachePolicy(enabled=False),
+    varies="the model card carries the footprint the ledger measured, and the registry's version numbers",
 )
 def register(
     model: Model,

@@ -20,7 +20,8 @@ class ServeChoice(NamedTuple):
 
 @step(
     description="Choose batch transform, asynchronous, serverless or real-time serving for a traffic profile from "
-    "the model's measured latency; emit validated SageMaker requests and batch-score a dataset in chunks"
+    "the model's measured latency; emit validated SageMaker requests and batch-score a dataset in chunks",
+    varies="the choice and its estimates come from the model's latency measured by compress",
 )
 def serve(
     model: Model,

@@ -230,9 +230,13 @@ def decide(
     settings: DriftSettings,
     kpi: dict[str, Any],
     retrain_on_bad_data: bool,
+    schedule: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The decision document: retrain yes/no, its reason in one sentence, the reasons, the per-feature table
-    (sorted by importance, then effect)."""
+    (sorted by importance, then effect).
+
+    With a `schedule` (cadence.schedule_status), the cadence and the KPI decide and drift is reported only: no
+    drift rule with settings fixed in advance beat a calendar (bench/drift_gate_calendar.py)."""
     weight = weights(rows, settings.importance)
     compared = [r for r in rows if r["compared"]]
     drifted = [r["feature"] for r in compared if r["drifted"]]
@@ -250,7 +254,11 @@ def decide(
         reasons.append(kpi["reason"])
     elif kpi.get("value") is not None:
         reasons.append(f"KPI {kpi['name']} = {kpi['value']:.4f}, within its floor")
-    wants = dataset_drift or bool(kpi.get("drop"))
+    if schedule is not None:
+        reasons.insert(0, ("scheduled: " if schedule["due"] else "not due: ") + schedule["reason"])
+        wants = bool(schedule["due"]) or bool(kpi.get("drop"))
+    else:
+        wants = dataset_drift or bool(kpi.get("drop"))
     retrain = wants and (quality.ok or retrain_on_bad_data)
     if not quality.ok:
         reasons.insert(0, "data quality failed: " + "; ".join(quality.failures))
@@ -259,6 +267,8 @@ def decide(
                 "not retraining on a batch that failed data quality (set retrain_on_bad_data=true to retrain anyway)"
             )
     why = [kpi["reason"]] if kpi.get("drop") else []
+    if schedule is not None:
+        why.insert(0, schedule["reason"].split(" (")[0])
     why.append(drift_words + (f" (>= {settings.drift_share:.2f})" if dataset_drift else ""))
     if not quality.ok:
         why.insert(0, f"data quality failed ({len(quality.failures)} checks)")
@@ -285,6 +295,7 @@ def decide(
             "features": table,
         },
         "kpi": kpi,
+        "schedule": schedule,
     }
 
 

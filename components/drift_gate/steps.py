@@ -78,6 +78,10 @@ def drift_gate(
     kpi_reference: float | None = None,
     kpi_max_drop: float = 0.01,
     retrain_on_bad_data: bool = False,
+    model_age: int | None = None,
+    cadence: int | None = None,
+    accuracy_by_age: list | None = None,
+    accuracy_budget: float = 0.005,
 ) -> GateDecision:
     """Decide whether the batch calls for retraining; write the decision JSON and an HTML report.
 
@@ -97,11 +101,17 @@ def drift_gate(
         kpi_floor / kpi_reference + kpi_max_drop: the KPI drops when under the floor, or more than max_drop
             under the reference.
         retrain_on_bad_data: retrain even when the batch failed data quality.
+        model_age / cadence / accuracy_by_age / accuracy_budget: a schedule. With `model_age` (periods since the
+            model's training window) and either `cadence` or the model's measured accuracy at ages 1, 2, ...
+            (`accuracy_by_age`, from its training window; the cadence is then the longest that loses at most
+            `accuracy_budget` on average against retraining every period), the gate retrains when the model is
+            due or its KPI drops; drift is reported, not obeyed (see README: no drift gate beat a calendar).
     """
     import json
 
     from greenpipe.components.drift_gate.baseline import read_baseline
     from greenpipe.components.drift_gate.batch import Batch, count_nulls
+    from greenpipe.components.drift_gate.cadence import schedule_status
     from greenpipe.components.drift_gate.gate import (
         DriftSettings,
         apply_correction,
@@ -123,6 +133,7 @@ def drift_gate(
     settings = DriftSettings(
         numeric_test, categorical_test, thresholds, correction, min_effect, drift_share, importance or None
     )
+    schedule = schedule_status(model_age, cadence, accuracy_by_age, accuracy_budget)  # bad params fail before work
     batch = Batch(data.path)
     pre = precheck(document, batch)
     skip = {c: "missing from the batch" for c in pre.missing_columns}
@@ -155,7 +166,7 @@ def drift_gate(
     if measured is None and model is not None and labelled and quality.ok:
         measured = measure_kpi(model.path, batch.frame(), target, kpi)
     kpi_doc = kpi_status(measured, kpi, kpi_floor, kpi_reference, kpi_max_drop)
-    result = decide(rows, quality, settings, kpi_doc, retrain_on_bad_data)
+    result = decide(rows, quality, settings, kpi_doc, retrain_on_bad_data, schedule)
     result["rows"] = batch.rows
     write_json_atomic(decision.path, result)
     with open(report.path, "w", encoding="utf-8") as handle:

@@ -371,3 +371,35 @@ def test_pipeline_branches_on_the_gate(tmp_path):
     assert moved["drift_gate"].values["retrain"] is True and moved["drift_gate"].values["quality_ok"] is True
     assert moved["_retrain"].status == "ran"
     assert moved["drift_baseline"].status == "cached"
+
+
+def test_cadence_is_read_from_the_accuracy_decay_and_the_budget():
+    from greenpipe.components.drift_gate.cadence import cadence_for_budget, decay_per_period
+
+    falling = [0.80, 0.79, 0.78, 0.77]  # one point per period of age
+    assert decay_per_period(falling) == pytest.approx(0.01)
+    assert cadence_for_budget(falling, budget=0.005, longest=20) == 2  # loses 0.01 * (k - 1) / 2 <= 0.005
+    assert cadence_for_budget(falling, budget=0.02, longest=20) == 5
+    assert cadence_for_budget([0.8, 0.81, 0.8], budget=0.005, longest=7) == 7  # no decay: the longest allowed
+    with pytest.raises(GreenpipeError, match="accuracy_by_age has 1 value"):
+        decay_per_period([0.8])
+
+
+def test_a_scheduled_gate_retrains_when_due_or_on_a_kpi_drop_not_on_drift(made):
+    train, gate = made
+    calm = train.sample(2_000, random_state=11).reset_index(drop=True)
+    moved = calm.copy()
+    for column in FEATURES:
+        moved[column] += 0.5 * train[column].std()
+    history = [0.80, 0.79, 0.78, 0.77]
+    not_due, decision, _ = gate(moved, name="not_due", model_age=1, accuracy_by_age=history)
+    assert not not_due.retrain and decision["drift"]["dataset_drift"]  # drift reported, not obeyed
+    assert decision["schedule"]["cadence"] == 2 and decision["reasons"][0].startswith(
+        "not due: model age 1 < cadence 2"
+    )
+    due, decision, _ = gate(calm, name="due", model_age=2, accuracy_by_age=history)
+    assert due.retrain and decision["summary"].startswith("retrain: model age 2 >= cadence 2 periods")
+    dropped, _, _ = gate(calm, name="drop", model_age=0, cadence=6, kpi_value=0.6, kpi_floor=0.7)
+    assert dropped.retrain and dropped.kpi_drop
+    with pytest.raises(GreenpipeError, match="model_age is not set"):
+        gate(calm, name="bad", cadence=3)

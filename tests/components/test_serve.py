@@ -187,6 +187,30 @@ def test_in_a_pipeline_it_scores_the_data_in_chunks_and_writes_the_recommendatio
     for option in doc["options"]:
         assert option["config"]["energy_kwh_month"] >= 0 and option["config"]["co2e_kg_month"] >= 0
     assert "EC2 instance types" in doc["instance_source"] and doc["grid"]["source"]
+    manifest = json.loads((folder_of(store, result) / "kserve_inferenceservice.json").read_text())
+    predictor = manifest["spec"]["predictor"]
+    assert manifest["kind"] == "InferenceService" and predictor["model"]["modelFormat"]["name"] == "sklearn"
+    assert predictor["minReplicas"] == 0  # office hours leave 16 idle hours a day: scale to zero
+
+
+def folder_of(store, result):
+    return store.object_path(result.step("serve").outputs["recommendation"])
+
+
+def test_kserve_manifest_keeps_a_replica_only_for_round_the_clock_real_time_traffic():
+    from greenpipe.components.serve.kserve import inference_service
+
+    chosen, _, profile = choice(STEADY, 100.0)
+    steady = inference_service(
+        name="rain", form="onnx", storage_uri="s3://b/m/", option=chosen, traffic=profile, memory_mb=20
+    )
+    assert steady["spec"]["predictor"]["minReplicas"] == 1
+    assert steady["spec"]["predictor"]["model"]["protocolVersion"] == "v2"
+    batch, _, profile = choice(NIGHTLY, 1000.0)
+    assert (
+        inference_service(name="r", form="onnx", storage_uri="s3://b/", option=batch, traffic=profile, memory_mb=20)
+        is None
+    )
 
 
 def test_compiles_to_a_kfp_component_and_a_validated_sagemaker_processing_step(tmp_path):

@@ -212,7 +212,8 @@ class StalledTrainingRule(StopRule):
 @dataclass
 class ExplodingTensor(StopRule):
     """Fires on a NaN (or, unless `only_nan`, an infinite) reported metric, or a loss above `max_ratio` times
-    its lowest value so far (divergence; `max_ratio` is greenpipe's addition, 0 turns it off)."""
+    its lowest value so far and above its first value (divergence; `max_ratio` is greenpipe's addition, 0 turns
+    it off)."""
 
     name: ClassVar[str] = "ExplodingTensor"
     greenpipe_only: ClassVar[tuple[str, ...]] = ("max_ratio",)
@@ -231,8 +232,13 @@ class ExplodingTensor(StopRule):
             if math.isnan(value) or (not self.only_nan and math.isinf(value)):
                 return self.fire(f"{key} is {value} at step {int(row['step'])}")
         losses = [v for v in history.series("loss") if math.isfinite(v)]
-        if self.max_ratio and len(losses) > 1 and losses[-1] > self.max_ratio * max(min(losses), 1e-12):
-            return self.fire(f"loss {losses[-1]:.4g} is over {self.max_ratio:g}x its lowest {min(losses):.4g}")
+        # Diverging means worse than untrained: a loss near zero that jumps 10x is a noisy step, not a blow-up.
+        limit = max(self.max_ratio * max(min(losses, default=0.0), 1e-12), losses[0] if losses else 0.0)
+        if self.max_ratio and len(losses) > 1 and losses[-1] > limit:
+            return self.fire(
+                f"loss {losses[-1]:.4g} is over {self.max_ratio:g}x its lowest {min(losses):.4g} and above its "
+                f"first {losses[0]:.4g}: diverging"
+            )
         return None
 
 

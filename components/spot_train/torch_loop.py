@@ -163,7 +163,8 @@ class TorchTrainer:
             y = torch.as_tensor(data.y, dtype=torch.float32)[:, None]
             loss_fn = torch.nn.functional.mse_loss
         order = torch.as_tensor(np.random.default_rng([self.seed, epoch]).permutation(len(y)))
-        weights = [p for name, p in state.net.named_parameters() if name.endswith("weight")]
+        # trainable weights only: a frozen layer has no gradient and is not vanishing
+        weights = [p for name, p in state.net.named_parameters() if name.endswith("weight") and p.requires_grad]
         gradient_sums = torch.zeros(len(weights), dtype=torch.float64)
         batches = 0
         state.net.train()
@@ -171,12 +172,13 @@ class TorchTrainer:
             idx = order[start : start + int(self.params["batch_size"])]
             state.opt.zero_grad()
             loss_fn(state.net(X[idx]), y[idx]).backward()
-            with torch.no_grad():  # per layer mean |gradient|, for VanishingGradient
-                gradient_sums += torch.stack([w.grad.abs().mean().double() for w in weights])
+            if weights:
+                with torch.no_grad():  # per layer mean |gradient|, for VanishingGradient
+                    gradient_sums += torch.stack([w.grad.abs().mean().double() for w in weights])
             batches += 1
             state.opt.step()
         state.net.eval()
-        state.min_gradient_mean_abs = float((gradient_sums / max(batches, 1)).min())
+        state.min_gradient_mean_abs = float((gradient_sums / max(batches, 1)).min()) if weights else None
         return state
 
     def metrics(self, state: TorchState, data: TrainData) -> dict[str, float]:

@@ -21,6 +21,7 @@ import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from greenpipe.digest import digest_bytes, digest_hex
 from greenpipe.errors import CompileError
@@ -48,10 +49,31 @@ class CodeArchive:
 
 def project_roots(step: Step) -> list[str]:
     """The top-level user modules (not greenpipe) whose code `step`'s fingerprint reaches, sorted."""
+    return _roots([step.spec.ref.partition(":")[0], *step.fingerprint().parts])
+
+
+def code_ref_roots(ref: str) -> list[str]:
+    """The top-level user modules the code named by a CodeRef value ("pkg.mod:function") reaches."""
+    from greenpipe.fingerprint import code_ref_fingerprint
+
+    return _roots([ref.partition(":")[0], *code_ref_fingerprint(ref).parts])
+
+
+def task_code_refs(task: Any) -> list[str]:
+    """The constant CodeRef values a task passes (code its step imports by name at run time)."""
+    refs = []
+    for spec in task.step.spec.params:
+        value = task.params.get(spec.name, None if spec.required else spec.default)
+        if spec.code_ref and value is not None:
+            refs += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and ":" in v]
+    return refs
+
+
+def _roots(names: list[str]) -> list[str]:
     from greenpipe.fingerprint import _module_kind
 
     roots: set[str] = set()
-    for name in [step.spec.ref.partition(":")[0], *step.fingerprint().parts]:
+    for name in names:
         if name.startswith("pkg:") or name == "python":  # third-party packages and the standard library
             continue
         module = _owning_module(name.removeprefix("const:").removeprefix("module:").split(":")[0])
@@ -101,10 +123,22 @@ def root_files(root: str) -> list[tuple[str, Path]]:
     return out
 
 
-def build_archive(steps: Iterable[Step]) -> CodeArchive | None:
-    """One archive of the user code the given steps reach, or None when they reach only greenpipe."""
+def archive_for_tasks(tasks: Iterable[Any]) -> CodeArchive | None:
+    """The archive for a pipeline's tasks: the code their steps reach and the code their CodeRef params name."""
+    refs: dict[str, list[str]] = {}
+    for task in tasks:
+        refs.setdefault(task.step.spec.ref, []).extend(task_code_refs(task))
+    return build_archive([t.step for t in tasks], refs)
+
+
+def build_archive(steps: Iterable[Step], code_refs: dict[str, list[str]] | None = None) -> CodeArchive | None:
+    """One archive of the user code the given steps reach, and the code their CodeRef values name (code_refs:
+    step ref -> values), or None when all of it is greenpipe's."""
     steps = list(steps)
-    roots = sorted({root for s in steps for root in project_roots(s)})
+    reached = {s.spec.ref: set(project_roots(s)) for s in steps}
+    for ref, values in (code_refs or {}).items():
+        reached.setdefault(ref, set()).update(r for value in values for r in code_ref_roots(value))
+    roots = sorted(set().union(*reached.values())) if reached else []
     if not roots:
         return None
     from greenpipe.backends.code_requirements import project_requirements
@@ -120,7 +154,7 @@ def build_archive(steps: Iterable[Step]) -> CodeArchive | None:
     fingerprints = {
         s.spec.ref: {"digest": s.fingerprint().digest, "parts": s.fingerprint().parts}
         for s in sorted(steps, key=lambda s: s.spec.ref)
-        if project_roots(s)
+        if reached.get(s.spec.ref)
     }
     manifest = {"roots": roots, "steps": fingerprints, "requirements": sorted(requirements)}
     members[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()

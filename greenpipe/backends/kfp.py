@@ -176,10 +176,10 @@ def pipeline_component(
 
 def _ship_code(tasks: list[Task], root: str) -> tuple[str | None, frozenset[str]]:
     """Upload the user code the tasks reach to `root` (once per content); its URI and the steps that need it."""
-    from greenpipe.backends.code_archive import build_archive
+    from greenpipe.backends.code_archive import archive_for_tasks
     from greenpipe.backends.staging import object_store, stage_bytes
 
-    archive = build_archive(t.step for t in tasks)
+    archive = archive_for_tasks(tasks)
     if archive is None:
         return None, frozenset()
     store, prefix = object_store(root)

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from greenpipe.backends.code_archive import CodeArchive, build_archive
+from greenpipe.backends.code_archive import CodeArchive, archive_for_tasks
 from greenpipe.backends.image import sagemaker_image
 from greenpipe.backends.lifecycle import StoragePolicy, lifecycle_rules, retention_requests, validate
 from greenpipe.backends.staging import object_key, staged_name
@@ -117,7 +117,7 @@ def plan_deploy(
     policy.check()
     ecr_image = sagemaker_image(image)
     prefix = prefix.strip("/")
-    code = build_archive(t.step for t in pipeline.build().tasks)
+    code = archive_for_tasks(pipeline.build().tasks)
     inputs: dict[str, tuple[str, str]] = {}
     for param in pipeline.params:
         given = (params or {}).get(param.name)

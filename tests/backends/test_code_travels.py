@@ -205,3 +205,21 @@ def test_the_project_requirements_travel_and_a_missing_one_is_installed_or_named
     assert proc.returncode == 0, proc.stderr
     assert "greenpipe: installed gp-travel-extra==0.1.0" in proc.stderr
     assert json.loads(out.read_text()) == [102.0, 104.0]
+
+
+def test_user_code_named_by_a_coderef_param_travels_with_the_step_that_imports_it(tmp_path):
+    from greenpipe.components.spot_train import spot_train
+
+    from greenpipe import Dataset, pipeline
+    from greenpipe.backends.code_archive import archive_for_tasks
+
+    import_project(write_project(tmp_path / "project"))
+
+    @pipeline
+    def fit_user_estimator(src: Dataset) -> None:
+        spot_train(train=src, target="y", estimator=f"{PACKAGE}.helpers:transform")
+
+    archive = archive_for_tasks(fit_user_estimator.build().tasks)
+    assert archive is not None and archive.roots == (PACKAGE,)
+    assert f"{PACKAGE}/helpers.py" in archive_members(archive.data)
+    assert set(archive.fingerprints) == {spot_train.spec.ref}  # so the job gets GREENPIPE_CODE_URI

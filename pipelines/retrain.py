@@ -64,6 +64,7 @@ def retrain(
         model=current.model,
         target="rain",
         drift_share=drift_share,
+        numeric_test="wasserstein",  # drift_gate's "auto" is KS + effect now; keep the calibrated distance
         thresholds={"wasserstein": WASSERSTEIN_THRESHOLD},
         kpi_floor=kpi_floor,
         retrain_on_bad_data=retrain_on_bad_data,

@@ -163,6 +163,55 @@ def decide(
     return None
 
 
+def can_overtake(result: CandidateResult, leader: float, tolerance: float) -> bool:
+    """Could more data lift this candidate's full-data metric above `leader` (the best prediction so far)?"""
+    assert result.fit is not None
+    bounds = curve_bounds([p.fraction for p in result.points], [p.value for p in result.points], tolerance)
+    if bounds is not None and bounds.high < leader:
+        return False
+    return result.fit.predicted + result.fit.uncertainty >= leader
+
+
+class _Trainer:
+    """Grows one candidate's learning curve along the schedule, one nested sample at a time."""
+
+    def __init__(self, X: Any, y: Any, X_val: Any, y_val: Any, metric: Metric, schedule: list[float], **kw: Any):
+        self.X, self.y, self.X_val, self.y_val, self.metric, self.schedule = X, y, X_val, y_val, metric, schedule
+        self.sampler = NestedSampler(y, kw["seed"], kw["stratify"])
+        self.seed, self.threads, self.log = kw["seed"], kw["threads"], kw["log"]
+
+    def grow(self, candidate: Candidate, result: CandidateResult, stop: Any) -> None:
+        """Train on the next samples until `stop(result, last)` returns (decision, reason) or None to go on."""
+        for i in range(len(result.points), len(self.schedule)):
+            fraction = self.schedule[i]
+            rows = self.sampler.rows(fraction)
+            point = measure(
+                candidate,
+                self.X.iloc[rows],
+                self.y.iloc[rows],
+                self.X_val,
+                self.y_val,
+                self.metric,
+                self.seed,
+                self.threads,
+            )
+            point.fraction = fraction
+            result.points.append(point)
+            values = [p.value for p in result.points]
+            result.fit = fit_curve([p.fraction for p in result.points], values, self.metric.best)
+            if self.log is not None:
+                self.log(
+                    f"{candidate.name} @ {fraction:.3g} ({point.rows} rows): {self.metric.name}={point.value:.4f}, "
+                    f"predicted {result.fit.predicted:.4f} +- {result.fit.uncertainty:.4f}"
+                )
+            verdict = stop(result, i == len(self.schedule) - 1)
+            if verdict is not None:
+                result.decision, result.reason = verdict
+                break
+        result.cpu_line = fit_cost([p.rows for p in result.points], [p.cpu_s for p in result.points])
+        result.kwh_line = fit_cost([p.rows for p in result.points], [p.energy_kwh for p in result.points])
+
+
 def run_search(
     X: Any,
     y: Any,
@@ -183,8 +232,10 @@ def run_search(
 
     With `full_data`, each candidate is trained once on all the rows instead (data too small for a learning
     curve to cost less than the fits it replaces): the same rule, decided on measured full-data metrics.
+    When no candidate meets the threshold, the best one is returned; a candidate dropped early (it could not
+    reach the threshold) keeps growing while it could still overtake the best prediction (LCCV's rule).
     """
-    sampler = NestedSampler(y, seed, stratify)
+    trainer = _Trainer(X, y, X_val, y_val, metric, schedule, seed=seed, stratify=stratify, threads=threads, log=log)
     results = [CandidateResult(c.name, c.factory) for c in candidates]
     chosen: CandidateResult | None = None
     for candidate, result in zip(candidates, results, strict=True):
@@ -199,33 +250,16 @@ def run_search(
             result.reason = f"measured on all {point.rows} training rows: {point.value:.4f} {sign} {threshold}"
             if log is not None:
                 log(f"{candidate.name} on all {point.rows} rows: {metric.name}={point.value:.4f}")
-            if meets:
-                chosen = result
-                break
-            continue
-        for i, fraction in enumerate(schedule):
-            rows = sampler.rows(fraction)
-            point = measure(candidate, X.iloc[rows], y.iloc[rows], X_val, y_val, metric, seed, threads)
-            point.fraction = fraction
-            result.points.append(point)
-            result.fit = fit_curve([p.fraction for p in result.points], [p.value for p in result.points], metric.best)
-            verdict = decide(result.points, result.fit, threshold, tolerance, i == len(schedule) - 1)
-            if log is not None:
-                log(
-                    f"{candidate.name} @ {fraction:.3g} ({point.rows} rows): {metric.name}={point.value:.4f}, "
-                    f"predicted {result.fit.predicted:.4f} +- {result.fit.uncertainty:.4f}"
-                )
-            if verdict is not None:
-                result.decision, result.reason = verdict
-                break
-        result.cpu_line = fit_cost([p.rows for p in result.points], [p.cpu_s for p in result.points])
-        result.kwh_line = fit_cost([p.rows for p in result.points], [p.energy_kwh for p in result.points])
+        else:
+            trainer.grow(candidate, result, lambda r, last: decide(r.points, r.fit, threshold, tolerance, last))
         if result.decision == "meets":
             chosen = result
             break
     warning = None
     met = chosen is not None
     if chosen is None:
+        if not full_data:
+            _grow_contenders(trainer, candidates, results, tolerance)
         ran = [r for r in results if r.fit is not None]
         chosen = max(ran, key=lambda r: r.fit.predicted if r.fit else -math.inf)
         reaches, basis = ("reaches", "measured") if full_data else ("is predicted to reach", "predicted")
@@ -243,3 +277,27 @@ def run_search(
     return SearchResult(
         results, chosen, met, fraction, len(y), threshold, tolerance, metric.name, warning, full_data=full_data
     )
+
+
+def _grow_contenders(
+    trainer: _Trainer, candidates: list[Candidate], results: list[CandidateResult], tolerance: float
+) -> None:
+    """No candidate meets the threshold: grow each one that could still overtake the best prediction of the
+    others (a curve stopped early, on few rows, underrates a learner that needs data) until it cannot."""
+
+    def leader(excluding: CandidateResult) -> float:
+        return max(r.fit.predicted for r in results if r.fit is not None and r is not excluding)
+
+    for candidate, result in zip(candidates, results, strict=True):
+        if result.fit is None or len(result.points) >= len(trainer.schedule) or len(results) < 2:
+            continue
+        if not can_overtake(result, leader(result), tolerance):
+            continue
+        reason = result.reason
+
+        def stop(r: CandidateResult, last: bool, reason: str = reason) -> tuple[str, str] | None:
+            if last or not can_overtake(r, leader(r), tolerance):
+                return "fails", f"{reason}; grown to {r.points[-1].rows} rows as a contender for the best"
+            return None
+
+        trainer.grow(candidate, result, stop)

@@ -3,9 +3,10 @@ the latency objective.
 
 Assumptions (printed in the report, overridable through `Assumptions`):
 - an instance is kept at most `target_utilisation` busy (headroom for bursts); a worker per vCPU;
-- real-time endpoint: autoscaled per hour, never below one instance (it is always on);
-- serverless: billed compute time counts as instance-hours, plus one cold start per active hour; feasible only
-  when a cold start still meets the objective, the model fits 6 GB and concurrency stays within 200;
+- real-time endpoint: autoscaled per hour, never below one instance (it is always on, every day of the month);
+- serverless: compute time plus one cold start per active hour, and a worker held warm through each active hour,
+  counted as its memory's share of the instance; feasible only when a cold start still meets the objective, the
+  model fits 6 GB and concurrency stays within 200;
 - asynchronous endpoint: scales to zero between active hours, an active hour costs whole instance-hours; a
   request may wait `async_scale_up_s` for an instance, so it needs an objective at least that long;
 - batch transform: each job pays `batch_startup_s` of instance time, then scores at the measured batch-1000 rate
@@ -38,7 +39,8 @@ class Assumptions:
     def lines(self) -> list[str]:
         return [
             f"instances run at most {self.target_utilisation:.0%} busy, one worker per vCPU",
-            f"a serverless cold start takes {self.serverless_cold_start_s:g} s (one per active hour)",
+            f"a serverless cold start takes {self.serverless_cold_start_s:g} s (one per active hour), and the provider "
+            "keeps the worker warm through each active hour (counted as its memory's share of the instance)",
             f"an asynchronous endpoint takes {self.async_scale_up_s:g} s to scale up from zero",
             f"a batch transform job spends {self.batch_startup_s:g} s of instance time starting",
         ]
@@ -127,7 +129,7 @@ def options(
     days = traffic.days_per_month
     total_busy = sum(busy) * days
 
-    rt_hours = days * sum(max(1, n) for n in need)
+    rt_hours = traffic.hours_per_month + days * sum(max(0, n - 1) for n in need)
     rt_ok = objective_ms >= model.p99_ms_b1 * traffic.rows_per_request
     out_rt = Option(
         "real_time",
@@ -144,7 +146,10 @@ def options(
     active = [h for h, r in enumerate(rph) if r > 0]
     memory = next((m for m in SERVERLESS_MEMORY_MB if m >= 2 * model.memory_mb + 512), None)
     concurrency = max(1, math.ceil(max(rph) * request_s / 3600 * 4))  # 4x the mean concurrency of the peak hour
-    sl_hours = (total_busy + days * len(active) * a.serverless_cold_start_s) / 3600
+    warm_share = (memory or SERVERLESS_MEMORY_MB[-1]) / 1024 / instance.memory_gb
+    sl_hours = (total_busy + days * len(active) * a.serverless_cold_start_s) / 3600 + days * sum(
+        warm_share * max(1, math.ceil(r * request_s / 3600)) for r in rph if r > 0
+    )
     problems = []
     if objective_ms < a.serverless_cold_start_s * 1000 + model.p99_ms_b1:
         problems.append(f"a {a.serverless_cold_start_s:g} s cold start exceeds the {objective_ms:g} ms objective")
@@ -155,10 +160,10 @@ def options(
     out_sl = Option(
         "serverless",
         not problems,
-        "; ".join(problems) or f"{memory} MB, max concurrency {concurrency}, billed compute time only",
+        "; ".join(problems) or f"{memory} MB, max concurrency {concurrency}; warm only in active hours",
         sl_hours,
         0,
-        1.0,
+        min(1.0, total_busy / max(sl_hours * 3600, 1e-9)),
         {"memory_mb": memory or SERVERLESS_MEMORY_MB[-1], "max_concurrency": min(concurrency, 200)},
     )
 

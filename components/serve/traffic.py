@@ -14,6 +14,7 @@ from typing import Any
 from greenpipe.components.serve.errors import ServeError
 
 HOURS = 24
+ALWAYS_ON_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class Traffic:
 
     @property
     def hours_per_month(self) -> float:
-        return self.days_per_month * HOURS
+        """Hours of a 30-day month: what an always-on endpoint runs, whatever days the traffic comes on."""
+        return ALWAYS_ON_DAYS * HOURS
 
     @property
     def requests_per_month(self) -> float:

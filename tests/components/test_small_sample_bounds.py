@@ -81,3 +81,18 @@ def test_a_negative_full_data_below_is_refused(tmp_path):
     pd.DataFrame({"x": range(40), "y": [0, 1] * 20}).to_parquet(path, index=False)
     with pytest.raises(GreenpipeError, match=r"full_data_below=-1 must be >= 0"):
         run_once(tmp_path / "a", Dataset(path), target="y", threshold=0.5, full_data_below=-1)
+
+
+def test_a_dropped_candidate_contends_for_the_best_only_while_it_could_overtake_it():
+    from greenpipe.components.small_sample.learning_curve import IPL, CurveFit
+    from greenpipe.components.small_sample.search import CandidateResult, Point, can_overtake
+
+    points = [Point(0.01 * 2**i, 100 * 2**i, v, 0.0, 0.0, 0.0) for i, v in enumerate([0.76, 0.77, 0.78])]
+    result = CandidateResult("hist_gradient_boosting", "m:f", points=points)
+    result.fit = CurveFit(IPL, 0.80, 0.01, (0.81, 0.001, 0.5), last_x=0.04, last_value=0.78)
+    assert can_overtake(result, leader=0.805, tolerance=0.01)  # 0.80 + 0.01 reaches it, the bounds allow it
+    assert not can_overtake(result, leader=0.815, tolerance=0.01)  # the prediction's upper end falls short
+    # the optimistic bound, 0.78 + (0.01 / ln 2) x ln 25 + 0.01 = 0.836, caps an over-eager prediction
+    result.fit = CurveFit(IPL, 0.90, 0.05, (0.95, 0.05, 0.5), last_x=0.04, last_value=0.78)
+    assert not can_overtake(result, leader=0.85, tolerance=0.01)
+    assert can_overtake(result, leader=0.83, tolerance=0.01)

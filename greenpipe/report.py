@@ -292,7 +292,8 @@ table {{ border-collapse: collapse; margin: .5rem 0; font-size: .85rem; max-widt
 td, th {{ border: 1px solid #d5ddd7; padding: .25rem .5rem; text-align: left; vertical-align: top;
   overflow-wrap: break-word; }}
 td.text {{ overflow-wrap: anywhere; }} td.name {{ white-space: nowrap; }}
-@media (max-width: 1100px) {{ td.num, td.name {{ white-space: normal; overflow-wrap: anywhere; }} }}
+@media (max-width: 1100px) {{ td.num, td.name {{ white-space: normal; overflow-wrap: anywhere; }}
+  table {{ font-size: .8rem; }} td, th {{ padding: .2rem .3rem; }} }}
 th {{ background: #eef5f0; }} td.num {{ text-align: right; white-space: nowrap; }}
 .cards {{ display: flex; gap: 1rem; flex-wrap: wrap; }}
 .card {{ background: #eef5f0; border-radius: 8px; padding: .8rem 1.2rem; min-width: 12rem; }}

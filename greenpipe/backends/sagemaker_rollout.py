@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,11 @@ def _step_types(definition: dict) -> list[str]:
     return types
 
 
+def pipeline_name(name: str) -> str:
+    """A SageMaker pipeline name for a greenpipe pipeline name (SageMaker allows letters, digits and dashes)."""
+    return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9-]", "-", name)).strip("-")[:256] or "greenpipe"
+
+
 def plan_deploy(
     pipeline: Pipeline,
     params: dict[str, Any] | None,
@@ -117,6 +123,7 @@ def plan_deploy(
     policy.check()
     ecr_image = sagemaker_image(image)
     prefix = prefix.strip("/")
+    name = name or pipeline_name(pipeline.name)
     code = archive_for_tasks(pipeline.build().tasks)
     inputs: dict[str, tuple[str, str]] = {}
     for param in pipeline.params:
@@ -133,12 +140,12 @@ def plan_deploy(
     definition = json.loads(text)
     lifecycle = {"Bucket": bucket, "LifecycleConfiguration": {"Rules": lifecycle_rules(prefix, policy)}}
     validate("s3", "PutBucketLifecycleConfiguration", lifecycle)
-    request = {"PipelineName": name or pipeline.name, "RoleArn": role_arn, "PipelineDefinition": text}
+    request = {"PipelineName": name, "RoleArn": role_arn, "PipelineDefinition": text}
     validate_request(
         "CreatePipeline", {**request, "ClientRequestToken": "x" * 32}, where=f"pipeline {request['PipelineName']}"
     )
     return DeployPlan(
-        name=name or pipeline.name,
+        name=name,
         role_arn=role_arn,
         bucket=bucket,
         prefix=prefix,

@@ -213,6 +213,18 @@ class MotoProcessingJobs:
                 f"Steps.{item['Name']}.ProcessingOutputConfig.Outputs['{out['OutputName']}'].S3Output.S3Uri"
             ] = uri
 
+    def output_path(self, step: str, output: str) -> Path:
+        """The output downloaded from the moto server (a file, or a folder for a folder output)."""
+        uri = self.properties[f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"]
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        local = self.tmp / "downloaded" / step
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+            for obj in page.get("Contents", []):
+                target = local / obj["Key"][len(prefix) + 1 :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(bucket, obj["Key"], str(target))
+        return local / output
+
     def output_bytes(self, step: str, output: str) -> bytes:
         uri = self.properties[f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"]
         bucket, _, prefix = uri[len("s3://") :].partition("/")
@@ -234,3 +246,57 @@ def test_deployed_jobs_run_job_by_job_on_moto_without_the_user_package_and_match
         remote = jobs.output_bytes(result.name, "out")
         assert digest_bytes(remote) == result.outputs["out"], result.name
     assert json.loads(jobs.output_bytes("total", "out")) == {"total": 52.5}
+
+
+FEATURES = '''"""A helper module of the project: column names as the steps want them."""
+
+SEPARATOR = "_"
+
+
+def tidy_columns(columns):
+    return [str(c).strip().replace(" ", SEPARATOR) for c in columns]
+'''
+
+
+def test_a_greenpipe_new_project_deploys_to_moto_and_its_jobs_match_the_local_runner(aws, tmp_path):
+    """The `greenpipe new` scaffold, given a helper module and a third-party requirement, deployed; each job
+    run by the entry point without the project installed; every output has the local runner's digest."""
+    import importlib
+
+    from greenpipe.digest import digest_path
+    from greenpipe.scaffold import new_project
+
+    root = new_project("gp_scaffold_demo", tmp_path)
+    package = root / "src" / "gp_scaffold_demo"
+    (package / "features.py").write_text(FEATURES)
+    steps = (package / "steps.py").read_text()
+    steps = steps.replace("from greenpipe import", "from gp_scaffold_demo import features\nfrom greenpipe import")
+    steps = steps.replace('[str(c).replace(" ", "_") for c in frame.columns]', "features.tidy_columns(frame.columns)")
+    (package / "steps.py").write_text(steps)
+    pyproject = (root / "pyproject.toml").read_text()
+    (root / "pyproject.toml").write_text(
+        pyproject.replace("dependencies = [", 'dependencies = ["scikit-learn>=1", ', 1)
+    )
+    sys.path.insert(0, str(root / "src"))
+    try:
+        pipe = importlib.import_module("gp_scaffold_demo.pipeline").gp_scaffold_demo_pipeline
+    finally:
+        sys.path.remove(str(root / "src"))
+    plan = plan_deploy(pipe, None, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
+    assert plan.code is not None and plan.code.roots == ("gp_scaffold_demo",)
+    assert plan.describe()["code"]["steps"] == ["gp_scaffold_demo.steps:load_data"]  # components: in the image
+    manifest = json.loads(__import__("tarfile").open(fileobj=__import__("io").BytesIO(plan.code.data)).extractfile(
+        "greenpipe-code.json").read())  # fmt: skip
+    assert "scikit-learn>=1" in manifest["requirements"]
+    execute_plan(plan)
+    jobs = MotoProcessingJobs(tmp_path, json.loads(plan.definition_json), aws)
+    jobs.run()
+    local = Runner(pipe, store=Store(tmp_path / "local")).run()
+    assert local.status == "succeeded"
+    compared = 0
+    for result in local.steps:
+        for output, digest in result.outputs.items():
+            assert digest_path(jobs.output_path(result.name, output)) == digest, f"{result.name}.{output}"
+            compared += 1
+    assert compared >= 5
+    assert boto3.client("sagemaker").describe_pipeline(PipelineName="gp-scaffold-demo-pipeline")["PipelineArn"]

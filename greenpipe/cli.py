@@ -146,6 +146,10 @@ def _parser() -> argparse.ArgumentParser:
     regions.add_argument("--region", help="the current region (default $GREENPIPE_REGION or us-east-1)")
     regions.add_argument("--json", action="store_true")
     regions.set_defaults(handler=_cmd_regions)
+
+    from greenpipe.backends.image_cli import add_image_command  # `greenpipe image mirror | build`
+
+    add_image_command(sub)
     return parser
 
 

@@ -65,6 +65,11 @@ def test_a_step_whose_code_differs_from_the_archive_is_refused_by_name(tmp_path)
     with pytest.raises(GreenpipeError, match="expects code fingerprint fp:other"):
         check_code(old.scale, manifest, environ={"GREENPIPE_FINGERPRINT": "fp:other"})
     assert check_code(old.scale, manifest, environ={"GREENPIPE_FINGERPRINT": old.scale.fingerprint().digest}) == []
+    # a step the archive does not list (a tuning job's trial, which imports user code by name) is checked
+    # against the job's fingerprint alone
+    assert check_code(old.total, manifest, environ={"GREENPIPE_FINGERPRINT": old.total.fingerprint().digest}) == []
+    with pytest.raises(GreenpipeError, match="not the fp:other the job was compiled with"):
+        check_code(old.total, manifest, environ={"GREENPIPE_FINGERPRINT": "fp:other"})
 
 
 @pytest.fixture

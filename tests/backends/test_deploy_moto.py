@@ -300,3 +300,16 @@ def test_a_greenpipe_new_project_deploys_to_moto_and_its_jobs_match_the_local_ru
             compared += 1
     assert compared >= 5
     assert boto3.client("sagemaker").describe_pipeline(PipelineName="gp-scaffold-demo-pipeline")["PipelineArn"]
+
+
+def test_a_code_archive_missing_from_the_bucket_fails_the_job_with_one_message_and_a_failure_reason(aws, tmp_path):
+    root = tmp_path / "job"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("GREENPIPE_")}
+    env.update(aws, GREENPIPE_SM_ROOT=str(root), GREENPIPE_HOME=str(root / "home"))
+    env["GREENPIPE_CODE_URI"] = f"s3://{BUCKET}/greenpipe/code/{'0' * 64}.tar.gz"
+    command = [sys.executable, "-m", "greenpipe.run", f"{PACKAGE}.steps:scale", "--sagemaker=processing"]
+    proc = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "could not be downloaded" in proc.stderr
+    failure = (root / "opt/ml/output/failure").read_text()  # SageMaker shows it as the job's FailureReason
+    assert "could not be downloaded" in failure and "s3:GetObject" in failure

@@ -31,6 +31,7 @@ from greenpipe.backends.kfp_component import (
     write_atomic,
 )
 from greenpipe.backends.kfp_placement import SPOT_PLACEMENTS, SpotPlacement, apply_resources, spot_placement
+from greenpipe.backends.kfp_staging import ship_code, stage_input
 from greenpipe.digest import digest_path
 from greenpipe.errors import CompileError
 from greenpipe.params import canonical_json, coerce
@@ -130,7 +131,7 @@ def pipeline_component(
         raise CompileError(f"cache_expiry={cache_expiry!r} is not one of {', '.join(CACHE_EXPIRY_MODES)}")
     values = _param_values(pipeline, params)
     graph = pipeline.build()
-    code_uri, code_steps = _ship_code(graph.tasks, code_root) if code_root else (None, frozenset[str]())
+    code_uri, code_steps = ship_code(graph.tasks, code_root) if code_root else (None, frozenset[str]())
     options = KfpOptions(
         image,
         spot_placement(spot),
@@ -146,7 +147,10 @@ def pipeline_component(
     datasets = [p for p in pipeline.params if p.is_artifact]
     data_inputs = {p.name: _data_input(pipeline, p, values, options) for p in datasets}
     if code_root:  # local inputs travel too: to content-addressed keys under the root
-        data_inputs = {name: _staged(data, code_root) for name, data in data_inputs.items()}
+        data_inputs = {
+            name: _DataInput(stage_input(data.uri, data.digest, code_root), data.kind, data.digest)
+            for name, data in data_inputs.items()
+        }
 
     parameters: list[inspect.Parameter] = []
 
@@ -172,20 +176,6 @@ def pipeline_component(
     body.__name__ = re.sub(r"\W", "_", pipeline.name)
     body.__doc__ = pipeline.description or None
     return dsl.pipeline(body, name=_kfp_name(pipeline.name), description=pipeline.description or None)
-
-
-def _ship_code(tasks: list[Task], root: str) -> tuple[str | None, frozenset[str]]:
-    """Upload the user code the tasks reach to `root` (once per content); its URI and the steps that need it."""
-    from greenpipe.backends.code_archive import archive_for_tasks
-    from greenpipe.backends.staging import object_store, stage_bytes
-
-    archive = archive_for_tasks(tasks)
-    if archive is None:
-        return None, frozenset()
-    store, prefix = object_store(root)
-    key = archive.key(prefix)
-    stage_bytes(store, key, archive.data)
-    return store.uri(key), frozenset(archive.fingerprints)
 
 
 _ANNOTATIONS = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}
@@ -254,17 +244,6 @@ def _data_input(pipeline: Pipeline, param: PipelineParam, values: dict[str, Any]
         uri = os.path.abspath(uri)
         digest = digest_path(uri)
     return _DataInput(uri, getattr(param.type, "kind", "dataset"), digest)
-
-
-def _staged(data: _DataInput, root: str) -> _DataInput:
-    """A local input uploaded to root/objects/<digest>/<name> (skipped when there), read from there."""
-    from greenpipe.backends.staging import object_store, stage_path
-
-    if re.match(r"^[a-z][a-z0-9+.-]*://", data.uri):
-        return data
-    store, prefix = object_store(root)
-    staged = stage_path(store, data.uri, prefix, data.digest)
-    return _DataInput(store.uri(staged.key), data.kind, data.digest)
 
 
 def _check_graph(tasks: list[Task]) -> None:

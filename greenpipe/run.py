@@ -214,9 +214,9 @@ def run(argv: list[str] | None = None) -> int:
 def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str, Any]:
     """Run the step once; returns what was written to the ledger file."""
     from greenpipe.backends.code_fetch import check_code, prepare_code
-    from greenpipe.context import StepContext, activate
+    from greenpipe.context import StepContext
     from greenpipe.digest import digest_path
-    from greenpipe.ledger import FormulaEnergy, Usage, UsageMeter
+    from greenpipe.executor import execute
     from greenpipe.params import coerce
     from greenpipe.store import default_home
 
@@ -252,11 +252,12 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
             f"{', '.join(i.name for i in spec.inputs) or '(none)'}"
         )
     input_digests: dict[str, str] = {}
+    inputs: dict[str, Any] = {}
     for ispec in spec.inputs:
         default = layout.input(ispec.name)
         absent = ispec.name not in given_inputs and (default is None or not default.exists())
         if absent and ispec.optional:
-            kwargs[ispec.name] = None
+            inputs[ispec.name] = None
             continue
         path = _input_path(ispec.name, given_inputs.get(ispec.name), layout, members.get(ispec.name), scratch)
         digest = digest_path(path)
@@ -266,7 +267,7 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
                 f"{expected[ispec.name]}; the data at this path changed since it was staged"
             )
         input_digests[ispec.name] = digest
-        kwargs[ispec.name] = artifact_class(ispec.kind)(path, digest)
+        inputs[ispec.name] = artifact_class(ispec.kind)(path, digest)
 
     given_outputs = _pairs(args.output, "--output")
     outputs: dict[str, Any] = {}
@@ -276,21 +277,11 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
             raise GreenpipeError(f"output {ospec.name} has no path: pass --output {ospec.name}=PATH")
         out_path.parent.mkdir(parents=True, exist_ok=True)
         outputs[ospec.name] = artifact_class(ospec.kind)(out_path)
-    kwargs.update(outputs)
 
     ctx = StepContext(home=default_home(), task=spec.name)
-    with UsageMeter() as meter, activate(ctx):
-        returned = step.fn(**kwargs)
-    usage = Usage(meter.wall_s, meter.cpu_s, meter.peak_mb)
-    method = FormulaEnergy()
-    energy_kwh = method.stop(usage)
-
-    values = step.returned_values(returned)
-    output_digests = {}
-    for name, artifact in outputs.items():
-        if not os.path.exists(artifact.path):
-            raise GreenpipeError(f"step {spec.name} did not write its output {name!r} at {artifact.path}")
-        output_digests[name] = digest_path(artifact.path)
+    execution = execute(step, kwargs, inputs, outputs, ctx, os.environ.get("GREENPIPE_ENERGY", "formula"))
+    values = execution.values
+    for artifact in outputs.values():
         if artifact.kind == "metrics":
             with open(artifact.path, encoding="utf-8") as handle:
                 for metric, value in sorted(json.load(handle).items()):
@@ -299,17 +290,8 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
         "step": spec.ref,
         "greenpipe_version": __version__,
         "fingerprint": os.environ.get("GREENPIPE_FINGERPRINT") or step.fingerprint().digest,
-        "wall_s": usage.wall_s,
-        "cpu_s": usage.cpu_s,
-        "peak_mb": usage.peak_mb,
-        "energy_kwh": energy_kwh,
-        "energy_method": method.name,
-        "w_per_core": method.w_per_core,
-        "pue": method.pue,
-        "credits": [vars(c) for c in ctx.credits.credits],
-        "avoided_kwh": ctx.credits.total_kwh,
         "inputs": input_digests,
-        "outputs": output_digests,
+        **execution.ledger(),
     }
     values_path = Path(args.values_out) if args.values_out else layout.values()
     if values_path is not None:

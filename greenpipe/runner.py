@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import secrets
 import time
 import traceback
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,10 +15,11 @@ from typing import Any, Protocol
 from greenpipe import __version__
 from greenpipe.artifacts import Artifact
 from greenpipe.cache import KeyParts, explain_miss, lookup, previous_execution
-from greenpipe.context import StepContext, activate
+from greenpipe.context import StepContext
 from greenpipe.errors import InputMissing
+from greenpipe.executor import execute
 from greenpipe.fingerprint import Fingerprint, code_ref_fingerprint
-from greenpipe.ledger import GridIntensity, Usage, UsageMeter, co2e_g, energy_method, grid_intensity
+from greenpipe.ledger import GridIntensity, co2e_g, energy_method, grid_intensity
 from greenpipe.params import coerce
 from greenpipe.pipeline import Graph, OutputRef, Pipeline, PipelineParam, Task
 from greenpipe.run_log import RunLog
@@ -352,35 +351,20 @@ class Runner:
         result = StepResult(task.name, "running", reason, exec_id=exec_id)
         self.log.record(run_id, task, result, resolved.parts, resolved.inputs, started_only=True)
         tmp = self.store.tmp_dir(exec_id)
-        kwargs: dict[str, Any] = dict(resolved.params)
+        inputs: dict[str, Artifact | None] = {}
         for name, (digest, path, _source) in resolved.inputs.items():
             kind = next(i.kind for i in spec.inputs if i.name == name)
-            kwargs[name] = artifact_class(kind)(path, digest)
-        out_artifacts: dict[str, Artifact] = {}
-        for out in spec.outputs:
-            out_artifacts[out.name] = artifact_class(out.kind)(tmp / out.name)
-        kwargs.update(out_artifacts)
+            inputs[name] = artifact_class(kind)(path, digest)
+        outputs = {out.name: artifact_class(out.kind)(tmp / out.name) for out in spec.outputs}
         ctx = StepContext(home=self.store.home, run_id=run_id, exec_id=exec_id, task=task.name)
         if hasattr(self.display, "step_progress"):
             ctx.display = self.display  # a step's log and progress lines go through the live display
-        method = energy_method(self.energy)
-        usage = Usage(method=method.name)
         try:
-            method.start()
-            with UsageMeter() as meter, activate(ctx), cpu_threads(spec.resources.cpu):
-                returned = task.step.fn(**kwargs)
-            usage.wall_s, usage.cpu_s, usage.peak_mb = meter.wall_s, meter.cpu_s, meter.peak_mb
-            usage.energy_kwh = method.stop(usage)
-            values = task.step.returned_values(returned, task.name)
-            outputs: dict[str, str] = {}
-            for out in spec.outputs:
-                written = Path(out_artifacts[out.name].path)
-                if not written.exists():
-                    raise RuntimeError(
-                        f"step {task.name} did not write its output '{out.name}' "
-                        f"(write a file or folder at {out.name}.path)"
-                    )
-                outputs[out.name] = self.store.put(written, out.kind)[0]
+            execution = execute(task.step, resolved.params, inputs, outputs, ctx, self.energy)
+            stored = {
+                out.name: self.store.put(Path(outputs[out.name].path), out.kind, execution.outputs[out.name])[0]
+                for out in spec.outputs
+            }
         except Exception as exc:
             result.status = "failed"
             result.error = f"{type(exc).__name__}: {exc}"
@@ -389,37 +373,16 @@ class Runner:
             remove_object(tmp)
             return result
         remove_object(tmp)
+        usage = execution.usage
         result.status = "ran"
         result.wall_s, result.cpu_s, result.peak_mb = usage.wall_s, usage.cpu_s, usage.peak_mb
         result.energy_wh = usage.energy_kwh * 1000
         result.co2e_g = co2e_g(usage.energy_kwh, self.intensity)
-        result.outputs, result.values = outputs, values
-        credits = [(c.kind, c.energy_kwh, c.traced_to, c.note) for c in ctx.credits.credits]
+        result.outputs, result.values = stored, execution.values
+        credits = [(c.kind, c.energy_kwh, c.traced_to, c.note) for c in execution.credits]
         assert resolved.parts is not None
         self.log.finish(task, result, usage, resolved.parts, credits)
         return result
-
-
-@contextlib.contextmanager
-def cpu_threads(cpu: float) -> Iterator[None]:
-    """Hold a step to the cores it declared (Resources.cpu): BLAS/OpenMP pools in this process, and
-    OMP_NUM_THREADS for the processes it starts. Oversubscribed pools on a busy machine cost many times the CPU."""
-    threads = str(max(1, int(cpu)))
-    saved = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = threads
-    try:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # scikit-learn brings threadpoolctl; without it only child processes are limited
-            yield
-            return
-        with threadpool_limits(limits=int(threads)):
-            yield
-    finally:
-        if saved is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved
 
 
 def _fingerprint_with_code_refs(task: Task, params: dict[str, Any]) -> Fingerprint:

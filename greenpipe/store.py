@@ -176,15 +176,16 @@ class Store:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def put(self, path: Path, kind: str) -> tuple[str, Path]:
+    def put(self, path: Path, kind: str, digest: str | None = None) -> tuple[str, Path]:
         """Move a finished output into objects/ under its digest; return (digest, stored path).
 
         The rename is atomic, so an object is either absent or complete. If the same content is already
         stored, the new copy is dropped. Symbolic links in the output are replaced by copies of what they point
-        to first, so nothing outside the store is ever made read-only, moved or deleted.
+        to first, so nothing outside the store is ever made read-only, moved or deleted. `digest` is the
+        content digest when the caller just computed it (a link and its copy have the same content).
         """
         _copy_links_in(path)
-        digest = digest_path(path)
+        digest = digest or digest_path(path)
         target = self.object_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and self.digest_of(target) != digest:

@@ -15,9 +15,9 @@ from typing import Any
 
 from greenpipe.artifacts import Artifact, Metrics
 from greenpipe.backends.kfp_component import json_encoded
-from greenpipe.context import StepContext, activate
+from greenpipe.context import StepContext
 from greenpipe.digest import digest_path
-from greenpipe.ledger import FormulaEnergy, Usage, UsageMeter
+from greenpipe.executor import execute
 from greenpipe.params import coerce
 from greenpipe.step import Step, artifact_class
 from greenpipe.store import default_home
@@ -58,13 +58,14 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
             if json_encoded(param.type) and isinstance(value, str):
                 value = json.loads(value)
             kwargs[param.name] = coerce(f"{spec.name}.{param.name}", param.type, value)
+    inputs: dict[str, Any] = {}
     for spec_in in spec.inputs:
         given = arguments.get(spec_in.name)
         if given is None:
             if spec_in.optional:
-                kwargs[spec_in.name] = None
+                inputs[spec_in.name] = None
             continue
-        kwargs[spec_in.name] = artifact_class(spec_in.kind)(
+        inputs[spec_in.name] = artifact_class(spec_in.kind)(
             given.path, digest_path(given.path), metadata=dict(given.metadata or {})
         )
     outputs: dict[str, Artifact] = {}
@@ -72,36 +73,18 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
         path = arguments[spec_out.name].path
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         outputs[spec_out.name] = artifact_class(spec_out.kind)(path)
-    kwargs.update(outputs)
 
     ctx = StepContext(home=default_home(), task=spec.name)
-    with UsageMeter() as meter, activate(ctx):
-        returned = step.fn(**kwargs)
-    usage = Usage(wall_s=meter.wall_s, cpu_s=meter.cpu_s, peak_mb=meter.peak_mb)
-    usage.energy_kwh = FormulaEnergy().stop(usage)
-    ledger = {
-        "wall_s": usage.wall_s,
-        "cpu_s": usage.cpu_s,
-        "peak_mb": usage.peak_mb,
-        "energy_kwh": usage.energy_kwh,
-        "energy_method": "formula",
-        "avoided": [
-            {"kind": c.kind, "energy_kwh": c.energy_kwh, "traced_to": c.traced_to, "note": c.note}
-            for c in ctx.credits.credits
-        ],
-    }
+    execution = execute(step, kwargs, inputs, outputs, ctx, os.environ.get("GREENPIPE_ENERGY", "formula"))
+    ledger = execution.ledger()
     for name, artifact in outputs.items():
-        if not os.path.exists(artifact.path):
-            raise RuntimeError(
-                f"step {spec.name} did not write its output '{name}' (write a file or folder at {name}.path)"
-            )
         target = arguments[name]
         if isinstance(artifact, Metrics):  # KFP shows a Metrics artifact's metadata as its metrics: only those
             for metric, value in sorted(artifact.values().items()):
                 target.log_metric(metric, value)
             continue
-        target.metadata["greenpipe_digest"] = digest_path(artifact.path)
+        target.metadata["greenpipe_digest"] = execution.outputs[name]
         target.metadata["greenpipe_step"] = spec.ref
         target.metadata["greenpipe_usage"] = ledger
-    values = step.returned_values(returned, spec.name)
+    values = execution.values
     return tuple(values.values()) if values else None

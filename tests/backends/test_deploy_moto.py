@@ -160,8 +160,8 @@ class MotoProcessingJobs:
     """Runs a definition's Processing jobs the way SageMaker would, with the data on the moto S3 server: each
     job's inputs downloaded to a fresh /opt/ml root, its command run, its outputs uploaded."""
 
-    def __init__(self, tmp: Path, definition: dict, env: dict[str, str]):
-        self.tmp, self.env = tmp, env
+    def __init__(self, tmp: Path, definition: dict, env: dict[str, str], python: str = sys.executable):
+        self.tmp, self.env, self.python = tmp, env, python
         self.params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
         self.properties: dict[str, str] = {}
         self.steps = definition["Steps"]
@@ -195,7 +195,7 @@ class MotoProcessingJobs:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     self.s3.download_file(bucket, obj["Key"], str(target))
         spec = args["AppSpecification"]
-        command = [sys.executable, *spec["ContainerEntrypoint"][1:], *map(self.resolve, spec["ContainerArguments"])]
+        command = [self.python, *spec["ContainerEntrypoint"][1:], *map(self.resolve, spec["ContainerArguments"])]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("GREENPIPE_")}
         env.update({k: self.resolve(v) for k, v in args["Environment"].items()})
         env.update(self.env, GREENPIPE_SM_ROOT=str(root), GREENPIPE_HOME=str(root / "home"))
@@ -313,3 +313,44 @@ def test_a_code_archive_missing_from_the_bucket_fails_the_job_with_one_message_a
     assert proc.stderr.count("\n") == 1 and "could not be downloaded" in proc.stderr
     failure = (root / "opt/ml/output/failure").read_text()  # SageMaker shows it as the job's FailureReason
     assert "could not be downloaded" in failure and "s3:GetObject" in failure
+
+
+def fresh_venv_with_greenpipe(tmp: Path) -> str:
+    """A new virtualenv with greenpipe installed from a wheel built from this checkout (not editable), and
+    nothing of the user's: its third-party libraries are this environment's, reached by a .pth line (no
+    network here to install them), which loads no editable-install hook. Returns its python."""
+    import site
+    import venv
+
+    wheels = tmp / "wheels"
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels)]
+    subprocess.run([*build, str(Path(__file__).resolve().parents[2])], check=True, capture_output=True)
+    env_dir = tmp / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    wheel = next(wheels.glob("greenpipe-*.whl"))
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", str(wheel)]
+    subprocess.run(pip, check=True, capture_output=True)
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    (Path(purelib) / "greenpipe-test-deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    return python
+
+
+@pytest.mark.slow
+def test_jobs_in_a_fresh_venv_with_greenpipe_from_a_wheel_run_the_deployed_user_code(aws, user_steps, tmp_path):
+    steps, data = user_steps
+    python = fresh_venv_with_greenpipe(tmp_path)
+    where = subprocess.run(
+        [python, "-c", "import greenpipe; print(greenpipe.__file__)"], capture_output=True, text=True, cwd=tmp_path
+    ).stdout
+    assert "site-packages" in where and str(tmp_path / "venv") in where  # the wheel's greenpipe, not the checkout
+    plan = plan_deploy(steps.travel, {"src": str(data), "factor": 3.0}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
+    execute_plan(plan)
+    jobs = MotoProcessingJobs(tmp_path, json.loads(plan.definition_json), aws, python=python)
+    jobs.run()
+    local = Runner(steps.travel, {"src": str(data), "factor": 3.0}, store=Store(tmp_path / "local")).run()
+    for result in local.steps:
+        assert digest_bytes(jobs.output_bytes(result.name, "out")) == result.outputs["out"], result.name

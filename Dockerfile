@@ -6,7 +6,10 @@
 # It installs THIS checkout (COPY + pip install ".[kfp,sagemaker]"), not a wheel from PyPI: the compiled
 # definitions carry each step's code fingerprint, and only the checkout they were compiled from is sure to have
 # that code. Third-party versions are pinned below to the set the test suite ran with, so two builds of one
-# checkout run the same libraries. No ENTRYPOINT: KFP and SageMaker pass the command
+# checkout run the same libraries. The release workflow (.github/workflows/release.yml) builds it on each version
+# tag and pushes it to ghcr.io and public.ecr.aws. A user's own code is NOT baked in: it travels as a code archive
+# (greenpipe.backends.code_archive) that the entry point fetches and checks; `greenpipe image build` adds a
+# project's requirements FROM this image. No ENTRYPOINT: KFP and SageMaker pass the command
 # (`python -m greenpipe.run ...`); SageMaker tuning jobs, which cannot pass one, run `train` (below).
 FROM python:3.11-slim
 

@@ -16,7 +16,7 @@ def trained(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("reference")
     cli = CLI(root / "home", root)
-    first = cli.json("run", "train", *FAST)
+    first = cli.json("run", "train", *FAST, timeout=300)  # 13 steps, each measured: over 120 s on a loaded machine
     return cli, first
 
 

@@ -9,6 +9,9 @@ parameter greenpipe adds to Debugger's rules, `evidence_sigmas`, was chosen, and
   (accuracy or R^2) below the same job run to its full budget with rules off, in this run.
 - stop_rules_budget_saved: on faulty jobs, the mean share of the epoch budget the rules did not spend.
 - the same two on the held-out set (`*_held_out`).
+- peers, replayed over the same histories (bench/spot_train_peers.py): the rules as they first landed
+  (Debugger's point tests) and Keras EarlyStopping(patience=10) with TerminateOnNaN:
+  `stop_rules_false_stops_<peer>` and `stop_rules_budget_saved_<peer>`, next to greenpipe's replayed the same way.
 - the choice of evidence_sigmas: every tuning job's full-budget history replayed through the rules with each
   candidate value (exact: training is deterministic, so a rule sees the same metrics it would see live).
 - checkpoint_overhead: (time with a checkpoint every epoch - time without) / time without, median of
@@ -24,12 +27,10 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # OpenMP spin-waits badly on a shared 2-core machine
 
 import math  # noqa: E402
-import random  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -39,9 +40,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import spot_train_jobs as jobs  # noqa: E402
+from spot_train_checkpoints import CHECKPOINT_EVERY, checkpoint_overhead, interruptions  # noqa: E402
+from spot_train_peers import PEERS  # noqa: E402
 
 MAX_EPOCHS = 40
-CHECKPOINT_EVERY = 4  # for the interruption figure: lost work is measured in these intervals
 TOLERANCE = 0.01  # a stop is false when the kept model scores more than this below the full-budget one
 TIME_RULES = [  # the two clock-based rules, with time scales for jobs of seconds instead of hours
     {"name": "StalledTrainingRule", "threshold": 10},
@@ -111,18 +113,45 @@ def replay(rows: list[dict[str, float]], rules_config: Any) -> tuple[int | None,
 
     rules = [r for r in parse_rules(rules_config) if not r.time_based]
     history = History()
-    best: tuple[int, float] | None = None
     for row in rows:
         history.rows.append(row)
-        step = int(row["step"])
-        monitored = row.get("val_loss", row.get("loss", math.nan))
-        if math.isfinite(monitored) and (best is None or monitored < best[1]):
-            best = (step, monitored)
         if any((fire := rule.check(history)) is not None and fire.stop for rule in rules):
-            if best is None or best[0] == step or (math.isfinite(monitored) and monitored <= best[1]):
-                return step, step
-            return step, best[0]
+            return int(row["step"]), kept_after(rows, int(row["step"]))
     return None, int(rows[-1]["step"]) if rows else 0
+
+
+def kept_after(rows: list[dict[str, float]], stop: int) -> int:
+    """The step whose state a stop at `stop` keeps: the best seen unless the last is as good (TrainContext)."""
+    best: tuple[int, float] | None = None
+    last = math.nan
+    for row in rows[:stop]:
+        last = row.get("val_loss", row.get("loss", math.nan))
+        if math.isfinite(last) and (best is None or last < best[1]):
+            best = (int(row["step"]), last)
+    if best is None or (math.isfinite(last) and last <= best[1]):
+        return stop
+    return best[0]
+
+
+def compare_peers(full: dict[str, dict], healthy: list, faulty: list) -> dict[str, tuple[int, int, float]]:
+    """name -> (false stops, stops, budget saved) on every healthy and replayable faulty job, by replay."""
+    deciders = {"greenpipe": lambda rows: replay(rows, bench_rules())[0], **PEERS}
+    out = {}
+    for name, decide in deciders.items():
+        false_stops = stops = 0
+        for job in healthy:
+            rows = full[job[0]]["rows"]
+            stop = decide(rows)
+            stops += stop is not None
+            lost = stop is not None and score_at(rows, kept_after(rows, stop)) < full[job[0]]["final_score"] - TOLERANCE
+            false_stops += lost
+        saved = [(MAX_EPOCHS - s) / MAX_EPOCHS if (s := decide(full[j[0]]["rows"])) else 0.0 for j in faulty]
+        out[name] = (false_stops, stops, statistics.mean(saved))
+        print(
+            f"  {name:22s} {false_stops} false stops ({stops} stops) of {len(healthy)} healthy; "
+            f"budget saved {statistics.mean(saved):.3f} on {len(faulty)} faulty"
+        )
+    return out
 
 
 def score_at(rows: list[dict[str, float]], step: int) -> float:
@@ -204,126 +233,6 @@ def full_budget_runs(data: dict, job_list: list) -> dict[str, dict]:
     return full
 
 
-# -- checkpoint overhead -------------------------------------------------------------------------------------
-
-
-def checkpoint_overhead(data: dict, repeats: int = 5) -> tuple[float, float]:
-    """Median relative slowdown of the same training (MLP on 6000 rainfall rows, ~0.1 s/epoch) with a
-    checkpoint due every epoch (the default; the overhead budget may postpone some), interleaved runs."""
-    from greenpipe.components.spot_train.job import execute_job, job_spec
-
-    train, val, target = data["rainfall"]
-    ratios, direct = [], []
-    for i in range(repeats):
-        times = {}
-        for mode in ("with", "without") if i % 2 == 0 else ("without", "with"):
-            folder = tempfile.mkdtemp(prefix="gp-bench-ovh-") if mode == "with" else None
-            job = job_spec(
-                train,
-                target,
-                "MLPClassifier",
-                30,
-                folder,
-                val_path=val,
-                estimator_params={"hidden_layer_sizes": [128]},
-                rules=[],
-                seed=i,
-                checkpoint_every=1,
-            )
-            t0 = time.perf_counter()
-            outcome = execute_job(job)[0]
-            times[mode] = time.perf_counter() - t0
-            if mode == "with":
-                direct.append(outcome.checkpoint_s / times[mode])
-        ratios.append((times["with"] - times["without"]) / times["without"])
-    return statistics.median(ratios), statistics.median(direct)
-
-
-# -- interruptions -------------------------------------------------------------------------------------------
-
-
-def interruptions(data: dict, sig: int, intervals: list[float], reclaims: int = 3) -> list[float]:
-    """Lost work per interruption, in checkpoint intervals, for `reclaims` signals at random moments."""
-    from greenpipe.components.spot_train.job import job_spec
-    from greenpipe.components.spot_train.supervisor import run_supervised
-
-    train, val, target = data["rainfall"]
-    work = Path(tempfile.mkdtemp(prefix="gp-bench-spot-"))
-    progress = work / "progress.log"
-    params = {
-        "estimator": "MLPClassifier",
-        "estimator_params": {"hidden_layer_sizes": [128]},
-        "progress": str(progress),
-    }
-    job = job_spec(
-        train,
-        target,
-        "spot_train_jobs:logged_progress",
-        60,
-        str(work / "ckpt"),
-        val_path=val,
-        estimator_params=params,
-        rules=[],
-        seed=0,
-        checkpoint_every=CHECKPOINT_EVERY,
-    )
-    rng = random.Random(sig)
-    kills: dict[int, float] = {}  # pid -> time of the signal
-
-    def on_start(attempt: int, pid: int) -> None:
-        if attempt >= reclaims:
-            return
-
-        def fire() -> None:
-            while _steps_of(progress, pid) < 2:  # let it train a little, then pick a random moment
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 1.5))
-            kills[pid] = time.time()
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:  # it finished first: no interruption to count
-                kills.pop(pid)
-
-        threading.Thread(target=fire, daemon=True).start()
-
-    run_supervised(job, work / "run", max_restarts=reclaims, on_start=on_start)
-    runs = _attempts(progress)
-    lost = []
-    for i, (pid, steps, saved) in enumerate(runs[:-1]):
-        resumed_from = runs[i + 1][1][0][0] - 1  # the next attempt's first step minus one
-        last_step, last_time = steps[-1]
-        step_s = statistics.median(b[1] - a[1] for a, b in zip(steps, steps[1:], strict=False)) if len(steps) > 1 else 0
-        lost_steps: float = last_step - resumed_from
-        if sig == signal.SIGKILL and step_s:  # the step in progress at the kill is lost too
-            lost_steps += min(1.0, max(0.0, kills.get(pid, last_time) - last_time) / step_s)
-        gaps = [b - a for a, b in zip(saved, saved[1:], strict=False)]  # the interval used (the budget may stretch it)
-        interval = max(CHECKPOINT_EVERY, statistics.median(gaps)) if gaps else CHECKPOINT_EVERY
-        lost.append(lost_steps / interval)
-        intervals.append(interval)
-    return lost
-
-
-def _steps_of(progress: Path, pid: int) -> int:
-    if not progress.exists():
-        return 0
-    return sum(1 for line in progress.read_text().splitlines() if line.startswith(f"{pid} ") and "step" in line)
-
-
-def _attempts(progress: Path) -> list[tuple[int, list[tuple[int, float]], list[int]]]:
-    """Per worker process: its finished steps (step, time) and the steps it checkpointed."""
-    steps: dict[int, list[tuple[int, float]]] = {}
-    saved: dict[int, list[int]] = {}
-    for line in progress.read_text().splitlines():
-        pid, step, when, kind = line.split()
-        steps.setdefault(int(pid), [])
-        saved.setdefault(int(pid), [])
-        if kind == "step":
-            steps[int(pid)].append((int(step), float(when)))
-        else:
-            saved[int(pid)].append(int(step))
-    return [(pid, steps[pid], saved[pid]) for pid in steps]
-
-
 def main() -> None:
     from greenpipe.components.spot_train.rules import make_rule
     from results_file import figure, write_results
@@ -332,19 +241,26 @@ def main() -> None:
     os.environ["PYTHONPATH"] = f"{BENCH_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"  # for worker processes
     t0 = time.perf_counter()
     replayable = [j for j in jobs.TUNING_FAULTY if j[4] not in ("stall", "low_utilisation")]
+    held_out_faulty = [j for j in jobs.HELD_OUT_FAULTY if j[4] not in ("stall", "low_utilisation")]
     with tempfile.TemporaryDirectory(prefix="gp-bench-data-") as folder:
         data = jobs.write_data(Path(folder))
-        full = full_budget_runs(data, jobs.TUNING_HEALTHY + jobs.HELD_OUT_HEALTHY + replayable)
+        full = full_budget_runs(data, jobs.TUNING_HEALTHY + jobs.HELD_OUT_HEALTHY + replayable + held_out_faulty)
         print(f"full-budget runs done in {time.perf_counter() - t0:.0f} s")
         print("choosing evidence_sigmas on the tuning set (replayed histories):")
         picked, _table = sweep(full, jobs.TUNING_HEALTHY, replayable)
         shipped = make_rule("LossNotDecreasing").evidence_sigmas
         assert make_rule("Overtraining").evidence_sigmas == shipped
         print(f"  picked {picked:g}; the step ships {shipped:g}")
+        print("peers, replayed on every job (tuning and held out) that does not depend on the clock:")
+        healthy_all = jobs.TUNING_HEALTHY + jobs.HELD_OUT_HEALTHY
+        peers = compare_peers(full, healthy_all, replayable + held_out_faulty)
         saved, false_stops, stops = judge(data, jobs.TUNING_HEALTHY, jobs.TUNING_FAULTY, full, "tuning set")
         saved_ho, false_ho, stops_ho = judge(data, jobs.HELD_OUT_HEALTHY, jobs.HELD_OUT_FAULTY, full, "held-out set")
-        overhead, direct = checkpoint_overhead(data)
-        print(f"checkpoint overhead: {overhead:.3f} of training time (A/B), {direct:.3f} spent inside saves")
+        overhead, direct, snapshot = checkpoint_overhead(data)
+        print(
+            f"checkpoint overhead: {overhead:.3f} of training time (A/B), {direct:.3f} spent inside saves, "
+            f"{snapshot:.3f} copying the best state"
+        )
         intervals: list[float] = []
         lost_term = interruptions(data, signal.SIGTERM, intervals)
         lost_kill = interruptions(data, signal.SIGKILL, intervals)
@@ -399,7 +315,8 @@ def main() -> None:
             "share of training time",
             0.05,
             "lower",
-            f"the same MLP training without checkpoints, median of interleaved runs (time inside saves: {direct:.4f})",
+            f"the same MLP training (default rules on) without checkpoints, median of 5 interleaved pairs (time "
+            f"inside saves: {direct:.4f}; copying the best state, done with or without checkpoints: {snapshot:.4f})",
         ),
         figure(
             "interruption_lost_intervals",
@@ -412,6 +329,30 @@ def main() -> None:
             f"{CHECKPOINT_EVERY} epochs, or longer when the overhead budget stretched it",
         ),
     ]
+    for name in PEERS:
+        false_peer, stops_peer, saved_peer = peers[name]
+        figures.append(
+            figure(
+                f"stop_rules_false_stops_{name}",
+                false_peer,
+                "jobs",
+                None,
+                "lower",
+                f"replayed on the {len(healthy_all)} healthy jobs ({stops_peer} stopped); greenpipe's rules "
+                f"replayed the same way: {peers['greenpipe'][0]} ({peers['greenpipe'][1]} stopped)",
+            )
+        )
+        figures.append(
+            figure(
+                f"stop_rules_budget_saved_{name}",
+                round(saved_peer, 4),
+                "share of epoch budget",
+                None,
+                "higher",
+                f"replayed on {len(replayable) + len(held_out_faulty)} faulty jobs that do not depend on the clock; "
+                f"greenpipe's rules replayed the same way: {peers['greenpipe'][2]:.4f}",
+            )
+        )
     write_results("spot_train", "nice -n 5 .venv/bin/python bench/spot_train.py", figures)
     print(f"bench ran in {time.perf_counter() - t0:.0f} s")
 

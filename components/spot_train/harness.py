@@ -67,6 +67,7 @@ class Outcome:
     rows: list[dict[str, float]] = field(default_factory=list)
     checkpoints_written: int = 0
     checkpoint_s: float = 0.0
+    snapshot_s: float = 0.0  # time spent copying the best state so far (what keeping it costs)
 
     def kwh_per_step(self) -> float:
         """Mean measured energy of the steps run (in this attempt and those before it), 0 if none."""
@@ -106,6 +107,7 @@ class TrainContext:
         self.findings: list[Fire] = []
         self._best: tuple[int, float, bytes | None] | None = None  # (step, monitored loss, pickled state)
         self._track_best = bool(self.rules)  # without rules nothing stops: the last state is kept
+        self.snapshot_s = 0.0
         self.skipped: list[str] = []
         self.checkpoints_written = 0
         self.checkpoint_s = 0.0
@@ -206,7 +208,9 @@ class TrainContext:
         if metric is None or not math.isfinite(metric):
             return
         if self._best is None or metric < self._best[1]:
+            t0 = time.perf_counter()
             self._best = (step, metric, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+            self.snapshot_s += time.perf_counter() - t0
 
     def _monitored(self, step: int) -> float | None:
         row = next((r for r in reversed(self.history.rows) if r["step"] == step), None)
@@ -263,6 +267,7 @@ class TrainContext:
             rows=list(rows),
             checkpoints_written=self.checkpoints_written,
             checkpoint_s=self.checkpoint_s,
+            snapshot_s=self.snapshot_s,
             findings=[{"rule": f.rule, "reason": f.reason} for f in self.findings],
         )
         if status == "completed" and self.fired is not None:

@@ -252,3 +252,17 @@ def test_compiles_to_a_kfp_component_and_a_validated_sagemaker_processing_step(t
     out = tmp_path / "compress.yaml"
     component_yaml(compress, str(out))
     assert "greenpipe_code" in out.read_text()
+
+
+def test_two_fresh_stores_get_the_same_compressed_model_and_metrics(tmp_path, monkeypatch):
+    """Timings differ between runs and go to the report only: the model, metrics and values are the same bytes."""
+    results = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("GREENPIPE_HOME", str(tmp_path / name))
+        store = Store(tmp_path / name)
+        result = run(store, family="random_forest")
+        results.append((store, result.step("compress")))
+    (_, first), (_, second) = results
+    assert first.outputs["compressed"] == second.outputs["compressed"]
+    assert first.outputs["metrics"] == second.outputs["metrics"]
+    assert first.values == second.values

@@ -82,19 +82,13 @@ def _from_parts(parts: dict[str, str], untracked: Any = ()) -> Fingerprint:
 @functools.lru_cache(maxsize=256)
 def code_ref_fingerprint(ref: str) -> Fingerprint:
     """Fingerprint of the code named by "package.module:function" (a CodeRef param's value)."""
-    import importlib
-
     from greenpipe.errors import ParamError
+    from greenpipe.refs import RefError, resolve_ref
 
-    module_name, _, attr = ref.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ParamError(
-            f"code reference {ref!r} cannot be imported ({exc}): pass an importable 'package.module:function'"
-        ) from None
+        target = resolve_ref(ref, "code reference")
+    except (RefError, ImportError) as exc:
+        raise ParamError(f"{exc} (pass an importable 'package.module:function')") from None
     return code_fingerprint(target)
 
 

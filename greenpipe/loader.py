@@ -10,6 +10,7 @@ from pathlib import Path
 
 from greenpipe.errors import PipelineNotFound
 from greenpipe.pipeline import Pipeline
+from greenpipe.refs import RefError, resolve_ref
 
 REFERENCE_PACKAGE = "greenpipe.pipelines"
 
@@ -36,25 +37,15 @@ def load_pipeline(ref: str) -> Pipeline:
             f"pipeline {ref!r} is not a reference pipeline ({', '.join(sorted(table))}); "
             "for your own, pass path/to/file.py:function"
         )
-    module_name, attr = table[ref].split(":")
-    return _checked(getattr(importlib.import_module(module_name), attr), ref)
+    return _checked(resolve_ref(table[ref], "reference pipeline"), ref)
 
 
 def _from_module(ref: str) -> Pipeline:
     """`package.module:function`, for a pipeline in an installed project."""
-    module_name, _, attr = ref.rpartition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise PipelineNotFound(
-            f"cannot import module {module_name!r} for pipeline {ref!r} ({exc}): install the "
-            "project, or pass path/to/file.py:function"
-        ) from None
-    if not hasattr(module, attr):
-        raise PipelineNotFound(
-            f"module {module_name!r} has no function {attr!r}; decorate one with @greenpipe.pipeline"
-        )
-    return _checked(getattr(module, attr), ref)
+        return _checked(resolve_ref(ref, "pipeline"), ref)
+    except RefError as exc:
+        raise PipelineNotFound(f"{exc}; or pass path/to/file.py:function") from None
 
 
 def _from_file(ref: str) -> Pipeline:

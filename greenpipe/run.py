@@ -23,7 +23,6 @@ unpacks an upstream training job's model.tar.gz and takes `member` from it.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import shutil
@@ -51,36 +50,16 @@ TUNED_PARAM = "tuned_hyperparameters"
 
 def resolve_step(component: str) -> Step:
     """`module:qualname` or a component name -> the Step object."""
-    if ":" in component:
-        module_name, _, qualname = component.partition(":")
-        obj: Any = _import(module_name, component)
-        for part in qualname.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                raise GreenpipeError(
-                    f"component {component!r}: {module_name} has no {qualname!r}; pass module:function of a @step"
-                )
-    else:
-        module = _import(f"greenpipe.components.{component}", component)
-        obj = getattr(module, component, None)
+    from greenpipe.refs import resolve_ref
+
+    qualified = component if ":" in component else f"greenpipe.components.{component}:{component}"
+    obj = resolve_ref(qualified, "component")
     if isinstance(obj, Step):
         return obj
     raise GreenpipeError(
         f"component {component!r} is not a @step: pass module:function (e.g. "
         "greenpipe.pipelines.rainfall:fit_classifier) or a component name (e.g. drift_gate)"
     )
-
-
-def _import(module_name: str, component: str) -> Any:
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise GreenpipeError(
-                f"component {component!r}: no module {module_name}; pass module:function or a "
-                "component name from greenpipe.components"
-            ) from None
-        raise
 
 
 def sagemaker_root() -> Path:

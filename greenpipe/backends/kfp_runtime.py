@@ -7,7 +7,6 @@ the step body never imports kfp and this module never imports kfp either (KFP's 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
@@ -19,16 +18,14 @@ from greenpipe.context import StepContext
 from greenpipe.digest import digest_path
 from greenpipe.executor import execute
 from greenpipe.params import coerce
+from greenpipe.refs import resolve_ref
 from greenpipe.step import Step, artifact_class
 from greenpipe.store import default_home
 
 
 def load_step(ref: str) -> Step:
     """The step object named by `module:qualname` (a StepSpec.ref)."""
-    module_name, _, qualname = ref.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
+    obj = resolve_ref(ref, "step")
     if not isinstance(obj, Step):
         raise TypeError(f"{ref} is {type(obj).__name__}, not a greenpipe step")
     return obj

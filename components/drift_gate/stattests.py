@@ -4,11 +4,11 @@ Every test compares one feature's reference with its current values and returns 
 p-value where the test has one, and whether the statistic alone says "drifted" (distance tests). p-value tests
 are decided later, after the correction for testing many features (see gate.py).
 
-Numeric features arrive as a `SortedPair`: both columns sorted once, merged once into one pair of empirical
-CDFs, and every statistic (KS, Wasserstein, PSI, the plots' histograms) reuses that. The KS and Wasserstein
-statistics computed from the merged CDFs are the same numbers scipy.stats.ks_2samp and
-scipy.stats.wasserstein_distance give (tests/components/test_drift_gate.py checks it); p-values and the other
-measures come from scipy (ks_2samp or kolmogorov, chi2_contingency, jensenshannon, rel_entr).
+Numeric features arrive as a `SortedPair`: the reference sorted once at training time, the current column sorted
+once, and KS and Wasserstein read off them together by binary search (the same numbers scipy.stats.ks_2samp and
+scipy.stats.wasserstein_distance give, tests/components/test_drift_gate.py); PSI and the plots reuse the sorted
+columns. p-values and the other measures come from scipy (ks_2samp or kolmogorov, chi2_contingency,
+jensenshannon, rel_entr).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 
 from greenpipe.errors import GreenpipeError
 
-MERGE_BLOCK = 1 << 20
 SERIAL_ROWS = 100_000
 EXACT_KS_MAX = 10_000  # below this, scipy's own ks_2samp (exact p-values) is cheap enough
 
@@ -34,7 +33,7 @@ class Score:
 
 
 class SortedPair:
-    """A numeric feature's reference and current values, each sorted once, merged once for every distance."""
+    """A numeric feature's reference and current values, each sorted once, shared by every distance."""
 
     def __init__(
         self,
@@ -68,42 +67,48 @@ class SortedPair:
         return self.reference_count * factors[0], self.current.size * factors[1]
 
     def distances(self) -> tuple[float, float]:
-        """(KS statistic, Wasserstein-1 distance), from one merge of the two sorted columns.
+        """(KS statistic, Wasserstein-1 distance), exact, from the reference's distinct values placed in the
+        sorted current column by binary search: O(reference log current) plus one prefix sum of the current.
 
-        One binary search places every current value in the reference (ties after the reference's, as a stable
-        merge would); the merged order, both empirical CDFs at every value and their gap follow in linear passes.
-        The KS statistic is read at the last of each group of tied values, as scipy's searchsorted(side="right")
-        does; the Wasserstein distance is the integral of the gap between consecutive merged values.
+        Between two consecutive reference values r_u <= x < r_u+1 the reference CDF is flat (c_u) and the current
+        one rises, so the largest CDF gap there sits at an end: KS is the largest of |c_u - F_cur(r_u)| and
+        |c_u - F_cur(r_u+1 -)| (the same number scipy's ks_2samp reads at every data point, tested). The
+        Wasserstein distance is the integral of |F_ref - F_cur|: on each such interval, F_cur crosses c_u once, at
+        the current's c_u-quantile, and the integral of F_cur is read off the prefix sum of the current values.
         """
         if self._distances is None:
             import numpy as np
 
-            n, m = self.reference.size, self.current.size
-            where = np.searchsorted(self.reference, self.current, side="right")
-            where += np.arange(m)  # the current values' positions in the merged run
-            values = np.empty(n + m)
-            values[where] = self.current
-            is_current = np.zeros(n + m, dtype=bool)
-            is_current[where] = True
-            del where
-            np.place(values, ~is_current, self.reference)
-            # The gap between the CDFs, in blocks: a few MB at a time instead of five arrays of n + m.
-            ks, wasserstein, seen = 0.0, 0.0, 0
-            for start in range(0, n + m, MERGE_BLOCK):
-                stop = min(start + MERGE_BLOCK, n + m)
-                current_seen = np.cumsum(is_current[start:stop], dtype=np.int64)
-                current_seen += seen
-                seen = int(current_seen[-1])
-                gap = np.arange(start + 1, stop + 1, dtype=np.float64)
-                gap -= current_seen  # reference values seen so far
-                gap /= n
-                gap -= current_seen / m  # F_reference - F_current
-                np.abs(gap, out=gap)
-                steps = np.diff(values[start : stop + 1])  # to the next value; none after the last
-                wasserstein += float(np.dot(gap[: steps.size], steps))
-                ks = max(ks, float(gap[: steps.size][steps != 0].max(initial=0.0)))
-                if stop == n + m:
-                    ks = max(ks, float(gap[-1]))
+            reference, current = self.reference, self.current
+            n, m = reference.size, current.size
+            last = np.append(np.flatnonzero(np.diff(reference) != 0), n - 1)  # last of each run of ties
+            r = reference[last]
+            below = last + 1  # reference values <= r_u
+            f_ref = below / n
+            k_right = np.searchsorted(current, r, side="right")
+            k_left = np.searchsorted(current, r, side="left")
+            ks = max(k_left[0] / m, float(np.abs(f_ref - k_right / m).max()))
+            if r.size > 1:
+                ks = max(ks, float(np.abs(f_ref[:-1] - k_left[1:] / m).max()))
+            shift = float(r[r.size // 2])  # centred sums: less cancellation in k t - prefix[k]
+            prefix = np.empty(m + 1)
+            prefix[0] = 0.0
+            np.cumsum(current - shift, out=prefix[1:])
+            centred = r - shift
+
+            def below_integral(t: Any, k: Any) -> Any:  # integral of F_cur from -inf to t, k = #current <= t
+                return (k * t - prefix[k]) / m
+
+            at_r = below_integral(centred, k_right)
+            wasserstein = float(at_r[0])  # left of r_1, F_ref = 0
+            tail = m - k_right[-1]
+            wasserstein += float((prefix[m] - prefix[k_right[-1]]) - tail * centred[-1]) / m  # right of r_U
+            if r.size > 1:
+                a, b, c = centred[:-1], centred[1:], f_ref[:-1]
+                first_at_c = -((-below[:-1] * m) // n)  # ceil(c m): the first current value with F_cur >= c
+                t = np.clip(current[first_at_c - 1] - shift, a, b)
+                at_t = below_integral(t, np.searchsorted(current, t + shift, side="right"))
+                wasserstein += float(np.sum(c * (t - a) - (at_t - at_r[:-1]) + (at_r[1:] - at_t) - c * (b - t)))
             self._distances = (ks, wasserstein)
         return self._distances
 

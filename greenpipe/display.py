@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # annotations only: the entry points import this module and must stay light
-    from greenpipe.runner import PlanItem, RunResult, StepResult
+    from greenpipe.results import PlanItem, RunResult, StepResult
 
 LOG_LEVEL_ENV = "GREENPIPE_LOG_LEVEL"
 

@@ -21,7 +21,7 @@ from greenpipe.pipeline import Task
 from greenpipe.store import Store
 
 if TYPE_CHECKING:
-    from greenpipe.runner import StepResult
+    from greenpipe.results import StepResult
 
 
 class RunLog:

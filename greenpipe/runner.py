@@ -8,7 +8,7 @@ import os
 import secrets
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,70 +22,10 @@ from greenpipe.fingerprint import Fingerprint, code_ref_fingerprint
 from greenpipe.ledger import GridIntensity, co2e_g, energy_method, grid_intensity
 from greenpipe.params import coerce
 from greenpipe.pipeline import Graph, OutputRef, Pipeline, PipelineParam, Task
+from greenpipe.results import PlanItem, RunResult, StepResult
 from greenpipe.run_log import RunLog
 from greenpipe.step import artifact_class
 from greenpipe.store import Store, remove_object
-
-
-@dataclass
-class StepResult:
-    name: str
-    status: str  # ran | cached | skipped | failed
-    reason: str = ""
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
-    peak_mb: float = 0.0
-    energy_wh: float = 0.0
-    co2e_g: float = 0.0
-    avoided_wh: float = 0.0
-    avoided_co2e_g: float = 0.0
-    exec_id: str | None = None
-    error: str | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    pipeline: str
-    status: str
-    steps: list[StepResult]
-    region: str
-    intensity_g_per_kwh: float
-    intensity_source: str
-
-    def totals(self) -> dict[str, float]:
-        keys = ("wall_s", "cpu_s", "energy_wh", "co2e_g", "avoided_wh", "avoided_co2e_g")
-        out = {k: round(sum(getattr(s, k) for s in self.steps), 9) for k in keys}
-        out["peak_mb"] = max((s.peak_mb for s in self.steps), default=0.0)
-        for status in ("ran", "cached", "skipped", "failed"):
-            out[status] = sum(1 for s in self.steps if s.status == status)
-        return out
-
-    def step(self, name: str) -> StepResult:
-        return next(s for s in self.steps if s.name == name)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "pipeline": self.pipeline,
-            "status": self.status,
-            "region": self.region,
-            "intensity_g_per_kwh": self.intensity_g_per_kwh,
-            "intensity_source": self.intensity_source,
-            "steps": [asdict(s) for s in self.steps],
-            "totals": self.totals(),
-        }
-
-
-@dataclass
-class PlanItem:
-    name: str
-    action: str  # run | cached | skip
-    reason: str
-    untracked: tuple[str, ...] = ()  # values the step's code reaches that its fingerprint cannot see
-    varies: str = ""  # why its outputs differ between runs on the same inputs, if they do
 
 
 class Display(Protocol):
@@ -396,13 +336,3 @@ def _fingerprint_with_code_refs(task: Task, params: dict[str, Any]) -> Fingerpri
             if isinstance(ref, str) and ":" in ref:
                 fingerprint = fingerprint.merged(code_ref_fingerprint(ref))
     return fingerprint
-
-
-def run_pipeline(pipeline: Pipeline, params: dict[str, Any] | None = None, **options: Any) -> RunResult:
-    """Run a pipeline on the embedded store (GREENPIPE_HOME) and return what each step did."""
-    return Runner(pipeline, params, **options).run()
-
-
-def plan_pipeline(pipeline: Pipeline, params: dict[str, Any] | None = None, **options: Any) -> list[PlanItem]:
-    """Say for each step whether a run would execute it or reuse the cache, and why."""
-    return Runner(pipeline, params, **options).plan()

@@ -101,10 +101,24 @@ class Store:
     def _add_missing_columns(self) -> None:
         """Columns added after a store was first created (CREATE TABLE IF NOT EXISTS leaves old tables as they were)."""
         db = self.connection()
-        for table, column, kind in ADDED_COLUMNS:
-            present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
-            if present and column not in present:  # an older store: the table is there without the column
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        missing = [(t, c, k) for t, c, k in ADDED_COLUMNS if self._lacks(db, t, c)]
+        if not missing:
+            return
+        db.execute("BEGIN IMMEDIATE")  # two processes opening an older store at once add each column once
+        try:
+            for table, column, kind in missing:
+                if self._lacks(db, table, column):  # checked again under the lock
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _lacks(db: sqlite3.Connection, table: str, column: str) -> bool:
+        """True for an older store: the table is there without the column."""
+        present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+        return bool(present) and column not in present
 
     def _unusable(self, exc: BaseException) -> StoreError:
         """The one message for a store that cannot be opened, with the fix."""
@@ -211,10 +225,16 @@ class Store:
             self._remember(db, target, st, digest)
         return digest, target
 
-    def pin(self, digest: str, owner: str) -> None:
-        """Keep an artifact through `gc` (a registered model, a drift baseline): `owner` says who needs it."""
-        with self.transaction() as db:
+    def pin(self, digest: str, owner: str, db: sqlite3.Connection | None = None) -> None:
+        """Keep an artifact through `gc` (a registered model, a drift baseline): `owner` says who needs it.
+
+        Pass `db` to pin inside a transaction the caller holds (a registry entry and its pins land together).
+        """
+        if db is not None:
             db.execute("INSERT OR IGNORE INTO pins (digest, owner) VALUES (?,?)", (digest, owner))
+            return
+        with self.transaction() as held:
+            self.pin(digest, owner, held)
 
     def _quarantine(self, target: Path) -> None:
         aside = self.home / "tmp" / f"corrupt-{target.name}-{os.getpid()}"

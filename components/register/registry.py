@@ -150,9 +150,7 @@ def add_version(
         )
         for digest in (model_digest, baseline_digest):
             if digest:
-                db.execute(
-                    "INSERT OR IGNORE INTO pins (digest, owner) VALUES (?,?)", (digest, pin_owner(name, version))
-                )
+                store.pin(digest, pin_owner(name, version), db)
         _event(db, name, version, "registered", f"model {model_digest}")
     return version, True
 

@@ -122,3 +122,13 @@ def test_out_that_is_a_folder_is_one_message_and_writes_nothing(cli, project, co
     proc = cli(*command, "--out", str(folder), check=False)
     assert proc.returncode == 2 and "is a folder" in proc.stderr and "Traceback" not in proc.stderr
     assert list(folder.iterdir()) == [] and not list(project.glob("*.tmp"))
+
+
+def test_a_store_from_before_a_column_was_added_gains_it_on_open(cli):
+    cli("run", PIPE)
+    db = sqlite3.connect(cli.home / "greenpipe.db")
+    db.execute("ALTER TABLE executions DROP COLUMN varies")  # as a store made by the previous release
+    db.commit()
+    db.close()
+    assert statuses(cli.json("run", PIPE, "--force", "make"))["make"] == "ran"
+    assert cli.json("show", "latest")["steps"][0]["varies"] is None

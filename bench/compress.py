@@ -86,7 +86,6 @@ def run_case(train, test, target, family, budget, work: Path) -> dict:
         compressed=Model(work / "out"),
         report=Report(work / "report"),
         metrics=Metrics(work / "metrics.json"),
-        card=Report(work / "card"),
         measure_budget_s=budget,
     )
     table = json.loads((work / "report" / "tradeoffs.json").read_text())

@@ -64,7 +64,6 @@ def main() -> None:
             compressed=Model(work / "compressed"),
             report=Report(work / "report"),
             metrics=Metrics(work / "metrics.json"),
-            card=Report(work / "card"),
         )
         print(f"model: random_forest on rainfall, compressed to {packed.chosen}")
         for name, (traffic, objective_ms) in PROFILES.items():

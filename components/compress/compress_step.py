@@ -13,7 +13,6 @@ from greenpipe.artifacts import write_bytes_atomic, write_json_atomic, write_tex
 
 class Compression(NamedTuple):
     chosen: str
-    version: int  # the registered version of the chosen form (0: not registered)
     metric_drop_pts: float
     agreement: float
     size_ratio: float
@@ -22,7 +21,7 @@ class Compression(NamedTuple):
 @step(
     description="Convert a model to smaller or faster forms (ONNX, int8, fewer trees), measure each on the "
     "evaluation data and keep the cheapest whose metric stays within the bar",
-    varies="latency is measured on this machine as the step runs; the card carries the measured footprint",
+    varies="latency is measured on this machine as the step runs (the report only; the model and metrics do not vary)",
 )
 def compress(
     model: Model,
@@ -30,11 +29,9 @@ def compress(
     compressed: Output[Model],
     report: Output[Report],
     metrics: Output[Metrics],
-    card: Output[Report],
     train: Dataset | None = None,
     metric: str = "accuracy",
     max_metric_drop: float = 0.5,
-    model_name: str = "",
     measure_budget_s: float = 0.5,
 ) -> Compression:
     """Try each form of `model` (see candidates.py), score it on `eval_data`, time it, and keep the cheapest.
@@ -45,7 +42,6 @@ def compress(
         train: training rows; used only to distil a small tree when the original does not convert.
         metric: one of register's metrics (accuracy, balanced_accuracy, f1, roc_auc, log_loss, r2, rmse, mae).
         max_metric_drop: how many points (0.01 of the metric) the chosen form may lose against the original.
-        model_name: register the chosen form as a new version of this registered model ("" does not register).
         measure_budget_s: wall seconds of timing per candidate and batch size.
     """
     import numpy as np
@@ -157,6 +153,8 @@ def compress(
             "max_metric_drop": max_metric_drop,
             "chosen": chosen.name,
             "original_digest": original_digest,
+            "eval_digest": eval_data.digest or digest_path(eval_data.path),
+            "spec": spec,
             "rows": [r.to_dict() for r in rows],
             "projection": saving,
         },
@@ -180,32 +178,8 @@ def compress(
             "projection per 1M predictions; not a measured saving",
         )
 
-    version = 0
-    card_dir = Path(card.path)
-    if model_name and chosen.name != "original":
-        from greenpipe.components.compress.registration import register_compressed
-
-        version = register_compressed(
-            model_name=model_name,
-            compressed_dir=out,
-            original_digest=original_digest,
-            eval_digest=eval_data.digest or digest_path(eval_data.path),
-            metric=metric,
-            higher_is_better=higher,
-            original_row=original,
-            chosen_row=chosen,
-            table_md=table,
-            spec=spec,
-            card_dir=card_dir,
-        )
-        ctx.log(f"registered {chosen.name} as {model_name} v{version} (alias compressed)")
-    else:
-        why = "model_name is empty" if not model_name else "the original itself is the cheapest form within the bar"
-        card_dir.mkdir(parents=True)
-        write_text_atomic(card_dir / "card.md", f"# Not registered\n\nNo compressed version: {why}.\n\n{table}")
     return Compression(
         chosen.name,
-        version,
         float(chosen.drop_pts or 0.0),
         float(chosen.agreement or 0.0),
         chosen.size_bytes / max(original.size_bytes, 1),

@@ -29,6 +29,7 @@ def register_compressed(
     table_md: str,
     spec: dict[str, Any],
     card_dir: Path,
+    compressed_digest: str = "",
 ) -> int:
     """Add the version, record its score on the evaluation data, write and keep its card; return the version."""
     from greenpipe.components.register import card as card_lib
@@ -41,7 +42,7 @@ def register_compressed(
 
     ctx = current()
     store = ctx.store()
-    digest = digest_path(compressed_dir)
+    digest = compressed_digest or digest_path(compressed_dir)
     rows = lineage_executions(store, [original_digest])
     footprint = footprint_of(store, [original_digest]).to_dict()
     metrics = {

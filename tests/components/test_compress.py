@@ -7,7 +7,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from greenpipe.components.compress import OnnxModel, compress
+from greenpipe.components.compress import OnnxModel, compress, register_compressed
 from greenpipe.components.compress import candidates as cand_lib
 from greenpipe.components.compress.errors import CompressError
 from greenpipe.components.register import aliases, card_folder, get_version, read_card, register
@@ -90,15 +90,11 @@ def fit_and_compress(family: str = "random_forest", max_drop: float = 0.5, name:
     data = make_data()
     fitted = fit(train=data.train, family=family)
     scored = evaluate(model=fitted.model, test=data.test)
-    register(model=fitted.model, metrics=scored.metrics, eval_data=data.test, model_name=name)
-    compress(
-        model=fitted.model,
-        eval_data=data.test,
-        train=data.train,
-        max_metric_drop=max_drop,
-        model_name=name,
-        measure_budget_s=0.2,
+    registered = register(model=fitted.model, metrics=scored.metrics, eval_data=data.test, model_name=name)
+    packed = compress(
+        model=fitted.model, eval_data=data.test, train=data.train, max_metric_drop=max_drop, measure_budget_s=0.2
     )
+    register_compressed(compressed=packed.compressed, report=packed.report, model_name=name, after=registered.card)
 
 
 @pytest.fixture
@@ -138,7 +134,8 @@ def test_forest_gets_a_row_per_form_and_the_cheapest_within_the_bar_is_registere
     assert values["size_ratio"] == pytest.approx(chosen["size_bytes"] / rows["original"]["size_bytes"])
 
     # registered as a new version, not promoted; its card shows the original's and the compressed scores
-    assert values["version"] == 2 and aliases(store, "clf") == {"candidate": 1, "champion": 1, "compressed": 2}
+    assert result.step("register_compressed").values == {"version": 2, "chosen": table["chosen"]}
+    assert aliases(store, "clf") == {"candidate": 1, "champion": 1, "compressed": 2}
     record = get_version(store, "clf", 2)
     assert record.model_digest == result.step("compress").outputs["compressed"]
     assert record.approval == "PendingManualApproval"
@@ -234,7 +231,6 @@ def test_bad_parameters_name_the_field_and_the_fix(tmp_path, monkeypatch, params
         "compressed": Model(tmp_path / "c"),
         "report": Model(tmp_path / "r"),
         "metrics": Metrics(tmp_path / "x.json"),
-        "card": Model(tmp_path / "k"),
     }
     with pytest.raises(CompressError, match=field.replace("(", r"\(").replace("[", r"\[")):
         compress.fn(**args, **params)

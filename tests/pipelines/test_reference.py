@@ -44,6 +44,7 @@ def test_train_runs_every_stage_and_registers_a_champion(trained):
         "evaluate_classifier",
         "register",
         "compress",
+        "register_compressed",
         "serve",
     ]
     assert set(_status(first).values()) == {"ran"}
@@ -57,7 +58,8 @@ def test_train_ends_with_a_compressed_registered_version_and_a_scored_daily_batc
     cli, first = trained
     packed = _step(first, "compress")["values"]
     assert packed["metric_drop_pts"] <= 0.5  # the pipeline's max_metric_drop
-    assert packed["version"] == (0 if packed["chosen"] == "original" else 2)  # after register's v1
+    version = _step(first, "register_compressed")["values"]["version"]
+    assert version == (0 if packed["chosen"] == "original" else 2)  # after register's v1
     served = _step(first, "serve")
     assert served["values"]["mode"] == "batch_transform"  # the default profile: one batch a day
     scored = next((cli.home / "objects").glob(f"*/{served['outputs']['scored'].split(':')[-1]}"))
@@ -71,9 +73,10 @@ def test_second_train_run_is_answered_by_the_cache_but_the_registry_check(traine
     again = cli.json("run", "train", *FAST)
     status = _status(again)
     assert status.pop("register") == "ran"  # the registry's state is not a function of inputs: always asked
+    assert status.pop("register_compressed") == "ran"  # the same, for the compressed version
     assert set(status.values()) == {"cached"}
     assert _step(again, "register")["values"]["version"] == _step(first, "register")["values"]["version"]
-    spent = sum(s["energy_wh"] for s in first["steps"] if s["name"] != "register")
+    spent = sum(s["energy_wh"] for s in first["steps"] if s["name"] not in ("register", "register_compressed"))
     assert sum(s["avoided_wh"] for s in again["steps"]) == pytest.approx(spent)
 
 

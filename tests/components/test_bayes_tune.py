@@ -366,7 +366,7 @@ def test_a_tuning_jobs_training_container_evaluates_one_configuration(tmp_path, 
         "GREENPIPE_SM_ROOT": str(root),
         "GREENPIPE_HOME": str(tmp_path / "home"),
     }
-    proc = subprocess.run(["sh", str(train_script)], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(["sh", str(train_script)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
 
     regex = job["AlgorithmSpecification"]["MetricDefinitions"][0]["Regex"]

@@ -146,8 +146,9 @@ def small_sample(
             import paths of functions returning an unfitted sklearn-style estimator; simplest first.
         fractions: the sample schedule, as fractions of the training rows (raised to at least `min_rows`).
         holdout: share of rows kept aside (stratified, seeded) to score every sample on.
-        tolerance: how close to the full-data prediction the recommended fraction must be, and the
-            remaining gain below which a curve counts as plateaued.
+        tolerance: the noise margin of the curve bounds (a candidate meets the threshold once its last two
+            samples clear it by this much), and how close to the full-data prediction the recommended fraction
+            must be.
         threads: BLAS/OpenMP threads per fit (1 is the most CPU-efficient on small samples).
         full_data_below: training pools with fewer rows skip the learning curves and compare the candidates
             on all their rows, in order (a curve would cost as much as the fits it saves); so does a schedule

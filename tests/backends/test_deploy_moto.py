@@ -181,28 +181,59 @@ class MotoProcessingJobs:
 
     def run(self) -> None:
         for item in self.steps:
-            assert item["Type"] == "Processing", item["Type"]
-            self.processing(item)
+            {"Processing": self.processing, "Training": self.training}[item["Type"]](item)
 
-    def processing(self, item: dict) -> None:
-        args, root = item["Arguments"], self.tmp / "jobs" / item["Name"]
-        for channel in args.get("ProcessingInputs", []):
-            bucket, _, prefix = self.resolve(channel["S3Input"]["S3Uri"])[len("s3://") :].partition("/")
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    relative = obj["Key"][len(prefix) :].lstrip("/") or obj["Key"].rsplit("/", 1)[-1]
-                    target = root / channel["S3Input"]["LocalPath"].lstrip("/") / relative
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    self.s3.download_file(bucket, obj["Key"], str(target))
-        spec = args["AppSpecification"]
+    def download(self, uri: str, folder: Path) -> None:
+        """An S3 prefix into `folder`, as SageMaker fills a job's input folder."""
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                relative = obj["Key"][len(prefix) :].lstrip("/") or obj["Key"].rsplit("/", 1)[-1]
+                target = folder / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(bucket, obj["Key"], str(target))
+
+    def container(self, item: dict, spec: dict, root: Path) -> None:
+        """The job's command, run by self.python without the user's package, with the job's environment."""
         command = [self.python, *spec["ContainerEntrypoint"][1:], *map(self.resolve, spec["ContainerArguments"])]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("GREENPIPE_")}
-        env.update({k: self.resolve(v) for k, v in args["Environment"].items()})
+        env.update({k: self.resolve(v) for k, v in item["Arguments"]["Environment"].items()})
         env.update(self.env, GREENPIPE_SM_ROOT=str(root), GREENPIPE_HOME=str(root / "home"))
         work = root / "work"
         work.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=180)
         assert proc.returncode == 0, f"{item['Name']}: {proc.stderr}"
+
+    def training(self, item: dict) -> None:
+        """A Training job: channels under /opt/ml/input/data, hyperparameters.json, /opt/ml/model packed into
+        model.tar.gz under S3OutputPath/<job name>/output/ on the moto server."""
+        import tarfile
+
+        args, name, root = item["Arguments"], item["Name"], self.tmp / "jobs" / item["Name"]
+        for channel in args.get("InputDataConfig", []):
+            uri = self.resolve(channel["DataSource"]["S3DataSource"]["S3Uri"])
+            self.download(uri, root / "opt/ml/input/data" / channel["ChannelName"])
+        config = root / "opt/ml/input/config"
+        config.mkdir(parents=True)
+        hyperparameters = {k: self.resolve(v) for k, v in args.get("HyperParameters", {}).items()}
+        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+        (root / "opt/ml/model").mkdir(parents=True)
+        self.container(item, args["AlgorithmSpecification"], root)
+        archive = root / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for entry in sorted((root / "opt/ml/model").iterdir()):
+                tar.add(entry, arcname=entry.name)
+        uri = f"{self.resolve(args['OutputDataConfig']['S3OutputPath'])}/pipelines-{name}/output/model.tar.gz"
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        self.s3.upload_file(str(archive), bucket, key)
+        self.properties[f"Steps.{name}.ModelArtifacts.S3ModelArtifacts"] = uri
+
+    def processing(self, item: dict) -> None:
+        args, root = item["Arguments"], self.tmp / "jobs" / item["Name"]
+        for channel in args.get("ProcessingInputs", []):
+            local = root / channel["S3Input"]["LocalPath"].lstrip("/")
+            self.download(self.resolve(channel["S3Input"]["S3Uri"]), local)
+        self.container(item, args["AppSpecification"], root)
         for out in args["ProcessingOutputConfig"]["Outputs"]:
             uri = self.resolve(out["S3Output"]["S3Uri"])
             bucket, _, prefix = uri[len("s3://") :].partition("/")
@@ -354,3 +385,19 @@ def test_jobs_in_a_fresh_venv_with_greenpipe_from_a_wheel_run_the_deployed_user_
     local = Runner(steps.travel, {"src": str(data), "factor": 3.0}, store=Store(tmp_path / "local")).run()
     for result in local.steps:
         assert digest_bytes(jobs.output_bytes(result.name, "out")) == result.outputs["out"], result.name
+
+
+def test_a_user_training_step_runs_as_a_training_job_on_moto_from_the_code_archive(aws, user_steps, tmp_path):
+    steps, data = user_steps
+    plan = plan_deploy(steps.travel_train, {"src": str(data)}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
+    definition = json.loads(plan.definition_json)
+    fit = next(item for item in definition["Steps"] if item["Name"] == "fit_mean")
+    assert fit["Type"] == "Training" and "GREENPIPE_CODE_URI" in fit["Arguments"]["Environment"]
+    execute_plan(plan)
+    jobs = MotoProcessingJobs(tmp_path, definition, aws)
+    jobs.run()
+    local = Runner(steps.travel_train, {"src": str(data)}, store=Store(tmp_path / "local")).run()
+    assert local.status == "succeeded"
+    read = next(s for s in local.steps if s.name == "read_model")
+    assert digest_bytes(jobs.output_bytes("read_model", "out")) == read.outputs["out"]
+    assert json.loads(jobs.output_bytes("read_model", "out")) == {"mean": 26.0}  # mean(12, 15, 18) + 1 + 10

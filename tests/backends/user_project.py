@@ -20,7 +20,7 @@ def transform(values, factor):
 
 import json
 
-from greenpipe import Dataset, Output, pipeline, step
+from greenpipe import Dataset, Model, Output, pipeline, step
 
 from gp_travel_proj import helpers
 
@@ -45,6 +45,27 @@ def total(data: Dataset, out: Output[Dataset]) -> None:
 def travel(src: Dataset, factor: float = 2.0) -> None:
     scaled = scale(data=src, factor=factor)
     total(data=scaled.out)
+
+
+@step(description="Fit the mean of a JSON list as a model (a SageMaker Training job)", runtime="training")
+def fit_mean(data: Dataset, model: Output[Model], shift: float = 0.0) -> None:
+    with open(data.path) as handle:
+        values = json.load(handle)
+    with open(model.path, "w") as handle:
+        json.dump({"mean": round(sum(values) / len(values) + shift + helpers.OFFSET, 6)}, handle)
+
+
+@step(description="Read the model back")
+def read_model(model: Model, out: Output[Dataset]) -> None:
+    with open(model.path) as handle:
+        json.dump(json.load(handle), open(out.path, "w"))
+
+
+@pipeline(name="travel-train")
+def travel_train(src: Dataset, shift: float = 1.0) -> None:
+    scaled = scale(data=src)
+    fitted = fit_mean(data=scaled.out, shift=shift)
+    read_model(model=fitted.model)
 ''',
 }
 

@@ -9,9 +9,9 @@ import re
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from moto_jobs import MotoJobs, fresh_venv_with_greenpipe
 from user_project import PACKAGE, import_project, write_project
 
 from greenpipe.backends.lifecycle import StoragePolicy
@@ -156,119 +156,13 @@ def test_policies_s3_or_logs_would_refuse_are_refused_before_anything_is_sent(us
         plan_deploy(steps.travel, None, role_arn=ROLE, bucket=BUCKET, image="ghcr.io/greenpipe/greenpipe:0.1.0")
 
 
-class MotoProcessingJobs:
-    """Runs a definition's Processing jobs the way SageMaker would, with the data on the moto S3 server: each
-    job's inputs downloaded to a fresh /opt/ml root, its command run, its outputs uploaded."""
-
-    def __init__(self, tmp: Path, definition: dict, env: dict[str, str], python: str = sys.executable):
-        self.tmp, self.env, self.python = tmp, env, python
-        self.params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
-        self.properties: dict[str, str] = {}
-        self.steps = definition["Steps"]
-        self.s3 = boto3.client("s3")
-
-    def resolve(self, value):
-        if isinstance(value, str):
-            return value
-        if "Std:Join" in value:
-            return value["Std:Join"]["On"].join(self.resolve(v) for v in value["Std:Join"]["Values"])
-        ref = value["Get"]
-        if ref == "Execution.PipelineExecutionId":
-            return "exec-1"
-        if ref.startswith("Parameters."):
-            return str(self.params[ref.split(".", 1)[1]])
-        return self.properties[ref]
-
-    def run(self) -> None:
-        for item in self.steps:
-            {"Processing": self.processing, "Training": self.training}[item["Type"]](item)
-
-    def download(self, uri: str, folder: Path) -> None:
-        """An S3 prefix into `folder`, as SageMaker fills a job's input folder."""
-        bucket, _, prefix = uri[len("s3://") :].partition("/")
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                relative = obj["Key"][len(prefix) :].lstrip("/") or obj["Key"].rsplit("/", 1)[-1]
-                target = folder / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.s3.download_file(bucket, obj["Key"], str(target))
-
-    def container(self, item: dict, spec: dict, root: Path) -> None:
-        """The job's command, run by self.python without the user's package, with the job's environment."""
-        command = [self.python, *spec["ContainerEntrypoint"][1:], *map(self.resolve, spec["ContainerArguments"])]
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("GREENPIPE_")}
-        env.update({k: self.resolve(v) for k, v in item["Arguments"]["Environment"].items()})
-        env.update(self.env, GREENPIPE_SM_ROOT=str(root), GREENPIPE_HOME=str(root / "home"))
-        work = root / "work"
-        work.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=180)
-        assert proc.returncode == 0, f"{item['Name']}: {proc.stderr}"
-
-    def training(self, item: dict) -> None:
-        """A Training job: channels under /opt/ml/input/data, hyperparameters.json, /opt/ml/model packed into
-        model.tar.gz under S3OutputPath/<job name>/output/ on the moto server."""
-        import tarfile
-
-        args, name, root = item["Arguments"], item["Name"], self.tmp / "jobs" / item["Name"]
-        for channel in args.get("InputDataConfig", []):
-            uri = self.resolve(channel["DataSource"]["S3DataSource"]["S3Uri"])
-            self.download(uri, root / "opt/ml/input/data" / channel["ChannelName"])
-        config = root / "opt/ml/input/config"
-        config.mkdir(parents=True)
-        hyperparameters = {k: self.resolve(v) for k, v in args.get("HyperParameters", {}).items()}
-        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-        (root / "opt/ml/model").mkdir(parents=True)
-        self.container(item, args["AlgorithmSpecification"], root)
-        archive = root / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            for entry in sorted((root / "opt/ml/model").iterdir()):
-                tar.add(entry, arcname=entry.name)
-        uri = f"{self.resolve(args['OutputDataConfig']['S3OutputPath'])}/pipelines-{name}/output/model.tar.gz"
-        bucket, _, key = uri[len("s3://") :].partition("/")
-        self.s3.upload_file(str(archive), bucket, key)
-        self.properties[f"Steps.{name}.ModelArtifacts.S3ModelArtifacts"] = uri
-
-    def processing(self, item: dict) -> None:
-        args, root = item["Arguments"], self.tmp / "jobs" / item["Name"]
-        for channel in args.get("ProcessingInputs", []):
-            local = root / channel["S3Input"]["LocalPath"].lstrip("/")
-            self.download(self.resolve(channel["S3Input"]["S3Uri"]), local)
-        self.container(item, args["AppSpecification"], root)
-        for out in args["ProcessingOutputConfig"]["Outputs"]:
-            uri = self.resolve(out["S3Output"]["S3Uri"])
-            bucket, _, prefix = uri[len("s3://") :].partition("/")
-            local = root / out["S3Output"]["LocalPath"].lstrip("/")
-            for file in sorted(p for p in local.rglob("*") if p.is_file()):
-                self.s3.upload_file(str(file), bucket, f"{prefix}/{file.relative_to(local).as_posix()}")
-            self.properties[
-                f"Steps.{item['Name']}.ProcessingOutputConfig.Outputs['{out['OutputName']}'].S3Output.S3Uri"
-            ] = uri
-
-    def output_path(self, step: str, output: str) -> Path:
-        """The output downloaded from the moto server (a file, or a folder for a folder output)."""
-        uri = self.properties[f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"]
-        bucket, _, prefix = uri[len("s3://") :].partition("/")
-        local = self.tmp / "downloaded" / step
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
-            for obj in page.get("Contents", []):
-                target = local / obj["Key"][len(prefix) + 1 :]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.s3.download_file(bucket, obj["Key"], str(target))
-        return local / output
-
-    def output_bytes(self, step: str, output: str) -> bytes:
-        uri = self.properties[f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"]
-        bucket, _, prefix = uri[len("s3://") :].partition("/")
-        return self.s3.get_object(Bucket=bucket, Key=f"{prefix}/{output}")["Body"].read()
-
-
 def test_deployed_jobs_run_job_by_job_on_moto_without_the_user_package_and_match_the_local_runner(
     aws, user_steps, tmp_path
 ):
     steps, data = user_steps
     plan = plan_deploy(steps.travel, {"src": str(data), "factor": 3.0}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
     execute_plan(plan)
-    jobs = MotoProcessingJobs(tmp_path, json.loads(plan.definition_json), aws)
+    jobs = MotoJobs(tmp_path, json.loads(plan.definition_json), aws)
     jobs.run()
     store = Store(tmp_path / "local")
     local = Runner(steps.travel, {"src": str(data), "factor": 3.0}, store=store).run()
@@ -320,7 +214,7 @@ def test_a_greenpipe_new_project_deploys_to_moto_and_its_jobs_match_the_local_ru
         "greenpipe-code.json").read())  # fmt: skip
     assert "scikit-learn>=1" in manifest["requirements"]
     execute_plan(plan)
-    jobs = MotoProcessingJobs(tmp_path, json.loads(plan.definition_json), aws)
+    jobs = MotoJobs(tmp_path, json.loads(plan.definition_json), aws)
     jobs.run()
     local = Runner(pipe, store=Store(tmp_path / "local")).run()
     assert local.status == "succeeded"
@@ -346,30 +240,6 @@ def test_a_code_archive_missing_from_the_bucket_fails_the_job_with_one_message_a
     assert "could not be downloaded" in failure and "s3:GetObject" in failure
 
 
-def fresh_venv_with_greenpipe(tmp: Path) -> str:
-    """A new virtualenv with greenpipe installed from a wheel built from this checkout (not editable), and
-    nothing of the user's: its third-party libraries are this environment's, reached by a .pth line (no
-    network here to install them), which loads no editable-install hook. Returns its python."""
-    import site
-    import venv
-
-    wheels = tmp / "wheels"
-    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels)]
-    subprocess.run([*build, str(Path(__file__).resolve().parents[2])], check=True, capture_output=True)
-    env_dir = tmp / "venv"
-    venv.EnvBuilder(with_pip=False).create(env_dir)
-    python = str(env_dir / "bin" / "python")
-    wheel = next(wheels.glob("greenpipe-*.whl"))
-    pip = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", str(wheel)]
-    subprocess.run(pip, check=True, capture_output=True)
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    (Path(purelib) / "greenpipe-test-deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    return python
-
-
 @pytest.mark.slow
 def test_jobs_in_a_fresh_venv_with_greenpipe_from_a_wheel_run_the_deployed_user_code(aws, user_steps, tmp_path):
     steps, data = user_steps
@@ -380,7 +250,7 @@ def test_jobs_in_a_fresh_venv_with_greenpipe_from_a_wheel_run_the_deployed_user_
     assert "site-packages" in where and str(tmp_path / "venv") in where  # the wheel's greenpipe, not the checkout
     plan = plan_deploy(steps.travel, {"src": str(data), "factor": 3.0}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
     execute_plan(plan)
-    jobs = MotoProcessingJobs(tmp_path, json.loads(plan.definition_json), aws, python=python)
+    jobs = MotoJobs(tmp_path, json.loads(plan.definition_json), aws, python=python)
     jobs.run()
     local = Runner(steps.travel, {"src": str(data), "factor": 3.0}, store=Store(tmp_path / "local")).run()
     for result in local.steps:
@@ -394,7 +264,7 @@ def test_a_user_training_step_runs_as_a_training_job_on_moto_from_the_code_archi
     fit = next(item for item in definition["Steps"] if item["Name"] == "fit_mean")
     assert fit["Type"] == "Training" and "GREENPIPE_CODE_URI" in fit["Arguments"]["Environment"]
     execute_plan(plan)
-    jobs = MotoProcessingJobs(tmp_path, definition, aws)
+    jobs = MotoJobs(tmp_path, definition, aws)
     jobs.run()
     local = Runner(steps.travel_train, {"src": str(data)}, store=Store(tmp_path / "local")).run()
     assert local.status == "succeeded"

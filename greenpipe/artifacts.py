@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import typing
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from greenpipe.errors import OutputPathError
 
@@ -72,11 +73,22 @@ ARTIFACT_KINDS: dict[str, type[Artifact]] = {cls.kind: cls for cls in (Artifact,
 A = TypeVar("A", bound=Artifact)
 
 
-class Output(Generic[A]):
-    """Marks a step parameter as an output: `def fit(train: Dataset, model: Output[Model])`.
+OUTPUT_MARK = "greenpipe:output"
+Output = Annotated[A, OUTPUT_MARK]
+"""Marks a step parameter as an output: `def fit(train: Dataset, model: Output[Model])`.
 
-    At run time the step receives an artifact whose `path` does not exist yet; the step writes it.
-    """
+At run time the step receives an artifact whose `path` does not exist yet; the step writes it. `Output[Model]`
+is `Annotated[Model, "greenpipe:output"]`, so a type checker sees the artifact itself (its `path`,
+`log_metric`), as kfp does with its own `Output`."""
+
+
+def output_kind(annotation: Any) -> type[Artifact] | None:
+    """The artifact class of an `Output[...]` annotation (read with include_extras=True), else None."""
+    if OUTPUT_MARK in getattr(annotation, "__metadata__", ()):
+        inner = typing.get_args(annotation)[0]
+        if isinstance(inner, type) and issubclass(inner, Artifact):
+            return inner
+    return None
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -41,6 +41,29 @@ _SITE_MARKERS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.se
 # reads that reach a module's members by a name computed at run time
 _DYNAMIC_GLOBALS = frozenset({"getattr", "vars", "__import__", "hasattr", "dir"})
 _DYNAMIC_ATTRS = frozenset({"import_module", "__dict__", "__getattribute__"})
+# methods that change a container in place: a module-level value the code changes is state, not configuration
+_MUTATORS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "remove",
+        "clear",
+        "add",
+        "discard",
+        "update",
+        "setdefault",
+        "popitem",
+        "sort",
+        "reverse",
+        "appendleft",
+        "extendleft",
+        "popleft",
+        "__setitem__",
+        "__delitem__",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,7 @@ def code_fingerprint(fn: Any) -> Fingerprint:
     """Fingerprint `fn` and everything of the project that it reaches."""
     walker = _Walker()
     walker.visit(fn)
+    walker.finish()
     return _from_parts(walker.parts, walker.untracked)
 
 
@@ -194,6 +218,26 @@ def _module_source_digest(module: types.ModuleType) -> str:
     return digest or _sha(repr(sorted(k for k in vars(module) if not k.startswith("__"))))
 
 
+def _assignment_digest(module: types.ModuleType | None, name: str) -> str | None:
+    """Digest of the module-level statements that assign `name` in `module`'s source, or None."""
+    try:
+        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+    except (OSError, TypeError, SyntaxError):
+        tree = None
+    if tree is None:
+        return None
+    found = [
+        ast.dump(node, include_attributes=False)
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+        and any(
+            isinstance(target, ast.Name) and target.id == name
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        )
+    ]
+    return _sha("\n".join(found)) if found else None
+
+
 # -- what a piece of code reads ----------------------------------------------------------------------------------
 
 
@@ -204,6 +248,7 @@ class _Reads:
     attrs: frozenset[str]  # every attribute name read (for modules imported into a local)
     dynamic: bool  # reads members by a computed name
     strings: frozenset[str]  # string constants (a module name passed to import_module)
+    stored_into: frozenset[str]  # globals the code assigns items of (`CACHE[key] = value`)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -217,8 +262,12 @@ def _reads(code: types.CodeType) -> _Reads:
     chain: list[str] | None = None
     chain_root = ""
     current_import: list[Any] | None = None
+    stored_into: set[str] = set()
+    last_global = ""
     for ins in dis.get_instructions(code):
         op = ins.opname
+        if op in ("STORE_SUBSCR", "DELETE_SUBSCR") and last_global:
+            stored_into.add(last_global)
         if op in ("LOAD_ATTR", "LOAD_METHOD"):
             attrs.add(ins.argval)
             dynamic = dynamic or ins.argval in _DYNAMIC_ATTRS
@@ -229,7 +278,7 @@ def _reads(code: types.CodeType) -> _Reads:
             globals_.append((chain_root, tuple(chain)))
             chain = None
         if op in ("LOAD_GLOBAL", "LOAD_NAME"):
-            chain_root, chain = ins.argval, []
+            chain_root, chain, last_global = ins.argval, [], ins.argval
             dynamic = dynamic or ins.argval in _DYNAMIC_GLOBALS
         elif op == "IMPORT_NAME":
             level = consts[-2] if len(consts) >= 2 and isinstance(consts[-2], int) else 0
@@ -249,6 +298,7 @@ def _reads(code: types.CodeType) -> _Reads:
         frozenset(attrs),
         dynamic,
         frozenset(strings),
+        frozenset(stored_into),
     )
 
 
@@ -311,6 +361,25 @@ class _Walker:
         self.parts: dict[str, str] = {}
         self.untracked: list[str] = []
         self._seen: set[Any] = set()
+        self._module_values: dict[str, Any] = {}  # "module.NAME" -> value read, digested in finish()
+        self._changed_in_place: set[str] = set()  # "module.NAME" values the reached code mutates
+
+    def finish(self) -> None:
+        """Digest the module-level values read. One the reached code changes in place (a call log, a cache)
+        counts by its assignment in the source: its initial value is configuration, its contents are state."""
+        for label, value in sorted(self._module_values.items(), key=lambda item: item[0]):
+            if label not in self._changed_in_place:
+                self._data(label, value, label)
+                continue
+            module_name, _, name = label.rpartition(".")
+            digest = _assignment_digest(sys.modules.get(module_name), name)
+            if digest is None:
+                self.untracked.append(
+                    f"untracked global `{label}` (type {type(value).__qualname__}, changed in place by the code "
+                    "and not assigned at module level): edits to it do not rerun this step"
+                )
+            else:
+                self.parts[f"const:{label}"] = digest
 
     def _once(self, key: Any) -> bool:
         if key in self._seen:
@@ -388,8 +457,10 @@ class _Walker:
                 if isinstance(value, types.ModuleType):
                     touched.append(value)
                     self._module_read(value, chain)
-                else:
-                    self._value(value, f"{module}.{name}")
+                    continue
+                if (chain and chain[0] in _MUTATORS) or name in reads.stored_into:
+                    self._changed_in_place.add(f"{module}.{name}")
+                self._value(value, f"{module}.{name}")
             for imported, level, names in reads.imports:
                 self._import_statement(imported, level, names, package)
             if reads.dynamic:
@@ -448,6 +519,9 @@ class _Walker:
             if isinstance(value, types.ModuleType):
                 module = value
                 continue
+            rest = chain[chain.index(attr) + 1 :]
+            if rest and rest[0] in _MUTATORS:
+                self._changed_in_place.add(f"{module.__name__}.{attr}")
             if self._once((module.__name__, attr)):
                 self._value(value, f"{module.__name__}.{attr}")
             return
@@ -480,8 +554,10 @@ class _Walker:
             self.visit(value)
         elif type(value).__name__ in ("Step", "Pipeline") and hasattr(value, "fn"):
             self.visit(value)
-        else:
+        elif ".<closure>." in label:
             self._data(label, value, label)
+        else:
+            self._module_values[label] = value
 
     def _data(self, label: str, value: Any, shown: str) -> None:
         digest = self._digest(value, shown)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from greenpipe.artifacts import ARTIFACT_KINDS, Artifact, Output
+from greenpipe.artifacts import ARTIFACT_KINDS, Artifact, output_kind
 from greenpipe.durations import parse_duration
 from greenpipe.errors import SpecError
 from greenpipe.params import SCALARS, coerce, is_param_type, mentions_code_ref, type_name
@@ -269,9 +269,9 @@ def build_spec(
             )
         hint = hints[pname]
         artifact, optional = _artifact_of(hint)
-        if typing.get_origin(hint) is Output:
-            kind = typing.get_args(hint)[0]
-            outputs.append(ArtifactSpec(pname, kind.kind))
+        written = output_kind(extras[pname])
+        if written is not None:
+            outputs.append(ArtifactSpec(pname, written.kind))
         elif artifact is not None:
             inputs.append(ArtifactSpec(pname, artifact.kind, optional or parameter.default is None))
         elif is_param_type(hint):

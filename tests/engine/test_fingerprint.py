@@ -201,3 +201,14 @@ def test_property_reruns_iff_reached_value_changed(proj, used, unused, used_afte
     proj.write("helpers", template.format(used=used_after, unused=unused_after, note=note))
     changed = proj.fingerprint("main", "step").digest != first.digest
     assert changed == (repr(used) != repr(used_after) or type(used) is not type(used_after))
+
+
+def test_a_value_the_code_changes_in_place_counts_by_its_initial_value(proj):
+    log = "CALLS = []\nCACHE = {}\n\ndef step(x):\n    CALLS.append(x)\n    CACHE[x] = len(CALLS)\n    return x\n"
+    proj.write("main", log)
+    module = importlib.import_module(proj.prefix + "main")
+    first = code_fingerprint(module.step)
+    module.step(1)  # the log and the cache fill up: state, not configuration
+    assert code_fingerprint(module.step).digest == first.digest
+    proj.write("main", log.replace("CALLS = []", "CALLS = [0]"))
+    assert proj.fingerprint("main", "step").digest != first.digest

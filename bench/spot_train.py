@@ -223,10 +223,11 @@ def judge(data: dict, healthy: list, faulty: list, full: dict[str, dict], title:
 
 
 def full_budget_runs(data: dict, job_list: list) -> dict[str, dict]:
-    """Each job to its full budget with no rule but ExplodingTensor (a faulty job's NaN would end it anyway)."""
+    """Each job to its full budget with no rule; a faulty job's history ends at its first NaN (ExplodingTensor
+    with max_ratio 0), where the training could not go on and every stop decision compared here stops."""
     full = {}
     for job in job_list:
-        rules = [] if job[4] == "healthy" else ["ExplodingTensor"]
+        rules = [] if job[4] == "healthy" else [{"name": "ExplodingTensor", "max_ratio": 0}]
         r = run_job(data, job, rules)
         r["final_score"] = score_at(r["rows"], r["epochs"])
         full[job[0]] = r

@@ -48,9 +48,14 @@ def onnx_available() -> str:
     return ""
 
 
-def build(estimator: Any, n_features: int, train_x: Any = None) -> list[Candidate]:
-    """Every candidate form of `estimator`, the original first."""
-    original = Candidate("original", "as trained (pickle)", estimator, pickle.dumps(estimator), "pickle")
+def build(estimator: Any, n_features: int, train_x: Any = None, stored: bytes = b"") -> list[Candidate]:
+    """Every candidate form of `estimator`, the original first.
+
+    Args:
+        stored: the original's model.pkl as stored; its size is the baseline (pickling the loaded object again
+            need not give the same bytes in another process).
+    """
+    original = Candidate("original", "as trained (pickle)", estimator, stored or pickle.dumps(estimator), "pickle")
     out = [original]
     missing = onnx_available()
     onnx_bytes = b""

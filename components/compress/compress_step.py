@@ -91,7 +91,7 @@ def compress(
         train_x = pd.read_parquet(train.path)[features]
         train_x = train_x if named else train_x.to_numpy(dtype=np.float64)
 
-    built = cand_lib.build(estimator, len(features), train_x)
+    built = cand_lib.build(estimator, len(features), train_x, stored=(folder / "model.pkl").read_bytes())
     classifier = hasattr(estimator, "classes_")
     rows: list[Row] = []
     original_pred = None

@@ -58,8 +58,8 @@ def bayes_tune_trial(
     from greenpipe.components.bayes_tune.trial_table import history_frame
     from greenpipe.components.bayes_tune.tuning import TrialRecord
 
+    from greenpipe.container import METRIC_LINE
     from greenpipe.ledger import UsageMeter, formula_kwh
-    from greenpipe.run import METRIC_LINE
 
     picked = _read_choice(choice)
     fam = family(estimator or str(picked.get("candidate") or DEFAULT_ESTIMATOR))

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenpipe import __version__
+from greenpipe.container import METRIC_LINE, VALUES_FILE, VALUES_OUTPUT
 from greenpipe.errors import CompileError
 from greenpipe.params import canonical_json
 from greenpipe.pipeline import OutputRef, PipelineParam, Task
-from greenpipe.run import METRIC_LINE, VALUES_FILE, VALUES_OUTPUT
 
 ENTRYPOINT = ["python", "-m", "greenpipe.run"]
 PROCESSING_IN = "/opt/ml/processing/input"

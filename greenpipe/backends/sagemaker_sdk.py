@@ -16,9 +16,9 @@ from typing import Any
 
 from greenpipe.backends.image import default_image
 from greenpipe.backends.sagemaker_jobs import InputSource, SageMakerOptions, processing_arguments
+from greenpipe.container import VALUES_FILE, VALUES_OUTPUT
 from greenpipe.errors import CompileError
 from greenpipe.pipeline import Graph, PipelineParam
-from greenpipe.run import VALUES_FILE, VALUES_OUTPUT
 from greenpipe.step import Step, artifact_class
 
 

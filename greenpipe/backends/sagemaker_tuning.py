@@ -42,9 +42,9 @@ from greenpipe.backends.sagemaker_jobs import (
     param_value,
     task_param,
 )
+from greenpipe.container import TUNED_PARAM
 from greenpipe.errors import CompileError, GreenpipeError, KnownOnlyAtRunTime
 from greenpipe.pipeline import PipelineParam, Task
-from greenpipe.run import TUNED_PARAM
 from greenpipe.step import Step
 
 CONTRACT = "SAGEMAKER_TUNING"

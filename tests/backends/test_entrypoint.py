@@ -500,7 +500,7 @@ def test_bad_input_fails_with_a_message_and_a_failure_file(tmp_path, steps_modul
 
 
 def test_short_component_names_resolve_to_the_step_named_like_the_folder():
-    from greenpipe.run import resolve_step
+    from greenpipe.entrypoint import resolve_step
 
     name = next((n for n in ("drift_gate", "register", "small_sample") if (REPO / "components" / n).is_dir()), None)
     if name is None:

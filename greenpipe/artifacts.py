@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -91,20 +92,22 @@ def output_kind(annotation: Any) -> type[Artifact] | None:
     return None
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write bytes through a temporary file, fsync and a rename, so a reader never sees half a file."""
+def write_atomic(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
+    """Let `write` fill a temporary file next to `path` (keeping its suffix, for writers that look at it),
+    then fsync and rename it into place, so a reader never sees half a file. The one atomic writer: every
+    other `write_*_atomic` and every component that lets a library write a file goes through it."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise OutputPathError(f"cannot write {target} ({reason}): make {target.parent} a writable folder") from None
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; a written artifact is readable like any other file
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        os.close(fd)
+        write(tmp)
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException as exc:
@@ -114,6 +117,11 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
             raise OutputPathError(f"cannot write {target}: it is a folder; name a file instead") from None
         raise
     return target
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write bytes atomically (see write_atomic)."""
+    return write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

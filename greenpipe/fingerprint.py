@@ -511,8 +511,10 @@ class _Walker:
                 self._third_party(module.__name__)
                 return
             if not hasattr(module, attr):
-                if isinstance(sys.modules.get(f"{module.__name__}.{attr}"), types.ModuleType):
-                    module = sys.modules[f"{module.__name__}.{attr}"]
+                if _module_origin(f"{module.__name__}.{attr}"):  # a submodule this process has not imported yet
+                    import importlib
+
+                    module = importlib.import_module(f"{module.__name__}.{attr}")  # as the code will when it runs
                     continue
                 return  # read of a missing attribute: it fails at run time, nothing to fingerprint
             value = getattr(module, attr)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from greenpipe.artifacts import write_bytes_atomic
 from greenpipe.report_format import count, digest, number, quantity
 from greenpipe.report_sections import ArtifactView, figure, pyplot, render_artifact
 from greenpipe.store import Store
@@ -42,12 +43,7 @@ def write_report(store: Store, run_ids: list[str], out: str | Path, title: str) 
         *(findings or ["<p class='note'>No step in these runs produced a report, metrics or a trial table.</p>"]),
     ]
     page = _PAGE.format(title=html.escape(title), body="\n".join(body), generated=time.strftime("%Y-%m-%d %H:%M:%S"))
-    out_path = Path(out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out_path)
-    return out_path
+    return write_bytes_atomic(out, page.encode("utf-8"))
 
 
 def runs_since(store: Store, since_s: float) -> list[str]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from greenpipe.components.feature_dedup.catalog import FeatureCatalog, StoredSet
 from greenpipe.components.feature_dedup.feature_set import FeatureSet, FeatureSetError
 
+from greenpipe.artifacts import write_atomic
 from greenpipe.digest import digest_hex
 from greenpipe.ledger import UsageMeter, formula_kwh
 from greenpipe.store import Store
@@ -224,9 +225,7 @@ class FeatureStore:
                     f"SEMI JOIN read_parquet({_lit(str(self.home / stored.selection))}) k "
                     f"ON {on}"
                 )
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            con.execute(f"COPY ({query}) TO {_lit(str(tmp))} (FORMAT parquet)")
-            os.replace(tmp, dest)
+            write_atomic(dest, lambda tmp: con.execute(f"COPY ({query}) TO {_lit(tmp)} (FORMAT parquet)"))
         return dest
 
     def read(self, name: str, version: int | None = None) -> pd.DataFrame:
@@ -271,10 +270,7 @@ class FeatureStore:
 
 
 def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, target)
+    write_atomic(target, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def _q(name: str) -> str:

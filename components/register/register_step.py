@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from greenpipe import Artifact, CachePolicy, Dataset, Metrics, Model, Output, Report, step
-from greenpipe.artifacts import write_json_atomic
+from greenpipe.artifacts import write_json_atomic, write_text_atomic
 
 
 class Registration(NamedTuple):
@@ -168,6 +168,4 @@ def register(
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, text)

@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from greenpipe.artifacts import write_atomic
 from greenpipe.backends.kfp_component import (
     CODE_PARAM,
     DATA_PARAM,
@@ -28,7 +29,6 @@ from greenpipe.backends.kfp_component import (
     kfp_param_type,
     kfp_value,
     step_component,
-    write_atomic,
 )
 from greenpipe.backends.kfp_placement import SPOT_PLACEMENTS, SpotPlacement, apply_resources, spot_placement
 from greenpipe.backends.kfp_staging import ship_code, stage_input

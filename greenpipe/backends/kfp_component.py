@@ -11,13 +11,9 @@ from __future__ import annotations
 import keyword
 import linecache
 import math
-import os
 import re
-import tempfile
 import types
 import typing
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from greenpipe.errors import CompileError
@@ -198,19 +194,6 @@ def component_yaml(step: Step, out_path: str, image: str | None = None) -> None:
     """Write the step's KFP component YAML (loadable with kfp.components.load_component_from_file)."""
     from kfp import compiler
 
+    from greenpipe.artifacts import write_atomic
+
     write_atomic(out_path, lambda tmp: compiler.Compiler().compile(step_component(step, image), tmp))
-
-
-def write_atomic(out_path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
-    """Let `write` fill a temporary file next to `out_path`, then rename it into place."""
-    target = Path(out_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix or '.yaml'}")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -178,13 +178,9 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise GreenpipeError(f"--param {pair!r} is not NAME=VALUE: write e.g. --param learning_rate=0.05")
-        out[name.strip()] = value
-    return out
+    from greenpipe.params import name_value_pairs
+
+    return name_value_pairs(pairs, "--param", "learning_rate=0.05")
 
 
 def _runner(args: argparse.Namespace, **extra: Any) -> Any:

@@ -44,6 +44,7 @@ from greenpipe.container import (
     detect_mode,
 )
 from greenpipe.errors import GreenpipeError, ParamError
+from greenpipe.params import name_value_pairs
 from greenpipe.step import Step, artifact_class
 
 
@@ -59,16 +60,6 @@ def resolve_step(component: str) -> Step:
         f"component {component!r} is not a @step: pass module:function (e.g. "
         "greenpipe.pipelines.rainfall:fit_classifier) or a component name (e.g. drift_gate)"
     )
-
-
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise GreenpipeError(f"{flag} {item!r} is not name=value: e.g. {flag} threshold=0.1")
-        out[name] = value
-    return out
 
 
 def _input_path(name: str, given: str | None, layout: Layout, member: str | None, scratch: Path) -> Path:
@@ -154,7 +145,7 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
     tuned = {k: texts.pop(k) for k in sorted(texts) if k not in known} if TUNED_PARAM in known else {}
     if tuned:
         texts[TUNED_PARAM] = json.dumps(tuned, sort_keys=True)
-    texts.update(_pairs(args.param, "--param"))
+    texts.update(name_value_pairs(args.param, "--param"))
     for name in texts:
         if name not in known:
             raise ParamError(f"step {spec.name} has no param {name!r}; its params are: {', '.join(sorted(known))}")
@@ -165,10 +156,10 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
         elif pspec.required:
             raise ParamError(f"step {spec.name} needs param {pspec.name}: pass --param {pspec.name}=...")
 
-    given_inputs = _pairs(args.input, "--input")
+    given_inputs = name_value_pairs(args.input, "--input")
     env_members = [m for m in os.environ.get("GREENPIPE_ARCHIVE_MEMBERS", "").split(",") if m]
-    members = _pairs(env_members + args.archive_member, "--archive-member")
-    expected = {k: v for k, v in _pairs(args.expect_digest, "--expect-digest").items() if v}
+    members = name_value_pairs(env_members + args.archive_member, "--archive-member")
+    expected = {k: v for k, v in name_value_pairs(args.expect_digest, "--expect-digest").items() if v}
     unknown = (set(given_inputs) | set(members)) - {i.name for i in spec.inputs}
     if unknown:
         raise GreenpipeError(
@@ -193,7 +184,7 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
         input_digests[ispec.name] = digest
         inputs[ispec.name] = artifact_class(ispec.kind)(path, digest)
 
-    given_outputs = _pairs(args.output, "--output")
+    given_outputs = name_value_pairs(args.output, "--output")
     outputs: dict[str, Any] = {}
     for ospec in spec.outputs:
         out_path = Path(given_outputs[ospec.name]) if ospec.name in given_outputs else layout.output(ospec.name)

@@ -134,3 +134,14 @@ def _mismatch(name: str, tp: Any, value: Any) -> ParamError:
 def canonical_json(value: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, floats in their exact shortest repr (1.0 stays 1.0)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+
+
+def name_value_pairs(items: list[str], flag: str, example: str = "threshold=0.1") -> dict[str, str]:
+    """`NAME=VALUE` texts from the command line (`--param`, `--input`, ...) as a dict; names are stripped."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ParamError(f"{flag} {item!r} is not NAME=VALUE: write e.g. {flag} {example}")
+        out[name.strip()] = value
+    return out

@@ -35,12 +35,7 @@ class RunResult:
     intensity_source: str
 
     def totals(self) -> dict[str, float]:
-        keys = ("wall_s", "cpu_s", "energy_wh", "co2e_g", "avoided_wh", "avoided_co2e_g")
-        out = {k: round(sum(getattr(s, k) for s in self.steps), 9) for k in keys}
-        out["peak_mb"] = max((s.peak_mb for s in self.steps), default=0.0)
-        for status in ("ran", "cached", "skipped", "failed"):
-            out[status] = sum(1 for s in self.steps if s.status == status)
-        return out
+        return run_totals([asdict(s) for s in self.steps])
 
     def step(self, name: str) -> StepResult:
         return next(s for s in self.steps if s.name == name)
@@ -65,3 +60,13 @@ class PlanItem:
     reason: str
     untracked: tuple[str, ...] = ()  # values the step's code reaches that its fingerprint cannot see
     varies: str = ""  # why its outputs differ between runs on the same inputs, if they do
+
+
+def run_totals(steps: list[dict[str, Any]]) -> dict[str, float]:
+    """A run's totals from its steps (as `run --json` and `show --json` print them): sums, peak, counts."""
+    keys = ("wall_s", "cpu_s", "energy_wh", "co2e_g", "avoided_wh", "avoided_co2e_g")
+    out: dict[str, float] = {k: round(sum(s[k] or 0 for s in steps), 9) for k in keys}
+    out["peak_mb"] = max((s["peak_mb"] or 0 for s in steps), default=0.0)
+    for status in ("ran", "cached", "skipped", "failed"):
+        out[status] = sum(1 for s in steps if s["status"] == status)
+    return out

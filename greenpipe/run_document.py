@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from greenpipe.errors import RunNotFound
+from greenpipe.results import run_totals
 
 
 def run_document(store: Any, run_id: str) -> dict[str, Any]:
@@ -63,10 +64,7 @@ def run_document(store: Any, run_id: str) -> dict[str, Any]:
                     ],
                 }
             )
-    keys = ("wall_s", "cpu_s", "energy_wh", "co2e_g", "avoided_wh", "avoided_co2e_g")
-    totals: dict[str, Any] = {k: sum(s[k] or 0 for s in steps) for k in keys}
-    for status in ("ran", "cached", "skipped", "failed"):
-        totals[status] = sum(1 for s in steps if s["status"] == status)
+    totals = run_totals(steps)
     return {
         "run_id": run_id,
         "pipeline": run["pipeline"],

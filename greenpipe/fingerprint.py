@@ -62,6 +62,7 @@ _MUTATORS = frozenset(
         "popleft",
         "__setitem__",
         "__delitem__",
+        "__setattr__",
     }
 )
 
@@ -268,6 +269,8 @@ def _reads(code: types.CodeType) -> _Reads:
         op = ins.opname
         if op in ("STORE_SUBSCR", "DELETE_SUBSCR") and last_global:
             stored_into.add(last_global)
+        if op in ("STORE_ATTR", "DELETE_ATTR") and chain is not None:  # `STATE.field = value`: a change in place
+            chain.append("__setattr__")
         if op in ("LOAD_ATTR", "LOAD_METHOD"):
             attrs.add(ins.argval)
             dynamic = dynamic or ins.argval in _DYNAMIC_ATTRS

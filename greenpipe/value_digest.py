@@ -39,6 +39,7 @@ _INERT = (
     type(threading.Lock()),
     type(threading.RLock()),
     threading.Event,
+    threading.local,
     threading.Condition,
     threading.Semaphore,
     typing.TypeVar,

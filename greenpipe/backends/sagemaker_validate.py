@@ -1,7 +1,8 @@
 """Check a SageMaker pipeline definition offline, against botocore's bundled service model.
 
 botocore's ParamValidator checks types, required members and minimum lengths; it leaves out enums, patterns,
-maximum lengths and ranges (it accepts Strategy "bayesian"). `check_shape` adds those from the same model.
+maximum lengths and ranges (it accepts Strategy "bayesian"). `greenpipe.aws_requests.shape_problems` adds those
+from the same model.
 Pipeline references ({"Get": ...}, {"Std:Join": ...}, {"Std:JsonGet": ...}) stand where the API expects a
 value: each is replaced by a placeholder of the right shape first (a Join is rendered with its literal parts,
 so a built S3 URI is still checked against the S3Uri pattern).
@@ -9,11 +10,11 @@ so a built S3 URI is still checked against the S3Uri pattern).
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from typing import Any
 
+from greenpipe.aws_requests import input_shape, request_problems, string_problems
 from greenpipe.errors import CompileError
 
 OPERATIONS = {
@@ -34,28 +35,14 @@ STEP_NAME = re.compile(r"[A-Za-z0-9\-_]{1,64}")
 CONDITION_TYPES = {"Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo", "In", "Not", "Or"}
 
 
-@functools.lru_cache(maxsize=1)
-def service_model() -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("sagemaker")
-
-
 def is_expression(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _EXPRESSIONS
 
 
 def validate_request(operation: str, params: dict, *, where: str, defaults: dict[str, Any] | None = None) -> None:
     """Raise CompileError listing every way `params` breaks the input shape of `operation`."""
-    from botocore.validate import ParamValidator
-
-    shape = service_model().operation_model(operation).input_shape
-    concrete = substitute(params, shape, defaults or {})
-    problems: list[str] = []
-    report = ParamValidator().validate(concrete, shape)
-    if report.has_errors():
-        problems += [line.strip() for line in report.generate_report().splitlines()[1:] if line.strip()]
-    problems += check_shape(concrete, shape, operation)
+    concrete = substitute(params, input_shape(operation), defaults or {})
+    problems = request_problems(operation, concrete)
     if problems:
         raise CompileError(f"{where}: the {operation} request is invalid:\n  " + "\n  ".join(problems))
 
@@ -108,62 +95,9 @@ def _placeholder(expr: dict, shape: Any, defaults: dict[str, Any]) -> Any:
     if "Std:Join" in expr or ("Get" in expr and render(expr, defaults) != "x0"):
         return render(expr, defaults)
     for candidate in _STRING_CANDIDATES:
-        if not _string_problems(candidate, shape):
+        if not string_problems(candidate, shape):
             return candidate
     return "x0"
-
-
-@functools.lru_cache(maxsize=512)
-def _pattern(text: str) -> re.Pattern | None:
-    try:
-        return re.compile(text)
-    except re.error:  # a Java-only construct (\p{...}): botocore's model is the reference, not Python's re
-        return None
-
-
-def _string_problems(value: str, shape: Any) -> list[str]:
-    out = []
-    meta = shape.metadata
-    if shape.enum and value not in shape.enum:
-        out.append(f"{value!r} is not one of {shape.enum}")
-    if "max" in meta and len(value) > meta["max"]:
-        out.append(f"{value[:40]!r}... is {len(value)} characters, more than {meta['max']}")
-    if "min" in meta and len(value) < meta["min"]:
-        out.append(f"{value!r} is shorter than {meta['min']}")
-    pattern = _pattern(meta["pattern"]) if "pattern" in meta else None
-    if pattern is not None and not pattern.fullmatch(value):
-        out.append(f"{value!r} does not match the pattern {meta['pattern']}")
-    return out
-
-
-def check_shape(value: Any, shape: Any, path: str) -> list[str]:
-    """Enum, pattern, maximum-length and range problems botocore's validator does not report."""
-    kind = shape.type_name
-    meta = shape.metadata
-    problems: list[str] = []
-    if kind == "string" and isinstance(value, str):
-        problems += [f"{path}: {p}" for p in _string_problems(value, shape)]
-    elif kind in ("integer", "long", "float", "double") and isinstance(value, (int, float)):
-        if "max" in meta and value > meta["max"]:
-            problems.append(f"{path}: {value} is more than {meta['max']}")
-        if "min" in meta and value < meta["min"]:  # botocore's validator leaves numeric minimums to the service
-            problems.append(f"{path}: {value} is less than {meta['min']}")
-    elif kind == "structure" and isinstance(value, dict):
-        for key, item in value.items():
-            if key in shape.members:
-                problems += check_shape(item, shape.members[key], f"{path}.{key}")
-    elif kind == "list" and isinstance(value, list):
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(f"{path}: {len(value)} items, more than {meta['max']}")
-        for i, item in enumerate(value):
-            problems += check_shape(item, shape.member, f"{path}[{i}]")
-    elif kind == "map" and isinstance(value, dict):
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(f"{path}: {len(value)} entries, more than {meta['max']}")
-        for key, item in value.items():
-            problems += check_shape(key, shape.key, f"{path} key")
-            problems += check_shape(item, shape.value, f"{path}[{key!r}]")
-    return problems
 
 
 def validate_definition(definition: dict) -> None:

@@ -212,3 +212,12 @@ def test_a_value_the_code_changes_in_place_counts_by_its_initial_value(proj):
     assert code_fingerprint(module.step).digest == first.digest
     proj.write("main", log.replace("CALLS = []", "CALLS = [0]"))
     assert proj.fingerprint("main", "step").digest != first.digest
+
+
+def test_state_set_by_attribute_on_a_module_level_object_does_not_count(proj):
+    source = "import types\nSTATE = types.SimpleNamespace(n=0)\n\ndef step(x):\n    STATE.n = x\n    return x\n"
+    proj.write("main", source)
+    module = importlib.import_module(proj.prefix + "main")
+    first = code_fingerprint(module.step)
+    module.step(5)
+    assert code_fingerprint(module.step).digest == first.digest

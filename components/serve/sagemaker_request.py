@@ -90,12 +90,11 @@ def transform_step(request: dict[str, Any], name: str = "BatchTransform") -> dic
 
 def validate(operation: str, request: dict[str, Any]) -> None:
     """Raise if `request` breaks `operation`'s input shape in botocore's SageMaker model."""
-    from greenpipe.backends.sagemaker_validate import validate_request
+    from greenpipe.aws_requests import request_problems
 
-    try:
-        validate_request(operation, request, where=f"serve {operation}")
-    except Exception as exc:
-        raise ServeError(str(exc)) from exc
+    problems = request_problems(operation, request)
+    if problems:
+        raise ServeError(f"serve {operation}: the {operation} request is invalid:\n  " + "\n  ".join(problems))
 
 
 def requests_for(

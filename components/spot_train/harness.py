@@ -100,7 +100,7 @@ class TrainContext:
         self.seed = seed
         self.sample_s = sample_s
         self.max_overhead = float(max_overhead)
-        self._last_cost = 0.0
+        self._costs: list[float] = []  # the last few save times: a median, so one slow fsync does not stretch
         self.start_step = 0
         self.history = History()
         self.fired: Fire | None = None
@@ -164,7 +164,9 @@ class TrainContext:
         due = due or (self.checkpoint_every_s > 0 and now - self._last_save >= self.checkpoint_every_s)
         if due and not (force or interrupted) and self.max_overhead > 0:
             # Postpone while saving would cost more than max_overhead of the time since the last save.
-            due = now - self._last_save >= self._last_cost / self.max_overhead
+            recent = sorted(self._costs[-5:])
+            cost = recent[len(recent) // 2] if recent else 0.0  # median: one save slowed by load is noise
+            due = now - self._last_save >= cost / self.max_overhead
         written = False
         if due and self.checkpoints is not None:
             t0 = time.perf_counter()
@@ -174,8 +176,8 @@ class TrainContext:
             with self._lock:
                 payload = {"step": step, "state": state, "rows": list(self.history.rows), "best": best}
             self.checkpoints.save(step, payload)
-            self._last_cost = time.perf_counter() - t0
-            self.checkpoint_s += self._last_cost
+            self._costs.append(time.perf_counter() - t0)
+            self.checkpoint_s += self._costs[-1]
             self.checkpoints_written += 1
             self._last_save = time.monotonic()
             written = True

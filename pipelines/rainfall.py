@@ -92,11 +92,7 @@ def check_quality(data: Dataset, checked: Output[Dataset], report: Output[Report
         .get_batch(batch_parameters={"dataframe": frame})
     )
     outcome = batch.validate(suite)
-    failures = [
-        f"{r.expectation_config.type} on {r.expectation_config.kwargs.get('column', 'the table')}"
-        for r in outcome.results
-        if not r.success
-    ]
+    failures = [_expectation_name(r.expectation_config) for r in outcome.results if not r.success]
     items = "".join(f"<li>{f}</li>" for f in failures) or "<li>all expectations met</li>"
     Path(report.path).write_text(
         f"<!doctype html><html><body><h1>Ingest quality: {'passed' if not failures else 'FAILED'}</h1>"
@@ -106,6 +102,13 @@ def check_quality(data: Dataset, checked: Output[Dataset], report: Output[Report
         raise ValueError(f"the batch failed {len(failures)} data-quality expectations: {'; '.join(failures)}")
     shutil.copyfile(data.path, checked.path)
     return Quality(True, 0)
+
+
+def _expectation_name(config: Any) -> str:
+    """`expect_column_values_to_not_be_null on temp` for a failed expectation's configuration."""
+    if config is None:
+        return "an expectation"
+    return f"{config.type} on {config.kwargs.get('column', 'the table')}"
 
 
 @step(description="Split by time into train, validation and test, keeping only model columns")

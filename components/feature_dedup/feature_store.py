@@ -167,9 +167,10 @@ class FeatureStore:
                 fresh = con.execute(f"SELECT i.* FROM incoming i ANTI JOIN stored s ON {on}").df()
                 values = [c for c in unique.columns if c not in keys]
                 differs = " OR ".join(f"i.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in values) or "false"
-                conflicts = con.execute(
+                counted = con.execute(
                     f"SELECT count(*) FROM incoming i JOIN stored s ON {on} WHERE {differs}"
-                ).fetchone()[0]
+                ).fetchone()
+                conflicts = counted[0] if counted else 0  # count(*) always returns one row
             else:
                 fresh, conflicts = unique, 0
             skipped = len(frame) - len(fresh)

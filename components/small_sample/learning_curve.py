@@ -99,7 +99,8 @@ def fit_curve(fractions: list[float], values: list[float], best: float) -> Curve
     else:
         instability = abs(predicted - last_value)
     uncertainty = math.sqrt(fit_sd**2 + instability**2)
-    return CurveFit(IPL, predicted, uncertainty, tuple(float(p) for p in params), last_x, last_value)
+    a, b, c = (float(p) for p in params)
+    return CurveFit(IPL, predicted, uncertainty, (a, b, c), last_x, last_value)
 
 
 def recommended_fraction(

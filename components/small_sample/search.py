@@ -262,10 +262,11 @@ def run_search(
             _grow_contenders(trainer, candidates, results, tolerance)
         ran = [r for r in results if r.fit is not None]
         chosen = max(ran, key=lambda r: r.fit.predicted if r.fit else -math.inf)
+        best = chosen.fit.predicted if chosen.fit else -math.inf  # `ran` holds only fitted candidates
         reaches, basis = ("reaches", "measured") if full_data else ("is predicted to reach", "predicted")
         warning = (
             f"no candidate {reaches} {metric.name} >= {threshold}; returning the best, "
-            f"{chosen.name} ({basis} {chosen.fit.predicted:.4f}), which does not meet the threshold: "
+            f"{chosen.name} ({basis} {best:.4f}), which does not meet the threshold: "
             "lower the threshold or add stronger candidates"
         )
     assert chosen.fit is not None

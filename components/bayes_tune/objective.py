@@ -198,6 +198,8 @@ class TrialRunner:
         target = self._budget(level)
         if est is None:
             est = fam.make(params, self.seed, budget=target, grow=True)
+        elif fam.budget_param is None:  # only an estimator with a budget has rungs to grow through
+            raise ValueError(f"estimator {fam.name} has no budget parameter to grow")
         else:
             est.set_params(**{fam.budget_param: target})
         est.fit(self.holdout.X_train, self.holdout.y_train)

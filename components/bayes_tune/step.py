@@ -142,9 +142,7 @@ def bayes_tune(
         ("best_value", outcome.best_value),
         ("trials", len(own)),
         ("pruned", outcome.pruned),
-        ("trial_equivalents", outcome.cost),
-        ("trials_energy_wh", outcome.energy_kwh * 1000),
-        ("pruning_avoided_wh", outcome.avoided_kwh * 1000),
+        ("trial_equivalents", outcome.cost),  # energy spent and avoided is in the ledger, not in this artifact
         ("warm_started_trials", seeded),
     ):
         metrics.log_metric(key, value)

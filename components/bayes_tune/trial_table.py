@@ -14,13 +14,18 @@ TABLE = """CREATE TABLE IF NOT EXISTS bayes_tune_trials (
     origin TEXT, PRIMARY KEY (study, number))"""
 
 
+# what a trial measured: it goes to the store table (the ledger's side), never into the history artifact, so equal
+# inputs give equal bytes and the steps downstream can hit the cache
+MEASURED = ("cpu_s", "wall_s", "energy_kwh", "rung_kwh")
+
+
 def history_frame(records: list[TrialRecord]) -> Any:
-    """One row per trial: state, value, each param as `param_<name>`, rungs run, cost, measured energy."""
+    """One row per trial: state, value, each param as `param_<name>`, rungs run, cost in trial-equivalents."""
     import pandas as pd
 
     rows = []
     for r in records:
-        row = {k: v for k, v in asdict(r).items() if k not in ("params", "rung_kwh")}
+        row = {k: v for k, v in asdict(r).items() if k != "params" and k not in MEASURED}
         row["trial_equivalents"] = row.pop("cost")
         row.update({f"param_{k}": v for k, v in r.params.items()})
         rows.append(row)

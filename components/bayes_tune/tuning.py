@@ -154,7 +154,7 @@ def open_study(storage: Any, name: str, settings: TuneSettings, attrs: dict[str,
     study = optuna.create_study(
         storage=storage,
         study_name=name,
-        direction=settings.direction,
+        direction=optuna.study.StudyDirection[settings.direction.upper()],
         sampler=make_sampler(settings),
         pruner=optuna.pruners.NopPruner(),  # run_trials sets the pruner once it knows the rungs
         load_if_exists=True,
@@ -288,7 +288,8 @@ def run_trials(
                 _, cost, value = next(rung_iter)
             kwh = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024)
             rung_kwh.append(kwh)
-            for key, amount in (("cost", cost), ("cpu_s", meter.cpu_s), ("wall_s", meter.wall_s), ("energy_kwh", kwh)):
+            spent: dict[str, float] = {"cost": cost, "cpu_s": meter.cpu_s, "wall_s": meter.wall_s, "energy_kwh": kwh}
+            for key, amount in spent.items():
                 totals[key] += amount
             for key, amount in {**totals, "rung_kwh": rung_kwh}.items():
                 trial.set_user_attr(key, amount)

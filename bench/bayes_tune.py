@@ -42,11 +42,12 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bayes_tune_problems import PROBLEMS, Problem, load  # noqa: E402
+from results_file import figure, write_results  # noqa: E402
+
 from greenpipe.components.bayes_tune.objective import Holdout, TrialRunner  # noqa: E402
 from greenpipe.components.bayes_tune.search_space import SearchSpace  # noqa: E402
 from greenpipe.components.bayes_tune.step import ITERATION_MIN_FRACTION  # noqa: E402
 from greenpipe.components.bayes_tune.tuning import TuneSettings, open_study, run_trials  # noqa: E402
-from results_file import figure, write_results  # noqa: E402
 
 COMMAND = "nice -n 5 .venv/bin/python bench/bayes_tune.py"
 POOL = 200
@@ -273,6 +274,7 @@ def warm_imports() -> None:
     import optuna
     import scipy.stats.qmc  # noqa: F401  (bayes_tune's Sobol start)
     import syne_tune.optimizer.baselines  # noqa: F401
+
     from greenpipe.components.bayes_tune import pruning, space_filling  # noqa: F401
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial stopped at the target is logged as failed

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from greenpipe.components.bayes_tune.estimators import EstimatorFamily, family
 from greenpipe.components.bayes_tune.objective import Holdout
 

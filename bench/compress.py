@@ -67,9 +67,8 @@ def datasets():
 
 
 def run_case(train, test, target, family, budget, work: Path) -> dict:
-    from greenpipe.components.compress import compress
-
     from greenpipe import Dataset, Metrics, Model, Report
+    from greenpipe.components.compress import compress
 
     features = [c for c in train.columns if c != target]
     clf = estimator(family).fit(train[features].to_numpy(), train[target].to_numpy())

@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_file import figure, write_results  # noqa: E402
+
+from greenpipe import Dataset  # noqa: E402
 from greenpipe.components.feature_dedup import feature_dedup  # noqa: E402
 from greenpipe.components.feature_dedup.catalog import StoredSet  # noqa: E402
 from greenpipe.components.feature_dedup.feature_set import FeatureSet  # noqa: E402
 from greenpipe.components.feature_dedup.feature_store import FeatureStore  # noqa: E402
-from results_file import figure, write_results  # noqa: E402
-
-from greenpipe import Dataset  # noqa: E402
 from greenpipe.ledger import UsageMeter, formula_kwh  # noqa: E402
 
 HIT_REPEATS = 30

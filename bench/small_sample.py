@@ -46,14 +46,14 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_file import figure, write_results  # noqa: E402
+
+from greenpipe import Artifact, Dataset, Metrics, Report  # noqa: E402
 from greenpipe.components.small_sample import SmallSampleWarning, small_sample  # noqa: E402
 from greenpipe.components.small_sample.candidates import resolve_candidates  # noqa: E402
 from greenpipe.components.small_sample.sampling import split_holdout  # noqa: E402
 from greenpipe.components.small_sample.scoring import infer_task, resolve_metric  # noqa: E402
 from greenpipe.components.small_sample.step import load_training_frame  # noqa: E402
-from results_file import figure, write_results  # noqa: E402
-
-from greenpipe import Artifact, Dataset, Metrics, Report  # noqa: E402
 
 SEED = 0
 LARGE = 50_000

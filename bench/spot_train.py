@@ -235,8 +235,9 @@ def full_budget_runs(data: dict, job_list: list) -> dict[str, dict]:
 
 
 def main() -> None:
-    from greenpipe.components.spot_train.rules import make_rule
     from results_file import figure, write_results
+
+    from greenpipe.components.spot_train.rules import make_rule
 
     warnings.simplefilter("ignore")
     os.environ["PYTHONPATH"] = f"{BENCH_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"  # for worker processes

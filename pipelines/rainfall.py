@@ -183,7 +183,6 @@ def require_champion(store: Any, params: dict[str, Any]) -> None:
 )
 def champion(model: Output[Model], baseline: Output[Artifact], model_name: str = "rainfall") -> Champion:
     from greenpipe.components.register import aliases, get_version
-
     from greenpipe.context import current
     from greenpipe.digest import digest_path
 

@@ -2,6 +2,7 @@
 warm-started from the champion -> evaluate on the new period -> register, promoted only if better than the champion.
 A skipped retrain is recorded with what its last run measured."""
 
+from greenpipe import pipeline, when
 from greenpipe.components.drift_gate import drift_baseline, drift_gate
 from greenpipe.components.feature_dedup import feature_dedup, training_set
 from greenpipe.components.register import register
@@ -16,8 +17,6 @@ from greenpipe.pipelines.rainfall import (
     time_split,
 )
 from greenpipe.pipelines.rainfall_features import ENTITY_KEY, EVENT_TIME, FEATURE_SET, TRANSFORM
-
-from greenpipe import pipeline, when
 
 
 def _features(raw):  # the same feature set, shared with train through feature_dedup

@@ -7,6 +7,7 @@ compress needs the `compress` extra (skl2onnx, onnxruntime) only for its ONNX fo
 records those rows as "not installed: pip install 'greenpipe[compress]'" and still tries the scikit-learn forms
 (fewer trees), so `greenpipe run train` works either way."""
 
+from greenpipe import pipeline
 from greenpipe.components.bayes_tune import bayes_tune
 from greenpipe.components.compress import compress, register_compressed
 from greenpipe.components.drift_gate import drift_baseline
@@ -17,8 +18,6 @@ from greenpipe.components.small_sample import small_sample
 from greenpipe.components.spot_train import spot_train
 from greenpipe.pipelines.rainfall import check_quality, evaluate_classifier, ingest_rainfall, time_split
 from greenpipe.pipelines.rainfall_features import ENTITY_KEY, EVENT_TIME, FEATURE_SET, TRANSFORM
-
-from greenpipe import pipeline
 
 # The candidates spot_train can train epoch by epoch, simplest first.
 CANDIDATES = ["random_forest", "hist_gradient_boosting", "mlp"]

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenpipe.components.bayes_tune.estimators import EstimatorFamily
-
 from greenpipe.errors import GreenpipeError
 
 RUNG_FACTOR = 3

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from greenpipe.components.bayes_tune.search_space import SearchSpace
-
 from greenpipe.errors import GreenpipeError, KnownOnlyAtRunTime
 
 OPERATION = "CreateHyperParameterTuningJob"

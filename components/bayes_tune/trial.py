@@ -57,7 +57,6 @@ def bayes_tune_trial(
     from greenpipe.components.bayes_tune.step import DEFAULT_ESTIMATOR, _check_names, _fidelity, _load, _read_choice
     from greenpipe.components.bayes_tune.trial_table import history_frame
     from greenpipe.components.bayes_tune.tuning import TrialRecord
-
     from greenpipe.container import METRIC_LINE
     from greenpipe.ledger import UsageMeter, formula_kwh
 

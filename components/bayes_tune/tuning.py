@@ -20,7 +20,6 @@ from greenpipe.components.bayes_tune.pruning import PRUNERS, make_pruner
 from greenpipe.components.bayes_tune.search_space import SearchSpace
 from greenpipe.components.bayes_tune.space_filling import ORIGIN as SPACE_FILLING
 from greenpipe.components.bayes_tune.space_filling import sobol_points
-
 from greenpipe.errors import GreenpipeError
 from greenpipe.ledger import UsageMeter, formula_kwh
 

@@ -46,13 +46,13 @@ def compress(
     """
     import numpy as np
     import pandas as pd
+
     from greenpipe.components.compress import candidates as cand_lib
     from greenpipe.components.compress.errors import CompressError
     from greenpipe.components.compress.evaluation import agreement, metric_direction, metric_value
     from greenpipe.components.compress.measure import measure
     from greenpipe.components.compress.projection import per_million
     from greenpipe.components.compress.tradeoff import Row, choose, drop_points, markdown
-
     from greenpipe.context import current
     from greenpipe.digest import digest_path
 

@@ -44,7 +44,6 @@ def register_compressed(
     from greenpipe.components.compress.errors import CompressError
     from greenpipe.components.compress.registration import register_compressed as add
     from greenpipe.components.compress.tradeoff import Row, markdown
-
     from greenpipe.context import current
 
     if not model_name.strip():

@@ -32,11 +32,10 @@ def register_compressed(
     compressed_digest: str = "",
 ) -> int:
     """Add the version, record its score on the evaluation data, write and keep its card; return the version."""
+    from greenpipe.artifacts import write_json_atomic, write_text_atomic
     from greenpipe.components.register import card as card_lib
     from greenpipe.components.register import registry
     from greenpipe.components.register.footprint import data_digests, footprint_of, lineage_executions
-
-    from greenpipe.artifacts import write_json_atomic, write_text_atomic
     from greenpipe.context import current
     from greenpipe.digest import digest_path
 

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 
 from greenpipe.components.feature_dedup.feature_set import FeatureSet, FeatureSetError
-
 from greenpipe.store import Store
 
 SCHEMA = """

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from greenpipe.artifacts import write_atomic
 from greenpipe.components.feature_dedup.catalog import FeatureCatalog, StoredSet
 from greenpipe.components.feature_dedup.feature_set import FeatureSet, FeatureSetError
-
-from greenpipe.artifacts import write_atomic
 from greenpipe.digest import digest_hex
 from greenpipe.ledger import UsageMeter, formula_kwh
 from greenpipe.store import Store

@@ -106,6 +106,7 @@ def training_set(
         inclusive: a feature stamped exactly at the label's time counts as known (False excludes it).
     """
     import pandas as pd
+
     from greenpipe.components.feature_dedup.point_in_time import FEATURE_TIME, as_of_join
 
     joined = as_of_join(

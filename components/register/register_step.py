@@ -55,7 +55,6 @@ def register(
     from greenpipe.components.register.footprint import data_digests, footprint_of, lineage_executions
     from greenpipe.components.register.promotion import decide
     from greenpipe.components.register.scoring import model_spec
-
     from greenpipe.context import current
     from greenpipe.digest import digest_path
 

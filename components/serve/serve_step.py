@@ -52,6 +52,7 @@ def serve(
         region: grid intensity for CO2e (an AWS region); "" uses --region / GREENPIPE_REGION / us-east-1.
     """
     import pyarrow.parquet as pq
+
     from greenpipe.components.serve import decision as dec
     from greenpipe.components.serve.batch_transform import score_in_chunks
     from greenpipe.components.serve.errors import ServeError
@@ -60,7 +61,6 @@ def serve(
     from greenpipe.components.serve.report import render
     from greenpipe.components.serve.sagemaker_request import requests_for
     from greenpipe.components.serve.traffic import parse
-
     from greenpipe.context import current
     from greenpipe.ledger import DEFAULT_PUE, co2e_g, grid_intensity
 
@@ -153,6 +153,7 @@ def _latency(measurements, estimator, features, data_path, memory_mb):  # -> dec
                 row["p50_ms_b1"], row["p99_ms_b1"], row["p50_ms_b1000"], memory_mb, f"compress ({row['name']})"
             )
     import pandas as pd
+
     from greenpipe.components.compress.measure import measure
 
     frame = pd.read_parquet(data_path, columns=features)

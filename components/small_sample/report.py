@@ -7,6 +7,7 @@ import html
 import io
 
 import numpy as np
+
 from greenpipe.components.small_sample.search import SearchResult
 
 

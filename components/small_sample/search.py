@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from greenpipe.components.small_sample.bounds import curve_bounds
 from greenpipe.components.small_sample.candidates import Candidate
 from greenpipe.components.small_sample.learning_curve import FULL_DATA, CurveFit, fit_curve, recommended_fraction
 from greenpipe.components.small_sample.sampling import NestedSampler
 from greenpipe.components.small_sample.scoring import Metric
-
 from greenpipe.ledger import formula_kwh
 
 MIN_POINTS = 3  # a learning curve needs three points before it may decide anything

@@ -159,7 +159,6 @@ def small_sample(
     from greenpipe.components.small_sample.sampling import effective_schedule, split_holdout
     from greenpipe.components.small_sample.scoring import infer_task, resolve_metric
     from greenpipe.components.small_sample.search import run_search
-
     from greenpipe.context import current
 
     schedule_asked = list(fractions) if fractions else list(DEFAULT_FRACTIONS)

@@ -11,7 +11,6 @@ from typing import Any
 from greenpipe.components.spot_train.checkpoints import CheckpointStore
 from greenpipe.components.spot_train.harness import Outcome, TrainContext
 from greenpipe.components.spot_train.rules import parse_rules
-
 from greenpipe.errors import GreenpipeError
 
 

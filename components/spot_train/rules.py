@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from greenpipe.components.spot_train.evidence import finite_tail, trend
-
 from greenpipe.errors import GreenpipeError
 
 

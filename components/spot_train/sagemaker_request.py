@@ -14,7 +14,6 @@ import json
 from typing import Any
 
 from greenpipe.components.spot_train.rules import RULES, parse_rules
-
 from greenpipe.errors import GreenpipeError
 
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"

@@ -19,7 +19,6 @@ from typing import Any
 
 from greenpipe.components.spot_train.harness import EXIT_INTERRUPTED
 from greenpipe.components.spot_train.job import thread_environment
-
 from greenpipe.errors import GreenpipeError
 
 RECLAIMED = {EXIT_INTERRUPTED, -signal.SIGTERM, -signal.SIGKILL}
@@ -81,9 +80,8 @@ def worker(job_path: str) -> int:
     install_sigterm_handler()  # first, so a reclaim during the imports below still ends in a checkpoint
     import pickle
 
-    from greenpipe.components.spot_train.job import execute_job
-
     from greenpipe.artifacts import write_json_atomic
+    from greenpipe.components.spot_train.job import execute_job
 
     job = json.loads(Path(job_path).read_text())
     outcome, model, task = execute_job(job)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from greenpipe.components.spot_train.estimators import TrainData, evaluate
-
 from greenpipe.errors import GreenpipeError
 
 

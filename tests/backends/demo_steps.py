@@ -12,9 +12,8 @@ import pickle
 from pathlib import Path
 from typing import NamedTuple
 
-from greenpipe.pipelines.rainfall import evaluate_classifier
-
 from greenpipe import Dataset, Metrics, Model, Output, Resources, pipeline, step, when
+from greenpipe.pipelines.rainfall import evaluate_classifier
 
 TARGET = "label"
 

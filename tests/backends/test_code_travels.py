@@ -213,10 +213,9 @@ def test_the_project_requirements_travel_and_a_missing_one_is_installed_or_named
 
 
 def test_user_code_named_by_a_coderef_param_travels_with_the_step_that_imports_it(tmp_path):
-    from greenpipe.components.spot_train import spot_train
-
     from greenpipe import Dataset, pipeline
     from greenpipe.backends.code_archive import archive_for_tasks
+    from greenpipe.components.spot_train import spot_train
 
     import_project(write_project(tmp_path / "project"))
 

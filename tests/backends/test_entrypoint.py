@@ -14,11 +14,11 @@ from pathlib import Path
 
 import demo_steps
 import pytest
-from greenpipe.pipelines.train import train
 
 import greenpipe
 from greenpipe.backends import image
 from greenpipe.backends.sagemaker import compile_definition
+from greenpipe.pipelines.train import train
 from greenpipe.runner import Runner
 from greenpipe.store import Store
 

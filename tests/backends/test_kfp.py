@@ -18,13 +18,13 @@ yaml = pytest.importorskip("yaml")
 
 import demo_steps  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
-from greenpipe.pipelines.train import train  # noqa: E402
 from kfp import compiler, components, dsl, local  # noqa: E402
 from kfp.pipeline_spec import pipeline_spec_pb2  # noqa: E402
 
 from greenpipe.backends.kfp import compile_pipeline, component_yaml, pipeline_component  # noqa: E402
 from greenpipe.digest import digest_path  # noqa: E402
 from greenpipe.errors import CompileError  # noqa: E402
+from greenpipe.pipelines.train import train  # noqa: E402
 from greenpipe.runner import Runner  # noqa: E402
 from greenpipe.store import Store  # noqa: E402
 

@@ -5,18 +5,18 @@ import os
 from typing import NamedTuple
 
 import pytest
-from greenpipe.components.bayes_tune import bayes_tune
-from greenpipe.components.bayes_tune.estimators import family
-from greenpipe.components.bayes_tune.trial import bayes_tune_trial
-from greenpipe.pipelines.retrain import retrain
-from greenpipe.pipelines.train import train
 
 from greenpipe import Artifact, Dataset, Metrics, Model, Output, Resources, pipeline, step, when
 from greenpipe.backends.sagemaker import compile_definition, deploy, expire_after, iam_policy, step_template
 from greenpipe.backends.sagemaker_jobs import SageMakerOptions
 from greenpipe.backends.sagemaker_validate import validate_definition
+from greenpipe.components.bayes_tune import bayes_tune
+from greenpipe.components.bayes_tune.estimators import family
+from greenpipe.components.bayes_tune.trial import bayes_tune_trial
 from greenpipe.errors import CompileError
 from greenpipe.pipeline import Graph, PipelineParam, ValueRef
+from greenpipe.pipelines.retrain import retrain
+from greenpipe.pipelines.train import train
 
 ROLE = "arn:aws:iam::123456789012:role/greenpipe-sm"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -383,11 +383,11 @@ def test_sdk_step_matches_our_request(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     pytest.importorskip("sagemaker.mlops.workflow.pipeline")
     import boto3
-    from greenpipe.pipelines.rainfall import evaluate_classifier
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow.pipeline import Pipeline as SdkPipeline
 
     from greenpipe.backends.sagemaker import to_sdk_step
+    from greenpipe.pipelines.rainfall import evaluate_classifier
 
     session = PipelineSession(boto_session=boto3.Session(region_name="us-east-1"), default_bucket="b")
     sdk_step = to_sdk_step(
@@ -421,7 +421,6 @@ def test_every_component_step_compiles_to_a_validated_job_step():
     import pkgutil
 
     import greenpipe.components as components
-
     from greenpipe.backends.sagemaker import job_step
     from greenpipe.backends.sagemaker_jobs import SageMakerOptions, input_source
     from greenpipe.pipeline import Graph, PipelineParam

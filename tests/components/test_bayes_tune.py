@@ -8,14 +8,14 @@ import os
 
 import pandas as pd
 import pytest
+
+from greenpipe import Artifact, Dataset, Metrics, pipeline
 from greenpipe.components.bayes_tune import STEPS, bayes_tune
 from greenpipe.components.bayes_tune.estimators import family
 from greenpipe.components.bayes_tune.objective import Holdout, TrialRunner, rung_levels
 from greenpipe.components.bayes_tune.sagemaker_request import RequestError, tuning_job_request, validate_request
 from greenpipe.components.bayes_tune.search_space import SearchSpace, SearchSpaceError
 from greenpipe.components.bayes_tune.tuning import TuneSettings, open_study, run_trials, storage_at
-
-from greenpipe import Artifact, Dataset, Metrics, pipeline
 from greenpipe.errors import GreenpipeError
 from greenpipe.runner import Runner
 from greenpipe.store import Store
@@ -333,10 +333,9 @@ def test_a_tuning_jobs_training_container_evaluates_one_configuration(tmp_path, 
     import sys
     from pathlib import Path
 
+    from greenpipe.backends.sagemaker import compile_definition
     from greenpipe.components.bayes_tune.step import _load
     from greenpipe.components.bayes_tune.trial import bayes_tune_trial
-
-    from greenpipe.backends.sagemaker import compile_definition
 
     @pipeline(name="tune_sm")
     def tune_sm(data: Dataset) -> None:
@@ -400,9 +399,8 @@ def test_a_tuning_jobs_training_container_evaluates_one_configuration(tmp_path, 
 
 
 def test_trial_refuses_hyperparameters_outside_its_search_space(tmp_path, breast_cancer):
-    from greenpipe.components.bayes_tune.trial import bayes_tune_trial
-
     from greenpipe import Model
+    from greenpipe.components.bayes_tune.trial import bayes_tune_trial
 
     outputs = {
         "best_params": Artifact(str(tmp_path / "best")),

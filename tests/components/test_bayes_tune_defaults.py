@@ -6,12 +6,12 @@ import math
 
 import optuna
 import pytest
+
 from greenpipe.components.bayes_tune import bayes_tune
 from greenpipe.components.bayes_tune.pruning import HopelessPruner, make_pruner
 from greenpipe.components.bayes_tune.search_space import SearchSpace
 from greenpipe.components.bayes_tune.space_filling import ORIGIN, sobol_points
 from greenpipe.components.bayes_tune.tuning import TuneSettings, open_study, run_trials
-
 from greenpipe.errors import GreenpipeError
 
 

@@ -11,11 +11,11 @@ import json
 
 import pandas as pd
 import pytest
+
+from greenpipe import Artifact, Dataset, Metrics
 from greenpipe.components.bayes_tune import bayes_tune
 from greenpipe.components.bayes_tune.estimators import family
 from greenpipe.components.bayes_tune.objective import Holdout, score
-
-from greenpipe import Artifact, Dataset, Metrics
 
 
 @pytest.fixture()

@@ -7,12 +7,12 @@ import pickle
 from pathlib import Path
 
 import pytest
+
+from greenpipe import Dataset, Metrics, Model, Output, pipeline, step
 from greenpipe.components.compress import OnnxModel, compress, register_compressed
 from greenpipe.components.compress import candidates as cand_lib
 from greenpipe.components.compress.errors import CompressError
 from greenpipe.components.register import aliases, card_folder, get_version, read_card, register
-
-from greenpipe import Dataset, Metrics, Model, Output, pipeline, step
 from greenpipe.runner import Runner
 from greenpipe.store import Store
 
@@ -201,8 +201,9 @@ def test_without_the_onnx_extra_the_step_still_runs_and_says_what_to_install(sto
 
 def test_onnx_model_pickles_without_its_session_and_predicts_after_unpickling():
     import numpy as np
-    from greenpipe.components.compress.onnx_model import to_onnx
     from sklearn.linear_model import LogisticRegression
+
+    from greenpipe.components.compress.onnx_model import to_onnx
 
     x = np.random.default_rng(0).normal(size=(200, 4))
     y = (x[:, 0] > 0).astype(int)

@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
+
+from greenpipe import Dataset, pipeline
 from greenpipe.components.feature_dedup import STEPS, feature_dedup, training_set
 from greenpipe.components.feature_dedup.catalog import FeatureCatalog
 from greenpipe.components.feature_dedup.feature_set import FeatureSet, FeatureSetError
@@ -25,8 +27,6 @@ from greenpipe.components.feature_dedup.sagemaker_feature_store import (
     put_record_requests,
     search_request,
 )
-
-from greenpipe import Dataset, pipeline
 from greenpipe.runner import Runner
 from greenpipe.store import Store
 

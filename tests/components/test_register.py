@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from greenpipe import Dataset, Metrics, Model, Output, pipeline, step
 from greenpipe.components.register import (
     aliases,
     card_folder,
@@ -23,8 +25,6 @@ from greenpipe.components.register import (
     register,
 )
 from greenpipe.components.register.errors import ModelTampered, RegistryError
-
-from greenpipe import Dataset, Metrics, Model, Output, pipeline, step
 from greenpipe.runner import Runner
 from greenpipe.store import Store
 
@@ -327,6 +327,7 @@ def aws(monkeypatch):
 
 def test_sagemaker_requests_validate_and_run_under_moto(store, aws):
     import boto3
+
     from greenpipe.components.register import sagemaker_registry as smr
 
     run(store)

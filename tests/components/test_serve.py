@@ -7,14 +7,14 @@ import pickle
 from pathlib import Path
 
 import pytest
+
+from greenpipe import Dataset, Model, Output, pipeline, step
 from greenpipe.components.serve import decision as dec
 from greenpipe.components.serve import serve
 from greenpipe.components.serve.errors import ServeError
 from greenpipe.components.serve.instances import INSTANCES, smallest_for
 from greenpipe.components.serve.sagemaker_request import endpoint_config, requests_for, transform_job, validate
 from greenpipe.components.serve.traffic import parse
-
-from greenpipe import Dataset, Model, Output, pipeline, step
 from greenpipe.runner import Runner
 from greenpipe.store import Store
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from greenpipe import Artifact, Dataset, Metrics, Report
 from greenpipe.components.small_sample import STEPS, SmallSampleWarning, small_sample
 from greenpipe.components.small_sample.learning_curve import IPL, LAST, fit_curve, recommended_fraction
 from greenpipe.components.small_sample.sampling import NestedSampler, effective_schedule, split_holdout
-
-from greenpipe import Artifact, Dataset, Metrics, Report
 from greenpipe.errors import GreenpipeError
 from greenpipe.runner import Runner
 from greenpipe.store import Store

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from greenpipe.components.small_sample import small_sample
-from greenpipe.components.small_sample.bounds import curve_bounds
 
 from greenpipe import Artifact, Dataset, Metrics, Report
+from greenpipe.components.small_sample import small_sample
+from greenpipe.components.small_sample.bounds import curve_bounds
 from greenpipe.errors import GreenpipeError
 
 

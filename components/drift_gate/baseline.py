@@ -65,6 +65,7 @@ def category_counts(series: Any, keep: list[str] | None = None) -> dict[str, flo
 def numeric_profile(values: Any) -> tuple[dict[str, Any], Any]:
     """Statistics, quantiles and histogram of one numeric column, from a single sort. Returns (profile, sorted)."""
     import numpy as np
+
     from greenpipe.components.drift_gate.stattests import lag1_autocorrelation
 
     raw = np.asarray(values, dtype="float64")

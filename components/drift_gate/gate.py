@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from greenpipe.components.drift_gate.baseline import OTHER, WORKERS, reference_values
 from greenpipe.components.drift_gate.batch import Batch, count_nulls, floats
 from greenpipe.components.drift_gate.batch import counts as value_counts
@@ -28,7 +29,6 @@ from greenpipe.components.drift_gate.stattests import (
     pick_test,
 )
 from greenpipe.components.drift_gate.suite_check import Outcome, check_column
-
 from greenpipe.errors import GreenpipeError
 
 CORRECTIONS = ("bonferroni", "bh", "none")

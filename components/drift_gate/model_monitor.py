@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from greenpipe.components.drift_gate.baseline import FORMAT, HISTOGRAM_BINS, QUANTILES
-
 from greenpipe.errors import GreenpipeError
 
 TYPES_IN = {"Integral": "int64", "Fractional": "float64", "String": "str", "Unknown": "object"}

@@ -38,6 +38,7 @@ def drift_baseline(
         range_margin: how far (a share of the span) values may leave the training range before failing quality.
     """
     import pandas as pd
+
     from greenpipe.components.drift_gate.baseline import profile_frame, write_baseline
     from greenpipe.components.drift_gate.quality import build_suite
 
@@ -109,6 +110,7 @@ def drift_gate(
     """
     import json
 
+    from greenpipe.artifacts import write_json_atomic
     from greenpipe.components.drift_gate.baseline import read_baseline
     from greenpipe.components.drift_gate.batch import Batch, count_nulls
     from greenpipe.components.drift_gate.cadence import schedule_status
@@ -123,8 +125,6 @@ def drift_gate(
     from greenpipe.components.drift_gate.quality import collect, precheck, validate
     from greenpipe.components.drift_gate.report import render
     from greenpipe.components.drift_gate.suite_check import check_table, split_suite
-
-    from greenpipe.artifacts import write_json_atomic
 
     document = read_baseline(baseline.path)
     if numeric_test == "auto":  # a baseline imported from Model Monitor brings its own test and threshold
@@ -194,10 +194,9 @@ def baseline_to_model_monitor(baseline: Artifact, monitor: Output[Artifact], com
     """The folder Model Monitor's baselining job would have written, for teams that keep both."""
     from pathlib import Path
 
+    from greenpipe.artifacts import write_json_atomic
     from greenpipe.components.drift_gate import model_monitor
     from greenpipe.components.drift_gate.baseline import read_baseline, reference_values
-
-    from greenpipe.artifacts import write_json_atomic
 
     document = read_baseline(baseline.path)
     statistics, constraints = model_monitor.model_monitor_files(

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from greenpipe import Artifact, Dataset, Model, Output, Report, pipeline, step, when
 from greenpipe.components.drift_gate import (
     baseline_from_model_monitor,
     baseline_to_model_monitor,
@@ -16,8 +18,6 @@ from greenpipe.components.drift_gate import (
     drift_gate,
 )
 from greenpipe.components.drift_gate.stattests import SortedPair, pick_test
-
-from greenpipe import Artifact, Dataset, Model, Output, Report, pipeline, step, when
 from greenpipe.errors import GreenpipeError
 
 FEATURES = [

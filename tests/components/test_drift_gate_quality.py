@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from greenpipe import Artifact, Dataset, Report
 from greenpipe.components.drift_gate import drift_baseline, drift_gate
 from greenpipe.components.drift_gate.batch import Batch, count_nulls, counts, floats
 from greenpipe.components.drift_gate.quality import QualityResult, validate
 from greenpipe.components.drift_gate.suite_check import check_column, check_table, split_suite
-
-from greenpipe import Artifact, Dataset, Report
 
 
 def _train(rows: int = 4_000) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from greenpipe.components.drift_gate.gate import DriftSettings, apply_correction
 from greenpipe.components.drift_gate.stattests import SortedPair, ks_p_value, lag1_autocorrelation
 

@@ -403,3 +403,18 @@ def test_a_scheduled_gate_retrains_when_due_or_on_a_kpi_drop_not_on_drift(made):
     assert dropped.retrain and dropped.kpi_drop
     with pytest.raises(GreenpipeError, match="model_age is not set"):
         gate(calm, name="bad", cadence=3)
+
+
+def test_one_important_drifted_feature_carries_the_weighted_share(made):
+    train, gate = made
+    batch = train.sample(2_000, random_state=12).reset_index(drop=True)
+    batch["dew_point"] += 0.5 * train["dew_point"].std()
+    plain, decision, _ = gate(batch, name="plain")
+    assert decision["drift"]["drifted"] == ["dew_point"] and not plain.retrain  # 1 of 9 < 0.5
+    importance = {f: 1.0 for f in FEATURES} | {"dew_point": 10.0}
+    weighted, decision, html = gate(batch, name="weighted", importance=importance)
+    assert weighted.retrain and weighted.drift_share == pytest.approx(10 / 15)  # features left out weigh 0
+    assert decision["drift"]["features"][0]["feature"] == "dew_point"  # the table is sorted by importance
+    assert "importance-weighted share 0.67" in decision["summary"] and "importance-weighted share" in html
+    with pytest.raises(GreenpipeError, match="importance must map feature names to non-negative numbers"):
+        gate(batch, name="bad", importance={"dew_point": -1.0})

@@ -290,8 +290,9 @@ def run_trials(
             spent: dict[str, float] = {"cost": cost, "cpu_s": meter.cpu_s, "wall_s": meter.wall_s, "energy_kwh": kwh}
             for key, amount in spent.items():
                 totals[key] += amount
-            for key, amount in {**totals, "rung_kwh": rung_kwh}.items():
-                trial.set_user_attr(key, amount)
+            for key, total in totals.items():
+                trial.set_user_attr(key, total)
+            trial.set_user_attr("rung_kwh", rung_kwh)
             trial.set_user_attr("origin", trial.user_attrs.get("origin", "tuned"))
             trial.report(value, step=step_no)
             if index < len(steps) - 1 and trial.should_prune():

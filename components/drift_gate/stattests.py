@@ -151,7 +151,11 @@ def lag1_autocorrelation(values: Any) -> float:
 
 
 class DriftTest:
-    """A drift test: one method, `score(reference, current) -> Score`."""
+    """A drift test: one method, `score(reference, current=None) -> Score`.
+
+    A numeric test gets one SortedPair (reference and current, each sorted once) as `reference` and no
+    `current`; a categorical test gets the reference and current count tables.
+    """
 
     name: ClassVar[str]
     kind: ClassVar[str]  # "numeric" or "categorical"
@@ -161,7 +165,7 @@ class DriftTest:
     def __init__(self, threshold: float | None = None):
         self.threshold = self.default_threshold if threshold is None else float(threshold)
 
-    def score(self, reference: Any, current: Any) -> Score:  # pragma: no cover - the interface
+    def score(self, reference: Any, current: Any = None) -> Score:  # pragma: no cover - the interface
         raise NotImplementedError
 
 
@@ -240,7 +244,9 @@ class ChiSquare(DriftTest):
 
     name, kind, uses_p_value, default_threshold = "chisquare", "categorical", True, 0.05
 
-    def score(self, reference: dict[str, float], current: dict[str, float]) -> Score:
+    def score(self, reference: dict[str, float], current: dict[str, float] | None = None) -> Score:
+        if current is None:
+            raise TypeError(f"{self.name} compares two count tables: pass the current counts too")
         import numpy as np
         from scipy import stats
 
@@ -258,7 +264,9 @@ class JensenShannon(DriftTest):
 
     name, kind, uses_p_value, default_threshold = "jensenshannon", "categorical", False, 0.1
 
-    def score(self, reference: dict[str, float], current: dict[str, float]) -> Score:
+    def score(self, reference: dict[str, float], current: dict[str, float] | None = None) -> Score:
+        if current is None:
+            raise TypeError(f"{self.name} compares two count tables: pass the current counts too")
         statistic = jensenshannon_distance(reference, current)
         return Score(self.name, statistic, None, statistic >= self.threshold)
 

@@ -149,3 +149,15 @@ def statuses(doc: dict) -> dict[str, str]:
 
 def plan_of(doc: dict) -> dict[str, tuple[str, str]]:
     return {s["name"]: (s["action"], s["reason"]) for s in doc["steps"]}
+
+
+def object_of(cli: CLI, run: dict, step: str, output: str) -> Path:
+    """The stored object of a step's output in a `run --json` document."""
+    import sqlite3
+
+    db = sqlite3.connect(cli.home / "greenpipe.db")
+    exec_id = next(s["exec_id"] for s in run["steps"] if s["name"] == step)
+    digest = db.execute("SELECT digest FROM outputs WHERE exec_id=? AND name=?", (exec_id, output)).fetchone()[0]
+    db.close()
+    hexpart = digest.split(":")[-1]
+    return cli.home / "objects" / hexpart[:2] / hexpart

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 
-from conftest import plan_of, statuses
+from conftest import object_of, plan_of, statuses
 
 PIPE = "pipe.py:demo"
 
@@ -68,33 +68,25 @@ def test_new_data_at_the_same_path_is_not_a_stale_hit(cli, project):
     assert statuses(cli.json("run", "pipe.py:from_file", "--param", f"src={src}"))["scale"] == "ran"
 
 
-def _object_of(cli, run, step, output):
-    db = sqlite3.connect(cli.home / "greenpipe.db")
-    exec_id = next(s["exec_id"] for s in run["steps"] if s["name"] == step)
-    digest = db.execute("SELECT digest FROM outputs WHERE exec_id=? AND name=?", (exec_id, output)).fetchone()[0]
-    hexpart = digest.split(":")[-1]
-    return cli.home / "objects" / hexpart[:2] / hexpart
-
-
 def test_deleted_output_is_not_a_hit(cli):
     run = cli.json("run", PIPE)
-    _object_of(cli, run, "scale", "out").unlink()
+    object_of(cli, run, "scale", "out").unlink()
     assert plan_of(cli.json("plan", PIPE))["scale"] == ("run", "output 'out' missing from the store")
     again = cli.json("run", PIPE)
     assert statuses(again)["scale"] == "ran"
-    assert _object_of(cli, again, "scale", "out").exists()
+    assert object_of(cli, again, "scale", "out").exists()
 
 
 def test_corrupted_output_is_detected_and_recomputed(cli):
     run = cli.json("run", PIPE)
-    path = _object_of(cli, run, "scale", "out")
+    path = object_of(cli, run, "scale", "out")
     os.chmod(path, 0o644)
     path.write_text("[999]")
     action, reason = plan_of(cli.json("plan", PIPE))["scale"]
     assert action == "run" and "corrupt" in reason
     again = cli.json("run", PIPE)
     assert statuses(again)["scale"] == "ran"
-    assert json.loads(_object_of(cli, again, "scale", "out").read_text()) == [0, 2, 4, 6, 8]
+    assert json.loads(object_of(cli, again, "scale", "out").read_text()) == [0, 2, 4, 6, 8]
 
 
 def test_expired_entry_reruns(cli):

@@ -7,20 +7,12 @@ import os
 import sqlite3
 
 import pytest
-from conftest import plan_of, statuses
+from conftest import object_of, plan_of, statuses
 
 from greenpipe.errors import StoreError
 from greenpipe.store import Store
 
 PIPE = "pipe.py:demo"
-
-
-def _object_of(cli, run, step, output):
-    db = sqlite3.connect(cli.home / "greenpipe.db")
-    exec_id = next(s["exec_id"] for s in run["steps"] if s["name"] == step)
-    digest = db.execute("SELECT digest FROM outputs WHERE exec_id=? AND name=?", (exec_id, output)).fetchone()[0]
-    hexpart = digest.split(":")[-1]
-    return cli.home / "objects" / hexpart[:2] / hexpart
 
 
 def _rewrite_keeping_mtime(path, text):
@@ -42,7 +34,7 @@ def test_input_rewritten_with_its_old_mtime_is_not_a_stale_hit(cli, project):
 
 def test_stored_object_edited_with_its_old_mtime_is_caught(cli):
     run = cli.json("run", PIPE)
-    path = _object_of(cli, run, "scale", "out")
+    path = object_of(cli, run, "scale", "out")
     assert path.read_text() == "[0, 2, 4, 6, 8]"
     _rewrite_keeping_mtime(path, "[0, 2, 4, 6, 9]")
     action, reason = plan_of(cli.json("plan", PIPE))["scale"]
@@ -51,13 +43,13 @@ def test_stored_object_edited_with_its_old_mtime_is_caught(cli):
 
 def test_stored_objects_are_read_only(cli):
     run = cli.json("run", PIPE)
-    assert os.stat(_object_of(cli, run, "scale", "out")).st_mode & 0o222 == 0
+    assert os.stat(object_of(cli, run, "scale", "out")).st_mode & 0o222 == 0
 
 
 def test_verify_rehashes_everything_and_sets_damage_aside(cli):
     run = cli.json("run", PIPE)
     assert cli.json("verify") == {"checked": 3, "corrupt": [], "missing": [], "ok": True}
-    path = _object_of(cli, run, "scale", "out")
+    path = object_of(cli, run, "scale", "out")
     os.chmod(path, 0o644)
     path.write_text("[1]")
     report = cli("verify", check=False)
@@ -65,7 +57,7 @@ def test_verify_rehashes_everything_and_sets_damage_aside(cli):
     assert not path.exists() and any((cli.home / "tmp" / "corrupt").iterdir())  # kept aside, not deleted
     again = cli.json("run", PIPE)
     assert statuses(again)["scale"] == "ran"
-    assert json.loads(_object_of(cli, again, "scale", "out").read_text()) == [0, 2, 4, 6, 8]
+    assert json.loads(object_of(cli, again, "scale", "out").read_text()) == [0, 2, 4, 6, 8]
 
 
 def test_symlinked_output_is_stored_as_a_copy_and_its_target_untouched(cli, project, tmp_path):
@@ -80,7 +72,7 @@ def test_symlinked_output_is_stored_as_a_copy_and_its_target_untouched(cli, proj
         + "    linked(target=target)\n"
     )
     run = cli.json("run", "pipe.py:links", "--param", f"target={outside}")
-    stored = _object_of(cli, run, "linked", "out")
+    stored = object_of(cli, run, "linked", "out")
     assert not stored.is_symlink() and stored.read_text() == "[1, 2]"
     assert os.stat(outside).st_mode & 0o777 == 0o664  # never chmod-ed
     assert cli("gc", "--older-than", "0s").returncode == 0

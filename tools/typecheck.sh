@@ -4,6 +4,8 @@
 # they are in the checkout.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+mypy="${MYPY:-mypy}"
+case "$mypy" in */*) mypy="$(cd "$(dirname "$mypy")" && pwd)/$(basename "$mypy")" ;; esac  # absolute: we cd below
 tree="$(mktemp -d)"
 trap 'rm -rf "$tree"' EXIT
 cp -r "$root/greenpipe" "$tree/greenpipe"
@@ -12,4 +14,4 @@ cp -r "$root/pipelines" "$tree/greenpipe/pipelines"
 cp "$root/pyproject.toml" "$tree/"
 find "$tree" -name __pycache__ -prune -exec rm -rf {} +
 cd "$tree"
-"${MYPY:-mypy}" --cache-dir "$root/.mypy_cache/product" "$@" | sed -e 's#^greenpipe/components/#components/#' -e 's#^greenpipe/pipelines/#pipelines/#'
+"$mypy" --cache-dir "$root/.mypy_cache/product" "$@" | sed -e 's#^greenpipe/components/#components/#' -e 's#^greenpipe/pipelines/#pipelines/#'

@@ -76,6 +76,7 @@ def bayes_tune(
         TuneSettings,
         load_parent,
         open_study,
+        progress_callback,
         run_trials,
         storage_at,
         warm_start,
@@ -111,7 +112,7 @@ def bayes_tune(
     if parent:
         ctx.log(f"warm start from {parent.study_name} ({seeded_type}): {seeded} trials seeded")
 
-    outcome = run_trials(study, runner, settings, log=ctx.log)
+    outcome = run_trials(study, runner, settings, log=ctx.log, callbacks=[progress_callback(ctx, settings, metric)])
     outcome.warm_start_type = seeded_type
     if outcome.avoided_kwh > 0:
         ctx.credit_avoided(

@@ -265,6 +265,19 @@ def warm_start(study: Any, parent: Any, space: SearchSpace, kind: str, attrs: di
     return kind, len(seen)
 
 
+def progress_callback(ctx: Any, settings: TuneSettings, metric: str) -> Any:
+    """An Optuna callback that shows `trial k of n, best <metric> v` on the step's progress line."""
+
+    def report(study: Any, _trial: Any) -> None:
+        own = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("origin") not in COPIED]
+        values = [t.value for t in own if t.value is not None and t.state.name == "COMPLETE"]
+        done = sum(1 for t in own if t.state.is_finished())
+        pick = max if settings.direction == "maximize" else min
+        ctx.progress(done, settings.max_trials, f"best {metric} {pick(values):.4f}" if values else "")
+
+    return report
+
+
 def run_trials(
     study: Any, trials: Trials, settings: TuneSettings, log: Any = None, callbacks: list[Any] | None = None
 ) -> TuneOutcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import inspect
 import json
 import os
 import secrets
@@ -139,7 +140,7 @@ class Runner:
             self.pipeline.requires(self.store, self.values)
         for task in self.graph.tasks:
             if task.step.check is not None:
-                task.step.check(**self._task_params(task))
+                task.step.check(**_accepted(task.step.check, self._task_params(task)))
 
     def run(self) -> RunResult:
         self.preflight()
@@ -336,3 +337,11 @@ def _fingerprint_with_code_refs(task: Task, params: dict[str, Any]) -> Fingerpri
             if isinstance(ref, str) and ":" in ref:
                 fingerprint = fingerprint.merged(code_ref_fingerprint(ref))
     return fingerprint
+
+
+def _accepted(fn: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The params `fn` takes by name (all of them if it takes **kwargs): a check names only what it checks."""
+    signature = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values()):
+        return params
+    return {name: value for name, value in params.items() if name in signature}

@@ -226,8 +226,8 @@ def step(
     Args:
         description: one line for catalogs; defaults to the first line of the docstring.
         runtime: how remote backends run it: "processing", "training" (spot) or "tuning".
-        check: a function called with the step's params (by name) before a run starts, so a value out of range
-            fails at once, with nothing recorded, instead of when the step is reached; raise ParamError.
+        check: a function called with the step's params it names, before a run starts, so a value out of range
+            fails at once, with nothing recorded, instead of when the step is reached; raise a GreenpipeError.
         varies: for a step whose outputs cannot be the same bytes on the same inputs (they hold a measurement,
             or registry state), why; `plan` and `show` say it. Every other step must be byte-reproducible.
     """

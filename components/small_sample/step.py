@@ -68,18 +68,20 @@ def load_training_frame(path: str, target: str, features: list[str]) -> tuple[An
     return X, frame[target].reset_index(drop=True), [str(c) for c in chosen], [str(c) for c in ignored]
 
 
-def _check_params(
+def check_params(
     threshold: float,
-    fractions: list[float],
+    fractions: list[float] | None,
     holdout: float,
     tolerance: float,
     min_rows: int,
     threads: int,
     full_data_below: int,
 ) -> None:
+    """The params small_sample can check before a run starts (greenpipe calls it then, and the step again)."""
+    fractions = list(fractions) if fractions else list(DEFAULT_FRACTIONS)
     if not math.isfinite(threshold):
         raise GreenpipeError(f"threshold={threshold!r} must be a finite number")
-    if not fractions or any(not (0.0 < f <= 1.0) for f in fractions):
+    if any(not (0.0 < f <= 1.0) for f in fractions):
         raise GreenpipeError(f"fractions={fractions!r} must be a non-empty list of numbers in (0, 1]")
     if not 0.0 < holdout < 0.9:
         raise GreenpipeError(f"holdout={holdout!r} must be in (0, 0.9): the share of rows kept to score on")
@@ -114,6 +116,7 @@ def sampling_pays(pool_rows: int, schedule: list[float], full_data_below: int) -
 @step(
     description="Choose the simplest model that meets a metric threshold, learning on small samples first",
     resources=Resources(cpu=2, memory_gb=4),
+    check=check_params,
 )
 def small_sample(
     data: Dataset,
@@ -162,7 +165,7 @@ def small_sample(
     from greenpipe.context import current
 
     schedule_asked = list(fractions) if fractions else list(DEFAULT_FRACTIONS)
-    _check_params(threshold, schedule_asked, holdout, tolerance, min_rows, threads, full_data_below)
+    check_params(threshold, schedule_asked, holdout, tolerance, min_rows, threads, full_data_below)
     X, y, feature_names, ignored = load_training_frame(data.path, target, list(features or []))
     kind = infer_task(y, task, metric)
     scorer = resolve_metric(metric, kind)

@@ -65,3 +65,9 @@ def test_out_of_range_param_fails_before_recording_a_run(cli):
     assert _runs(cli.home) == 0
     plan = cli("plan", "train", "--param", "first_period=500", check=False)
     assert plan.returncode == 2 and "first_period=500" in plan.stderr
+
+
+def test_a_component_param_out_of_range_fails_before_recording_a_run(cli):
+    proc = cli("run", "train", "--param", "threshold=inf", check=False)
+    assert proc.returncode == 2 and "threshold=inf must be a finite number" in proc.stderr
+    assert "Traceback" not in proc.stderr and _runs(cli.home) == 0

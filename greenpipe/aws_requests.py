@@ -32,8 +32,8 @@ def request_problems(operation: str, request: dict[str, Any], service: str = "sa
     shape = input_shape(operation, service)
     problems: list[str] = []
     report = ParamValidator().validate(request, shape)
-    if report.has_errors():
-        problems += [line.strip() for line in report.generate_report().splitlines()[1:] if line.strip()]
+    if report.has_errors():  # one line per problem (the "Parameter validation failed" header is the exception's)
+        problems += [line.strip() for line in report.generate_report().splitlines() if line.strip()]
     return problems + shape_problems(request, shape, operation)
 
 

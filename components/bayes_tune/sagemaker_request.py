@@ -215,44 +215,8 @@ def tuning_job_name(prefix: str, body: dict[str, Any]) -> str:
 
 def validate_request(params: dict[str, Any], operation: str = OPERATION) -> None:
     """Raise RequestError listing every problem botocore finds, then every enum, pattern or length it skips."""
-    import botocore.session
-    from botocore.validate import ParamValidator
+    from greenpipe.aws_requests import request_problems
 
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    shape = model.operation_model(operation).input_shape
-    report = ParamValidator().validate(params, shape)
-    if report.has_errors():
-        raise RequestError(f"{operation} request does not fit botocore's model:\n{report.generate_report()}")
-    problems: list[str] = []
-    _walk(shape, params, operation, problems)
+    problems = request_problems(operation, params)
     if problems:
         raise RequestError(f"{operation} request has values SageMaker would refuse:\n" + "\n".join(problems))
-
-
-def _walk(shape: Any, value: Any, where: str, problems: list[str]) -> None:
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict):
-        for key, item in value.items():
-            if key in shape.members:
-                _walk(shape.members[key], item, f"{where}.{key}", problems)
-    elif kind == "list" and isinstance(value, list):
-        for index, item in enumerate(value):
-            _walk(shape.member, item, f"{where}[{index}]", problems)
-    elif kind == "map" and isinstance(value, dict):
-        for key, item in value.items():
-            _walk(shape.key, key, f"{where} key", problems)
-            _walk(shape.value, item, f"{where}[{key!r}]", problems)
-    elif kind == "string" and isinstance(value, str):
-        enum = getattr(shape, "enum", None)
-        if enum and value not in enum:
-            problems.append(f"  {where}={value!r} is not one of {', '.join(enum)} (exact spelling)")
-        pattern = shape.metadata.get("pattern")
-        if pattern and not re.fullmatch(pattern, value, flags=re.DOTALL):
-            problems.append(f"  {where}={value!r} does not match the pattern {pattern}")
-        longest = shape.metadata.get("max")
-        if longest is not None and len(value) > longest:
-            problems.append(f"  {where} is {len(value)} characters; at most {longest}")
-    elif kind == "integer" and isinstance(value, int):
-        top = shape.metadata.get("max")
-        if top is not None and value > top:
-            problems.append(f"  {where}={value} is above the maximum {top}")

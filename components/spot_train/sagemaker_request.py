@@ -152,37 +152,9 @@ def _debug_rule(rule: Any, image: str, prefix: str) -> dict[str, Any]:
 
 def validate_request(request: dict[str, Any], operation: str = "CreateTrainingJob") -> None:
     """Check a request against botocore's SageMaker service model, plus the patterns and enums it skips."""
-    import re
+    from greenpipe.aws_requests import request_problems
 
-    import botocore.session
-    from botocore.validate import ParamValidator
-
-    model = botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
-    report = ParamValidator().validate(request, model.input_shape)
-    if report.has_errors():
-        raise GreenpipeError(f"{operation} request is invalid:\n{report.generate_report()}")
-    problems: list[str] = []
-
-    def walk(value: Any, shape: Any, where: str) -> None:
-        if shape.type_name == "structure":
-            for key, member in shape.members.items():
-                if key in value:
-                    walk(value[key], member, f"{where}.{key}")
-        elif shape.type_name == "list":
-            for i, item in enumerate(value):
-                walk(item, shape.member, f"{where}[{i}]")
-        elif shape.type_name == "map":
-            for key, item in value.items():
-                walk(key, shape.key, f"{where} key")
-                walk(item, shape.value, f"{where}[{key}]")
-        elif shape.type_name == "string":
-            if shape.enum and value not in shape.enum:
-                problems.append(f"{where}={value!r} is not one of {shape.enum[:6]}...")
-            pattern = shape.metadata.get("pattern")
-            if pattern and not re.fullmatch(pattern, value):
-                problems.append(f"{where}={value!r} does not match {pattern}")
-
-    walk(request, model.input_shape, operation)
+    problems = request_problems(operation, request)
     if problems:
         raise GreenpipeError(f"{operation} request is invalid:\n" + "\n".join(problems))
 

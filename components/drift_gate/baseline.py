@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from greenpipe.artifacts import write_atomic, write_text_atomic
 from greenpipe.errors import GreenpipeError
 
 FORMAT = "greenpipe.drift_baseline/1"
@@ -147,10 +147,7 @@ def write_baseline(
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     if reference:
-        fd, tmp = tempfile.mkstemp(dir=target, suffix=".npz")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **reference)
-        os.replace(tmp, target / "reference.npz")
+        write_atomic(target / "reference.npz", lambda tmp: np.savez(tmp, **reference))
     else:
         document = {**document, "reference": None}
     if suite is not None:
@@ -188,7 +185,4 @@ def reference_values(folder: str | os.PathLike[str], document: dict[str, Any], c
 
 
 def _write_json(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
+
+from greenpipe.artifacts import write_atomic
 
 
 def score_in_chunks(estimator: Any, features: list[str], data_path: str, out_path: str, chunk_rows: int) -> int:
@@ -20,27 +21,30 @@ def score_in_chunks(estimator: Any, features: list[str], data_path: str, out_pat
 
         raise ServeError(f"data lacks the model's features {missing}: pass rows with the columns model.json names")
     named = hasattr(estimator, "feature_names_in_")
-    writer = None
     rows = 0
-    tmp = Path(out_path).with_name(f".{Path(out_path).name}.tmp")
-    try:
-        for batch in source.iter_batches(batch_size=chunk_rows):
-            frame = batch.to_pandas()
-            x = frame[features] if named else frame[features].to_numpy()
-            scored = frame.assign(prediction=estimator.predict(x))
-            if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
-                proba = estimator.predict_proba(x)
-                for i, label in enumerate(estimator.classes_):
-                    scored[f"probability_{label}"] = proba[:, i]
-            table = pa.Table.from_pandas(pd.DataFrame(scored), preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-            rows += len(frame)
-        if writer is None:  # an empty dataset: still a valid (empty) scored file
-            pd.DataFrame(columns=[*source.schema_arrow.names, "prediction"]).to_parquet(tmp, index=False)
-    finally:
-        if writer is not None:
-            writer.close()
-    tmp.replace(out_path)
+
+    def write(tmp: str) -> None:  # into the temporary file write_atomic renames into place
+        nonlocal rows
+        writer = None
+        try:
+            for batch in source.iter_batches(batch_size=chunk_rows):
+                frame = batch.to_pandas()
+                x = frame[features] if named else frame[features].to_numpy()
+                scored = frame.assign(prediction=estimator.predict(x))
+                if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
+                    proba = estimator.predict_proba(x)
+                    for i, label in enumerate(estimator.classes_):
+                        scored[f"probability_{label}"] = proba[:, i]
+                table = pa.Table.from_pandas(pd.DataFrame(scored), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows += len(frame)
+            if writer is None:  # an empty dataset: still a valid (empty) scored file
+                pd.DataFrame(columns=[*source.schema_arrow.names, "prediction"]).to_parquet(tmp, index=False)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    write_atomic(out_path, write)
     return rows

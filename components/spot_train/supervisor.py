@@ -80,17 +80,14 @@ def worker(job_path: str) -> int:
     install_sigterm_handler()  # first, so a reclaim during the imports below still ends in a checkpoint
     import pickle
 
-    from greenpipe.artifacts import write_json_atomic
+    from greenpipe.artifacts import write_bytes_atomic, write_json_atomic
     from greenpipe.components.spot_train.job import execute_job
 
     job = json.loads(Path(job_path).read_text())
     outcome, model, task = execute_job(job)
     if outcome.status == "interrupted":
         return EXIT_INTERRUPTED
-    tmp = job["model_path"] + ".tmp"
-    with open(tmp, "wb") as handle:
-        pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, job["model_path"])
+    write_bytes_atomic(job["model_path"], pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
     write_json_atomic(job["result_path"], {"outcome": outcome.summary(), "task": task})
     return 0
 

@@ -77,8 +77,9 @@ def _registered_renderer(step_ref: str, output: str) -> Renderer | None:
             return None  # a step from a project that is not importable here: show its output by kind
     found = _REGISTERED.get((step_ref, output))
     if isinstance(found, str):
-        module_name, _, name = found.partition(":")
-        found = getattr(importlib.import_module(module_name), name)
+        from greenpipe.refs import resolve_ref
+
+        found = resolve_ref(found, "report renderer")
         _REGISTERED[(step_ref, output)] = found
     return found
 

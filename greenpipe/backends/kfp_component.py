@@ -36,10 +36,12 @@ _SCALAR_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "li
 
 def json_encoded(tp: Any) -> bool:
     """A param typed as a union of several types (e.g. `list | dict | None`) passes through KFP as JSON text:
-    KFP parameters have exactly one type."""
+    KFP parameters have exactly one type. So does `int | None`: kfp.local (2.17) casts every integer parameter
+    with int(), which fails on a None value."""
     if typing.get_origin(tp) not in (typing.Union, types.UnionType):
         return False
-    return len([a for a in typing.get_args(tp) if a is not type(None)]) > 1
+    members = [a for a in typing.get_args(tp) if a is not type(None)]
+    return len(members) > 1 or members == [int]
 
 
 def kfp_param_type(owner: str, name: str, tp: Any) -> tuple[str, bool]:

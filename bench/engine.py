@@ -133,7 +133,8 @@ def main() -> None:
                 0.02,
                 "lower",
                 f"cold run of the train reference pipeline in the same run ({cold:.2f} s; rerun {warm * 1000:.1f} ms, "
-                "every step cached but the registry steps (register, register_compressed), which always ask the registry)",
+                "every step cached but the registry steps (register, register_compressed), which always ask the "
+                "registry)",
             ),
             figure(
                 "cached_step_overhead_ms",

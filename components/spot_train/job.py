@@ -51,15 +51,28 @@ def job_spec(
     }
 
 
+def check_params(
+    max_epochs: int = 50,
+    threads: int = 1,
+    checkpoint_every: int = 1,
+    checkpoint_every_s: float = 0.0,
+    rules: list | dict | None = None,
+) -> None:
+    """The params spot_train can check before a run starts (greenpipe calls it then; validate_job again)."""
+    parse_rules(rules)
+    if max_epochs < 1:
+        raise GreenpipeError(f"spot_train: max_epochs={max_epochs!r} must be >= 1")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise GreenpipeError(f"spot_train: threads={threads!r} must be an integer >= 1")
+    if checkpoint_every < 0 or checkpoint_every_s < 0:
+        raise GreenpipeError("spot_train: checkpoint_every and checkpoint_every_s must be >= 0 (0 turns them off)")
+
+
 def validate_job(job: dict[str, Any]) -> None:
     """Everything a user can get wrong, checked before any training starts."""
-    parse_rules(job["rules"])
-    if job["max_epochs"] < 1:
-        raise GreenpipeError(f"spot_train: max_epochs={job['max_epochs']!r} must be >= 1")
-    if isinstance(job.get("threads"), bool) or not isinstance(job.get("threads", 1), int) or job.get("threads", 1) < 1:
-        raise GreenpipeError(f"spot_train: threads={job.get('threads')!r} must be an integer >= 1")
-    if job["checkpoint_every"] < 0 or job["checkpoint_every_s"] < 0:
-        raise GreenpipeError("spot_train: checkpoint_every and checkpoint_every_s must be >= 0 (0 turns them off)")
+    check_params(
+        job["max_epochs"], job.get("threads", 1), job["checkpoint_every"], job["checkpoint_every_s"], job["rules"]
+    )
     if ":" not in job["estimator"]:
         from greenpipe.components.spot_train.estimators import make_trainer
 

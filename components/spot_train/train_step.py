@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from greenpipe import Artifact, CodeRef, Dataset, Metrics, Model, Output, Resources, step
 from greenpipe.artifacts import write_bytes_atomic, write_json_atomic
+from greenpipe.components.spot_train.job import check_params
 from greenpipe.context import current
 from greenpipe.errors import GreenpipeError
 
@@ -25,6 +26,7 @@ class TrainResult(NamedTuple):
     description="Train with atomic checkpoints and restarts on spot reclaim; stop-rules end bad jobs early",
     resources=Resources(cpu=2, memory_gb=4, spot=True),
     runtime="training",
+    check=check_params,
 )
 def spot_train(
     train: Dataset,

@@ -71,3 +71,8 @@ def test_a_component_param_out_of_range_fails_before_recording_a_run(cli):
     proc = cli("run", "train", "--param", "threshold=inf", check=False)
     assert proc.returncode == 2 and "threshold=inf must be a finite number" in proc.stderr
     assert "Traceback" not in proc.stderr and _runs(cli.home) == 0
+
+
+def test_spot_train_params_are_checked_before_the_run(cli):
+    proc = cli("plan", "train", "--param", "max_epochs=0", check=False)
+    assert proc.returncode == 2 and "max_epochs=0 must be >= 1" in proc.stderr and "Traceback" not in proc.stderr

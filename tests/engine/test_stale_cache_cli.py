@@ -65,3 +65,66 @@ def test_comment_and_docstring_edits_rerun_nothing(cli, project):
     helpers = project / "helpers.py"
     helpers.write_text("# the factor\n" + helpers.read_text())
     assert set(statuses(cli.json("run", PIPE)).values()) == {"cached"}
+
+
+def _project_with(project, helper_module: str, pipe_extra: str) -> None:
+    (project / "mathutil.py").write_text(helper_module)
+    pipe = project / "pipe.py"
+    pipe.write_text(pipe.read_text() + pipe_extra)
+
+
+ATTRIBUTE_READS = """
+
+import mathutil
+
+
+def _ratio(a, b):
+    return mathutil.safe_div(a, b)
+
+
+@step
+def rated(out: Output[Dataset]) -> None:
+    with open(out.path, "w") as handle:
+        json.dump([_ratio(6, 3), mathutil.clip(5)], handle)
+
+
+@pipeline
+def rates() -> None:
+    rated()
+"""
+MATHUTIL = "def clip(v):\n    return min(v, 1)\n\n\ndef safe_div(a, b):\n    return a / b if b else 0\n"
+
+
+def test_every_attribute_a_helper_reads_from_a_module_reruns_the_step(cli, project):
+    _project_with(project, MATHUTIL, ATTRIBUTE_READS)
+    cli("run", "pipe.py:rates")
+    for old, new, changed in (("min(v, 1)", "min(v, 2)", "clip"), ("else 0", "else -1", "safe_div")):
+        (project / "mathutil.py").write_text(MATHUTIL.replace(old, new))  # clip: the step's; safe_div: the helper's
+        action, reason = plan_of(cli.json("plan", "pipe.py:rates"))["rated"]
+        assert action == "run" and f"mathutil.{changed}" in reason
+
+
+DYNAMIC_READ = """
+
+import mathutil
+
+
+@step
+def by_name(out: Output[Dataset], name: str = "clip") -> None:
+    with open(out.path, "w") as handle:
+        json.dump(getattr(mathutil, name)(5), handle)
+
+
+@pipeline
+def dynamic() -> None:
+    by_name()
+"""
+
+
+def test_a_module_read_by_computed_name_counts_whole(cli, project):
+    _project_with(project, MATHUTIL, DYNAMIC_READ)
+    cli("run", "pipe.py:dynamic")
+    (project / "mathutil.py").write_text(MATHUTIL.replace("min(v, 1)", "min(v, 2)"))
+    action, reason = plan_of(cli.json("plan", "pipe.py:dynamic"))["by_name"]
+    assert action == "run" and "mathutil" in reason
+    assert statuses(cli.json("run", "pipe.py:dynamic"))["by_name"] == "ran"

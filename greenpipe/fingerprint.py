@@ -370,19 +370,25 @@ class _Walker:
     def finish(self) -> None:
         """Digest the module-level values read. One the reached code changes in place (a call log, a cache)
         counts by its assignment in the source: its initial value is configuration, its contents are state."""
-        for label, value in sorted(self._module_values.items(), key=lambda item: item[0]):
-            if label not in self._changed_in_place:
-                self._data(label, value, label)
-                continue
-            module_name, _, name = label.rpartition(".")
-            digest = _assignment_digest(sys.modules.get(module_name), name)
-            if digest is None:
-                self.untracked.append(
-                    f"untracked global `{label}` (type {type(value).__qualname__}, changed in place by the code "
-                    "and not assigned at module level): edits to it do not rerun this step"
-                )
-            else:
-                self.parts[f"const:{label}"] = digest
+        done: set[str] = set()
+        while pending := sorted(set(self._module_values) - done):  # code inside a value may read more values
+            for label in pending:
+                done.add(label)
+                self._finish_value(label, self._module_values[label])
+
+    def _finish_value(self, label: str, value: Any) -> None:
+        if label not in self._changed_in_place:
+            self._data(label, value, label)
+            return
+        module_name, _, name = label.rpartition(".")
+        digest = _assignment_digest(sys.modules.get(module_name), name)
+        if digest is None:
+            self.untracked.append(
+                f"untracked global `{label}` (type {type(value).__qualname__}, changed in place by the code "
+                "and not assigned at module level): edits to it do not rerun this step"
+            )
+        else:
+            self.parts[f"const:{label}"] = digest
 
     def _once(self, key: Any) -> bool:
         if key in self._seen:
@@ -397,7 +403,8 @@ class _Walker:
             obj = target
         if isinstance(obj, functools.partial):
             self.visit(obj.func)
-            self._data("partial", (obj.args, dict(obj.keywords)), f"partial of {obj.func!r}")
+            label = f"{getattr(obj.func, '__module__', '?')}.{getattr(obj.func, '__qualname__', '?')}.<partial>"
+            self._data(label, (obj.args, dict(obj.keywords)), label)
             return
         if isinstance(obj, types.ModuleType):
             self._whole_module(obj)

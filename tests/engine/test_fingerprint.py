@@ -221,3 +221,9 @@ def test_state_set_by_attribute_on_a_module_level_object_does_not_count(proj):
     first = code_fingerprint(module.step)
     module.step(5)
     assert code_fingerprint(module.step).digest == first.digest
+
+
+def test_a_value_read_by_code_inside_a_value_counts(proj):
+    helpers = "LIMIT = 1\n\ndef capped(x):\n    return min(x, LIMIT)\n\nTABLE = {'capped': capped}\n"
+    proj.write("main", MAIN_USES_HELPER.format(p=proj.prefix).replace("helpers.columns()", "helpers.TABLE"))
+    assert _changes(proj, "helpers", helpers, helpers.replace("LIMIT = 1", "LIMIT = 2"), "helpers")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,7 @@ class Execution:
             "peak_mb": self.usage.peak_mb,
             "energy_kwh": self.usage.energy_kwh,
             "energy_method": self.usage.method,
-            "credits": [
-                {"kind": c.kind, "energy_kwh": c.energy_kwh, "traced_to": c.traced_to, "note": c.note}
-                for c in self.credits
-            ],
+            "credits": [asdict(c) for c in self.credits],
             "outputs": dict(self.outputs),
         }
 

@@ -94,16 +94,16 @@ def test_every_instance_in_the_table_is_a_sagemaker_endpoint_and_transform_insta
 )
 def test_requests_for_each_choice_validate_against_botocore(traffic, objective):
     chosen, _, _ = choice(traffic, objective)
-    out = requests_for(
-        chosen,
-        prefix="rain",
-        image_uri="",
-        role_arn="",
-        model_s3="s3://b/m.tar.gz",
-        input_s3="s3://b/in/",
-        output_s3="s3://b/out/",
-        form="onnx",
-    )
+    where = {
+        "prefix": "rain",
+        "image_uri": "",
+        "role_arn": "",
+        "model_s3": "s3://b/m.tar.gz",
+        "input_s3": "s3://b/in/",
+        "output_s3": "s3://b/out/",
+        "form": "onnx",
+    }
+    out = requests_for(chosen, **where)
     assert "CreateModel" in out
     if chosen.mode == "batch_transform":
         assert (
@@ -113,16 +113,7 @@ def test_requests_for_each_choice_validate_against_botocore(traffic, objective):
         variant = out["CreateEndpointConfig"]["ProductionVariants"][0]
         assert ("ServerlessConfig" in variant) == (chosen.mode == "serverless")
         assert ("AsyncInferenceConfig" in out["CreateEndpointConfig"]) == (chosen.mode == "async")
-    again = requests_for(
-        chosen,
-        prefix="rain",
-        image_uri="",
-        role_arn="",
-        model_s3="s3://b/m.tar.gz",
-        input_s3="s3://b/in/",
-        output_s3="s3://b/out/",
-        form="onnx",
-    )
+    again = requests_for(chosen, **where)
     assert json.dumps(again, sort_keys=True) == json.dumps(out, sort_keys=True)  # deterministic names
 
 

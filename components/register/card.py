@@ -14,17 +14,10 @@ import json
 import re
 from typing import Any
 
+from greenpipe.components.contracts.metrics import METRICS
 from greenpipe.components.register.errors import RegistryError
 
 RISK_RATINGS = ("High", "Medium", "Low", "Unknown")
-FACETS = {
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Accuracy",
-    "roc_auc": "AUC",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "log_loss": "Loss",
-}
 CUSTOM_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _TEXT_LIMITS = {
     ("model_overview", "model_description"): 1024,
@@ -63,17 +56,18 @@ def build_content(
     overview: dict[str, Any] = {
         "model_name": name,
         "model_version": version,
-        "model_description": _cap(description or f"{spec.get('estimator', 'model')} registered by greenpipe", 1024),
+        "model_description": _cap(description or f"{spec.get('estimator') or 'model'} registered by greenpipe", 1024),
         "model_artifact": [record["model_digest"]],
-        "algorithm_type": _cap(str(spec.get("estimator", "unknown")), 1024),
+        "algorithm_type": _cap(str(spec.get("estimator") or "unknown"), 1024),
     }
     if owner:
         overview["model_owner"] = overview["model_creator"] = _cap(owner, 1024)
     if problem_type:
         overview["problem_type"] = problem_type
     objective: dict[str, Any] = {"function": "Maximize" if higher_is_better else "Minimize"}
-    if metric in FACETS:
-        objective["facet"] = FACETS[metric]
+    facet = METRICS[metric].card_facet if metric in METRICS else None
+    if facet:
+        objective["facet"] = facet
     params = spec.get("params") or {}
     job: dict[str, Any] = {
         "training_datasets": sorted(set(data.values()))[:15],

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from greenpipe.components.contracts.model_folder import read_description
 from greenpipe.components.register import registry
 from greenpipe.components.register.errors import RegistryError
-from greenpipe.components.register.scoring import model_spec, score
+from greenpipe.components.register.scoring import score
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _rescore(
         )
     estimator = registry.load_verified(path, champion.model_digest, f"{name} v{champion.version}")
     try:
-        value = score(estimator, model_spec(path), eval_path, metric)
+        value = score(estimator, read_description(path), eval_path, metric)
     except RegistryError as exc:
         return None, f"it could not be re-evaluated ({exc}); not promoted"
     registry.record_evaluation(

@@ -8,74 +8,69 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from greenpipe.components.contracts.estimators import estimator
 from greenpipe.errors import GreenpipeError
 
 MODULE = "greenpipe.components.small_sample.candidates"
-DEFAULT_ORDER = ("linear", "random_forest", "hist_gradient_boosting", "mlp")
+DEFAULT_ORDER = ("linear", "random_forest", "hist_gradient_boosting", "mlp")  # families of the estimator table
 
 
 def linear_classifier(seed: int = 0) -> Any:
     """Logistic regression on median-imputed, standardised features."""
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=1000))
+    logistic = estimator("linear", "classification").make(max_iter=1000)
+    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), logistic)
 
 
 def linear_regressor(seed: int = 0) -> Any:
     """Ridge regression (alpha=1) on median-imputed, standardised features."""
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), Ridge(alpha=1.0))
+    ridge = estimator("linear", "regression").make(alpha=1.0)
+    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), ridge)
 
 
 def random_forest_classifier(seed: int = 0) -> Any:
-    from sklearn.ensemble import RandomForestClassifier
-
-    return RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
+    return estimator("random_forest", "classification").make(n_estimators=100, random_state=seed, n_jobs=1)
 
 
 def random_forest_regressor(seed: int = 0) -> Any:
-    from sklearn.ensemble import RandomForestRegressor
-
-    return RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1)
+    return estimator("random_forest", "regression").make(n_estimators=100, random_state=seed, n_jobs=1)
 
 
 def hist_gradient_boosting_classifier(seed: int = 0) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(random_state=seed)
+    return estimator("hist_gradient_boosting", "classification").make(random_state=seed)
 
 
 def hist_gradient_boosting_regressor(seed: int = 0) -> Any:
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    return HistGradientBoostingRegressor(random_state=seed)
+    return estimator("hist_gradient_boosting", "regression").make(random_state=seed)
 
 
 def mlp_classifier(seed: int = 0) -> Any:
     """One hidden layer of 64 units, early stopping on a 10% validation split."""
     from sklearn.impute import SimpleImputer
-    from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    mlp = MLPClassifier(hidden_layer_sizes=(64,), max_iter=200, early_stopping=True, random_state=seed)
+    mlp = estimator("mlp", "classification").make(
+        hidden_layer_sizes=(64,), max_iter=200, early_stopping=True, random_state=seed
+    )
     return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), mlp)
 
 
 def mlp_regressor(seed: int = 0) -> Any:
     from sklearn.impute import SimpleImputer
-    from sklearn.neural_network import MLPRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    mlp = MLPRegressor(hidden_layer_sizes=(64,), max_iter=200, early_stopping=True, random_state=seed)
+    mlp = estimator("mlp", "regression").make(
+        hidden_layer_sizes=(64,), max_iter=200, early_stopping=True, random_state=seed
+    )
     return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), mlp)
 
 

@@ -11,19 +11,29 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from greenpipe.components.contracts.estimators import by_class_name
 from greenpipe.errors import GreenpipeError
 
+
+def _module_and_task(class_name: str) -> tuple[str, str]:
+    row = by_class_name(class_name)
+    if row is None:  # a programming error: every built-in trainer is a row of the estimator table
+        raise LookupError(f"{class_name} is not in greenpipe.components.contracts.estimators")
+    return row.module, row.task
+
+
 INCREMENTAL = {
-    "SGDClassifier": ("sklearn.linear_model", "classification"),
-    "SGDRegressor": ("sklearn.linear_model", "regression"),
-    "MLPClassifier": ("sklearn.neural_network", "classification"),
-    "MLPRegressor": ("sklearn.neural_network", "regression"),
+    name: _module_and_task(name) for name in ("SGDClassifier", "SGDRegressor", "MLPClassifier", "MLPRegressor")
 }
+# class name -> (module, task, the param grown each epoch, its default growth per epoch)
 WARM_START = {
-    "HistGradientBoostingClassifier": ("sklearn.ensemble", "classification", "max_iter", 10),
-    "HistGradientBoostingRegressor": ("sklearn.ensemble", "regression", "max_iter", 10),
-    "RandomForestClassifier": ("sklearn.ensemble", "classification", "n_estimators", 10),
-    "RandomForestRegressor": ("sklearn.ensemble", "regression", "n_estimators", 10),
+    name: (*_module_and_task(name), grow, 10)
+    for name, grow in (
+        ("HistGradientBoostingClassifier", "max_iter"),
+        ("HistGradientBoostingRegressor", "max_iter"),
+        ("RandomForestClassifier", "n_estimators"),
+        ("RandomForestRegressor", "n_estimators"),
+    )
 }
 TORCH = {"TorchMLPClassifier": "classification", "TorchMLPRegressor": "regression"}
 BUILT_IN = [*INCREMENTAL, *WARM_START, *TORCH]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import pickle
 import sys
-from pathlib import Path
 from typing import Any
 
 from greenpipe.components.spot_train.checkpoints import CheckpointStore
@@ -94,13 +92,13 @@ def _custom(ref: str) -> Any:
 
 def execute_job(job: dict[str, Any]) -> tuple[Outcome, Any, str]:
     """Run the job to completion, a stop, or an interruption. Returns (outcome, fitted model or None, task)."""
+    from greenpipe.components.contracts.model_folder import load_model
     from greenpipe.components.spot_train.estimators import fit_loop, load_data, make_trainer
 
     data = load_data(job["train_path"], job["val_path"], job["target"])
     warm = None
     if job["warm_start_path"]:
-        with open(Path(job["warm_start_path"]) / "model.pkl", "rb") as handle:
-            warm = pickle.load(handle)
+        warm = load_model(job["warm_start_path"])  # an input the runner verified against its digest
     store = CheckpointStore(job["checkpoint_dir"]) if job["checkpoint_dir"] else None
     ctx = TrainContext(
         job["max_epochs"],

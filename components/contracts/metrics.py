@@ -172,11 +172,13 @@ METRICS: dict[str, Metric] = {
 NEGATED_ALIASES = {"neg_rmse": "rmse", "neg_mae": "mae"}
 
 
-def metric(name: str, field: str = "metric", allowed: tuple[str, ...] | None = None) -> Metric:
+def metric(
+    name: str, field: str = "metric", allowed: tuple[str, ...] | None = None, computed_by: str = "this step"
+) -> Metric:
     """The registered metric `name`; a clear error naming `field` when it is not one (or not in `allowed`)."""
     names = allowed if allowed is not None else tuple(METRICS)
     if name not in names or name not in METRICS:
-        raise UnknownMetric(f"{field}={name!r} is not a metric this step computes: use one of {', '.join(names)}")
+        raise UnknownMetric(f"{field}={name!r} is not a metric {computed_by} computes: use one of {', '.join(names)}")
     return METRICS[name]
 
 

@@ -80,8 +80,8 @@ def run_case(train, test, target, family, budget, work: Path) -> dict:
     test.to_parquet(work / "test.parquet", index=False)
     values = compress.fn(
         model=Model(model_dir),
-        eval_data=Dataset(work / "test.parquet"),
-        train=Dataset(work / "train.parquet"),
+        validation=Dataset(work / "test.parquet"),
+        data=Dataset(work / "train.parquet"),
         compressed=Model(work / "out"),
         report=Report(work / "report"),
         metrics=Metrics(work / "metrics.json"),

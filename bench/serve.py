@@ -60,7 +60,7 @@ def main() -> None:
         rain.iloc[cut:].to_parquet(work / "test.parquet", index=False)
         packed = compress.fn(
             model=Model(work / "model"),
-            eval_data=Dataset(work / "test.parquet"),
+            validation=Dataset(work / "test.parquet"),
             compressed=Model(work / "compressed"),
             report=Report(work / "report"),
             metrics=Metrics(work / "metrics.json"),

@@ -31,11 +31,27 @@ def type_name(tp: Any) -> str:
     return str(tp).replace("typing.", "")
 
 
+def choices(tp: Any) -> tuple | None:
+    """The allowed values of a `Literal[...]` param (also inside `X | None`), else None."""
+    if typing.get_origin(tp) is typing.Literal:
+        return typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            found = choices(arg)
+            if found is not None:
+                return found
+    return None
+
+
 def is_param_type(tp: Any) -> bool:
-    """True for the types a parameter may have: bool, int, float, str, list, dict, their generics, X | None."""
+    """True for the types a parameter may have: bool, int, float, str, list, dict, their generics, X | None, and
+    `Literal[...]` of str or int values (a choice: catalogs, docs and compiled parameters list its values)."""
     origin = typing.get_origin(tp)
     if tp in SCALARS or tp in (list, dict):
         return True
+    if origin is typing.Literal:
+        values = typing.get_args(tp)
+        return len({type(v) for v in values}) == 1 and type(values[0]) in (str, int)
     if origin in (list, dict):
         return True
     if origin in (typing.Union, types.UnionType):
@@ -64,6 +80,14 @@ def coerce(name: str, tp: Any, value: Any, *, from_text: bool = False) -> Any:
             except ParamError as exc:
                 errors.append(str(exc))
         raise ParamError(f"param {name}={value!r} does not fit {type_name(tp)}")
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        value = coerce(name, type(allowed[0]), value, from_text=from_text)
+        if value not in allowed:
+            raise ParamError(
+                f"param {name}={value!r} is not one of its choices: pass one of {', '.join(map(repr, allowed))}"
+            )
+        return value
     base = origin or tp
     if from_text and isinstance(value, str):
         value = _parse_text(name, base, value)

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenpipe.artifacts import ARTIFACT_KINDS, Artifact, output_kind
+from greenpipe.docstring import arg_docs
 from greenpipe.durations import parse_duration
 from greenpipe.errors import SpecError
-from greenpipe.params import SCALARS, coerce, is_param_type, mentions_code_ref, type_name
+from greenpipe.params import SCALARS, choices, coerce, is_param_type, mentions_code_ref, type_name
 
 RUNTIMES = ("processing", "training", "tuning")
 REQUIRED = inspect.Parameter.empty
@@ -58,10 +59,16 @@ class ParamSpec:
     type: Any
     default: Any = REQUIRED
     code_ref: bool = False  # declared as CodeRef: the code it names joins the cache key
+    doc: str = ""  # from the step docstring's Args section
 
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    @property
+    def choices(self) -> tuple | None:
+        """The allowed values when the param is a `Literal[...]`."""
+        return choices(self.type)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "type": type_name(self.type), "required": self.required}
@@ -69,6 +76,10 @@ class ParamSpec:
             out["code_ref"] = True
         if not self.required:
             out["default"] = self.default
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        if self.doc:
+            out["description"] = self.doc
         return out
 
 
@@ -77,9 +88,13 @@ class ArtifactSpec:
     name: str
     kind: str
     optional: bool = False
+    doc: str = ""  # from the step docstring's Args section
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "optional": self.optional}
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "optional": self.optional}
+        if self.doc:
+            out["description"] = self.doc
+        return out
 
 
 @dataclass(frozen=True)
@@ -259,6 +274,8 @@ def build_spec(
     params: list[ParamSpec] = []
     inputs: list[ArtifactSpec] = []
     outputs: list[ArtifactSpec] = []
+    doc = inspect.getdoc(fn) or ""
+    described = arg_docs(doc)
     for pname, parameter in inspect.signature(fn).parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             raise SpecError(f"step {step_name}: *args/**kwargs ({pname}) cannot be passed; name each parameter")
@@ -271,21 +288,22 @@ def build_spec(
         artifact, optional = _artifact_of(hint)
         written = output_kind(extras[pname])
         if written is not None:
-            outputs.append(ArtifactSpec(pname, written.kind))
+            outputs.append(ArtifactSpec(pname, written.kind, doc=described.get(pname, "")))
         elif artifact is not None:
-            inputs.append(ArtifactSpec(pname, artifact.kind, optional or parameter.default is None))
+            optional = optional or parameter.default is None
+            inputs.append(ArtifactSpec(pname, artifact.kind, optional, doc=described.get(pname, "")))
         elif is_param_type(hint):
             default = parameter.default
             if default is not REQUIRED:
                 default = coerce(pname, hint, default)
-            params.append(ParamSpec(pname, hint, default, code_ref=mentions_code_ref(extras[pname])))
+            code_ref = mentions_code_ref(extras[pname])
+            params.append(ParamSpec(pname, hint, default, code_ref=code_ref, doc=described.get(pname, "")))
         else:
             raise SpecError(
                 f"step {step_name}: parameter {pname} has type {type_name(hint)}; use an artifact "
                 "class, Output[...] or bool/int/float/str/list/dict"
             )
     values = _values_of(step_name, hints.get("return"))
-    doc = inspect.getdoc(fn) or ""
     return StepSpec(
         name=step_name,
         description=description or (doc.splitlines()[0] if doc else step_name),

@@ -22,7 +22,7 @@ from greenpipe.pipelines.rainfall_features import ENTITY_KEY, EVENT_TIME, FEATUR
 def _features(raw):  # the same feature set, shared with train through feature_dedup
     checked = check_quality(data=raw)
     features = feature_dedup(
-        source=checked.checked, name=FEATURE_SET, transform=TRANSFORM, entity_key=ENTITY_KEY, event_time=EVENT_TIME
+        data=checked.checked, name=FEATURE_SET, transform=TRANSFORM, entity_key=ENTITY_KEY, event_time=EVENT_TIME
     )
     return training_set(
         labels=checked.checked,
@@ -73,7 +73,7 @@ def retrain(
         parts = time_split(data=_features(history.data).training, test_share=0.0)
         baseline = drift_baseline(data=parts.train, target="rain")
         trained = spot_train(
-            train=parts.train,
+            data=parts.train,
             validation=parts.validation,
             warm_start=current.model,
             estimator="auto",
@@ -85,7 +85,7 @@ def retrain(
         register(
             model=trained.model,
             metrics=scored.metrics,
-            eval_data=batch_frame.out,
+            validation=batch_frame.out,
             baseline=baseline.baseline,
             model_name=model_name,
             metric="accuracy",

@@ -37,7 +37,7 @@ def train(
     raw = ingest_rainfall(first_period=first_period, periods=periods)
     checked = check_quality(data=raw.data)
     features = feature_dedup(
-        source=checked.checked, name=FEATURE_SET, transform=TRANSFORM, entity_key=ENTITY_KEY, event_time=EVENT_TIME
+        data=checked.checked, name=FEATURE_SET, transform=TRANSFORM, entity_key=ENTITY_KEY, event_time=EVENT_TIME
     )
     joined = training_set(
         labels=checked.checked,
@@ -52,10 +52,10 @@ def train(
         data=parts.train, target="rain", threshold=threshold, metric="accuracy", candidates=CANDIDATES, seed=seed
     )
     tuned = bayes_tune(
-        train=parts.train, choice=picked.choice, target="rain", metric="accuracy", max_trials=max_trials, seed=seed
+        data=parts.train, choice=picked.choice, target="rain", metric="accuracy", max_trials=max_trials, seed=seed
     )
     trained = spot_train(
-        train=parts.train,
+        data=parts.train,
         validation=parts.validation,
         hyperparameters=tuned.best_params,
         estimator="auto",
@@ -67,7 +67,7 @@ def train(
     registered = register(
         model=trained.model,
         metrics=scored.metrics,
-        eval_data=parts.test,
+        validation=parts.test,
         baseline=baseline.baseline,
         model_name=model_name,
         metric="accuracy",
@@ -75,8 +75,8 @@ def train(
     )
     packed = compress(
         model=trained.model,
-        eval_data=parts.test,
-        train=parts.train,
+        validation=parts.test,
+        data=parts.train,
         metric="accuracy",
         max_metric_drop=max_metric_drop,
     )

@@ -1,7 +1,7 @@
 """Keep the step reference tables in docs/components/<name>.md in step with the code.
 
 Each page is written by hand; only the block between `<!-- steps:begin -->` and `<!-- steps:end -->` is
-generated, from each step's spec (`step.spec.to_dict()`) and the Args section of its docstring; and the block
+generated, from each step's spec (`step.spec.to_dict()`, which carries the Args of its docstring); and the block
 between `<!-- bench:begin -->` and `<!-- bench:end -->` from bench/results/<bench>.json, figures as measured.
 The README's table of figures (between `<!-- figures:begin -->` and `<!-- figures:end -->`) comes from every
 bench/results/*.json the same way.
@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -41,38 +39,12 @@ README = ROOT / "README.md"
 KINDS = {"dataset": "Dataset", "model": "Model", "metrics": "Metrics", "report": "Report", "artifact": "Artifact"}
 
 
-def arg_notes(fn: object) -> dict[str, str]:
-    """`name: text` entries of a Google-style Args section; `a / b: text` gives both names the text."""
-    doc = inspect.getdoc(fn) or ""
-    notes: dict[str, str] = {}
-    names: list[str] = []
-    in_args = False
-    for line in doc.splitlines():
-        if line.strip() == "Args:":
-            in_args = True
-            continue
-        if not in_args:
-            continue
-        entry = re.match(r"^    ([\w /+]+?):\s(.*)$", line)
-        if entry:
-            names = [n.strip() for n in re.split(r"[/+]", entry.group(1)) if n.strip()]
-            for name in names:
-                notes[name] = entry.group(2).strip()
-        elif line.startswith("        ") and names:
-            for name in names:
-                notes[name] += " " + line.strip()
-        elif line.strip():
-            break
-    return notes
-
-
 def cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
 def render_step(step: object) -> str:
     spec = step.spec.to_dict()  # type: ignore[attr-defined]
-    notes = arg_notes(step.fn)  # type: ignore[attr-defined]
     res = spec["resources"]
     cache = spec["cache"]
     expiry = f", expires after {cache['expire_after']}" if cache["expire_after"] else ""
@@ -93,16 +65,16 @@ def render_step(step: object) -> str:
         kind = KINDS[item["kind"]] + (" \\| None" if item["optional"] else "")
         lines.append(
             f"| input | `{item['name']}` | {kind} | {'None' if item['optional'] else 'required'} | "
-            f"{cell(notes.get(item['name'], ''))} |"
+            f"{cell(item.get('description', ''))} |"
         )
     for item in spec["outputs"]:
         lines.append(
-            f"| output | `{item['name']}` | Output[{KINDS[item['kind']]}] | | {cell(notes.get(item['name'], ''))} |"
+            f"| output | `{item['name']}` | Output[{KINDS[item['kind']]}] | | {cell(item.get('description', ''))} |"
         )
     for item in spec["params"]:
         default = "required" if item["required"] else f"`{item['default']!r}`"
         kind = cell(item["type"]) + (" (code ref)" if item.get("code_ref") else "")
-        lines.append(f"| param | `{item['name']}` | {kind} | {default} | {cell(notes.get(item['name'], ''))} |")
+        lines.append(f"| param | `{item['name']}` | {kind} | {default} | {cell(item.get('description', ''))} |")
     for item in spec["values"]:
         note = f"returned as `task.{item['name']}`, testable in `when(...)`"
         lines.append(f"| value | `{item['name']}` | {item['type']} | | {note} |")

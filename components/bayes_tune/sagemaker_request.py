@@ -141,7 +141,7 @@ class SageMakerTuning:
       parent tuning job, built by the same functions as `tuning_job_request`.
     """
 
-    compile_params = ("estimator", "search_space", "metric", "direction", "warm_start_from", "warm_start_type")
+    compile_params = ("estimator", "search_space", "metric", "warm_start_from", "warm_start_type")
     reference_params = ("max_trials", "max_parallel")  # a pipeline parameter reference stands in ResourceLimits
 
     @property
@@ -168,7 +168,7 @@ class SageMakerTuning:
         space = SearchSpace.from_dict(search_space or family(estimator).default_space)
         if estimator:  # else the estimator comes from the choice at run time; the trial checks the names then
             _check_names(family(estimator), space)
-        direction = resolve_direction(given["metric"], given["direction"])
+        direction = resolve_direction(given["metric"], "auto")
         limits = {k: given[k] for k in ("max_trials", "max_parallel") if not isinstance(given[k], dict)}
         TuneSettings(space, direction, **{"max_trials": 1, "max_parallel": 1, **limits})  # checks constant limits
         out: dict[str, Any] = {

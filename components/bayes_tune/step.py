@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from greenpipe import Artifact, Dataset, Metrics, Output, Resources, step
 from greenpipe.artifacts import write_json_atomic
@@ -15,7 +15,7 @@ DEFAULT_ESTIMATOR = "hist_gradient_boosting"
 ITERATION_MIN_FRACTION = 1 / 9  # iteration rungs: 1/9, 1/3, 1 of the estimator's budget
 
 
-class TuneResult(NamedTuple):
+class BayesTuneResult(NamedTuple):
     best_value: float
     trials: int
     pruned: int
@@ -27,29 +27,28 @@ class TuneResult(NamedTuple):
     runtime="tuning",
 )
 def bayes_tune(
-    train: Dataset,
+    data: Dataset,
     best_params: Output[Artifact],
     history: Output[Dataset],
     metrics: Output[Metrics],
+    target: str,
     choice: Artifact | None = None,
-    target: str = "rain",
     estimator: str = "",
     search_space: dict | None = None,
     metric: str = "accuracy",
-    direction: str = "auto",
     max_trials: int = 30,
     max_parallel: int = 1,
-    pruner: str = "hopeless",
-    sampler: str = "tpe",
-    fidelity: str = "auto",
+    pruner: Literal["hopeless", "median", "successive_halving", "hyperband", "none"] = "hopeless",
+    sampler: Literal["tpe", "gp", "random"] = "tpe",
+    fidelity: Literal["auto", "iterations", "sample", "none"] = "auto",
     sample_fraction: float = 1.0,
     warm_start_from: str = "",
-    warm_start_type: str = "auto",
+    warm_start_type: Literal["auto", "IdenticalDataAndAlgorithm", "TransferLearning"] = "auto",
     study_name: str = "",
     validation_share: float = 0.25,
     seed: int = 0,
-) -> TuneResult:
-    """Tune an estimator's hyperparameters on `train`, one trial at a time by default.
+) -> BayesTuneResult:
+    """Tune an estimator's hyperparameters on `data`, one trial at a time by default.
 
     Args:
         choice: small_sample's JSON ({"candidate": ..., "fraction": ...}); gives the estimator when `estimator`
@@ -87,15 +86,13 @@ def bayes_tune(
     fam = family(estimator or str(picked.get("candidate") or DEFAULT_ESTIMATOR))
     space = SearchSpace.from_dict(search_space or fam.default_space)
     _check_names(fam, space)
-    settings = TuneSettings(
-        space, resolve_direction(metric, direction), max_trials, max_parallel, sampler, pruner, seed
-    )
+    settings = TuneSettings(space, resolve_direction(metric, "auto"), max_trials, max_parallel, sampler, pruner, seed)
     fraction = float(picked.get("fraction", sample_fraction))
     kind, min_fraction = _fidelity(fidelity, fraction, fam, pruner)
-    X, y = _load(train.path, target)
+    X, y = _load(data.path, target)
     runner = TrialRunner(fam, Holdout.split(X, y, validation_share, seed), metric, kind, min_fraction, seed)
 
-    digest = train.digest or ctx.store().digest_of(train.path)
+    digest = data.digest or ctx.store().digest_of(data.path)
     attrs = {
         "estimator": fam.name,
         "metric": metric,
@@ -147,7 +144,7 @@ def bayes_tune(
         ("warm_started_trials", seeded),
     ):
         metrics.log_metric(key, value)
-    return TuneResult(outcome.best_value, len(own), outcome.pruned)
+    return BayesTuneResult(outcome.best_value, len(own), outcome.pruned)
 
 
 def _read_choice(choice: Artifact | None) -> dict[str, Any]:

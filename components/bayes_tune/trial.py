@@ -12,6 +12,8 @@ so the best training job's model.tar.gz holds `best_params`, `history` and `metr
 
 from __future__ import annotations
 
+from typing import Literal
+
 from greenpipe import Artifact, Dataset, Metrics, Model, Output, Resources, step
 from greenpipe.artifacts import write_json_atomic
 from greenpipe.errors import GreenpipeError
@@ -25,19 +27,18 @@ TRIAL_ORIGIN = "sagemaker_trial"
     runtime="training",
 )
 def bayes_tune_trial(
-    train: Dataset,
+    data: Dataset,
     best_params: Output[Artifact],
     history: Output[Dataset],
     metrics: Output[Metrics],
     model: Output[Model],
+    target: str,
     choice: Artifact | None = None,
-    target: str = "rain",
     estimator: str = "",
     search_space: dict | None = None,
     metric: str = "accuracy",
-    direction: str = "auto",
-    pruner: str = "hopeless",
-    fidelity: str = "auto",
+    pruner: Literal["hopeless", "median", "successive_halving", "hyperband", "none"] = "hopeless",
+    fidelity: Literal["auto", "iterations", "sample", "none"] = "auto",
     sample_fraction: float = 1.0,
     validation_share: float = 0.25,
     seed: int = 0,
@@ -64,10 +65,10 @@ def bayes_tune_trial(
     fam = family(estimator or str(picked.get("candidate") or DEFAULT_ESTIMATOR))
     space = SearchSpace.from_dict(search_space or fam.default_space)
     _check_names(fam, space)
-    resolved_direction = resolve_direction(metric, direction)
+    resolved_direction = resolve_direction(metric, "auto")
     params = space.from_sagemaker({str(k): str(v) for k, v in (tuned_hyperparameters or {}).items()})
     kind, min_fraction = _fidelity(fidelity, float(picked.get("fraction", sample_fraction)), fam, pruner)
-    X, y = _load(train.path, target)
+    X, y = _load(data.path, target)
     runner = TrialRunner(fam, Holdout.split(X, y, validation_share, seed), metric, kind, min_fraction, seed)
 
     value, cost, rungs = float("nan"), 0.0, 0
@@ -99,7 +100,7 @@ def bayes_tune_trial(
     with tempfile.NamedTemporaryFile(dir=folder, delete=False) as handle:
         pickle.dump(runner.fitted, handle)
     Path(handle.name).replace(folder / "model.pkl")
-    features = [str(c) for c in _feature_names(train.path, target)]
+    features = [str(c) for c in _feature_names(data.path, target)]
     write_json_atomic(
         folder / "model.json", {"estimator": fam.name, "features": features, "target": target, "params": tuned}
     )

@@ -5,10 +5,10 @@ version of the model.
 `OnnxModel` is the predict/predict_proba wrapper a compressed model.pkl may hold.
 """
 
-from greenpipe.components.compress.compress_step import Compression, compress
+from greenpipe.components.compress.compress_step import CompressResult, compress
 from greenpipe.components.compress.onnx_model import OnnxModel
-from greenpipe.components.compress.register_step import CompressedVersion, register_compressed
+from greenpipe.components.compress.register_step import RegisterCompressedResult, register_compressed
 
 STEPS = [compress, register_compressed]
 
-__all__ = ["STEPS", "CompressedVersion", "Compression", "OnnxModel", "compress", "register_compressed"]
+__all__ = ["STEPS", "RegisterCompressedResult", "CompressResult", "OnnxModel", "compress", "register_compressed"]

@@ -11,7 +11,7 @@ from greenpipe import Dataset, Metrics, Model, Output, Report, step
 from greenpipe.artifacts import write_bytes_atomic, write_json_atomic, write_text_atomic
 
 
-class Compression(NamedTuple):
+class CompressResult(NamedTuple):
     chosen: str
     metric_drop_pts: float
     agreement: float
@@ -19,27 +19,29 @@ class Compression(NamedTuple):
 
 
 @step(
-    description="Convert a model to smaller or faster forms (ONNX, int8, fewer trees), measure each on the "
-    "evaluation data and keep the cheapest whose metric stays within the bar",
+    description="Try smaller or faster forms of a model (ONNX, int8, fewer trees); keep the cheapest within the bar",
     varies="latency is measured on this machine as the step runs (the report only; the model and metrics do not vary)",
 )
 def compress(
     model: Model,
-    eval_data: Dataset,
+    validation: Dataset,
     compressed: Output[Model],
     report: Output[Report],
     metrics: Output[Metrics],
-    train: Dataset | None = None,
+    data: Dataset | None = None,
     metric: str = "accuracy",
     max_metric_drop: float = 0.5,
     measure_budget_s: float = 0.5,
-) -> Compression:
-    """Try each form of `model` (see candidates.py), score it on `eval_data`, time it, and keep the cheapest.
+) -> CompressResult:
+    """Try each form of `model` (see candidates.py), score it on `validation`, time it, and keep the cheapest.
 
     Args:
         model: a folder with model.pkl and model.json {"features", "target", ...} (spot_train's format).
-        eval_data: labelled rows with the model's features; the metric, agreement and timings are measured on it.
-        train: training rows; used only to distil a small tree when the original does not convert.
+        validation: labelled rows with the model's features; the metric, agreement and timings are measured on it.
+        compressed: written: the chosen form, model.pkl (+ model.onnx) and model.json with its "form".
+        report: written: tradeoffs.json, tradeoffs.md and index.html, one row per form tried.
+        metrics: written: the chosen form's metric, the original's, agreement with the original, size and latency.
+        data: training rows; used only to distil a small tree when the original does not convert.
         metric: one of register's metrics (accuracy, balanced_accuracy, f1, roc_auc, log_loss, r2, rmse, mae).
         max_metric_drop: how many points (0.01 of the metric) the chosen form may lose against the original.
         measure_budget_s: wall seconds of timing per candidate and batch size.
@@ -76,19 +78,19 @@ def compress(
     spec = json.loads((folder / "model.json").read_text(encoding="utf-8"))
     with open(folder / "model.pkl", "rb") as handle:
         estimator = pickle.load(handle)  # a stored artifact whose digest was checked above
-    frame = pd.read_parquet(eval_data.path)
+    frame = pd.read_parquet(validation.path)
     target = spec.get("target", "")
     features = list(spec.get("features") or [c for c in frame.columns if c != target])
     missing = [c for c in [*features, target] if c not in frame.columns]
     if missing:
-        raise CompressError(f"eval_data lacks the columns {missing} that the model's model.json names")
+        raise CompressError(f"validation lacks the columns {missing} that the model's model.json names")
     named = hasattr(estimator, "feature_names_in_")
     x_frame = frame[features]
     x_array = x_frame.to_numpy(dtype=np.float64)
     y = frame[target].to_numpy()
     train_x = None
-    if train is not None:
-        train_x = pd.read_parquet(train.path)[features]
+    if data is not None:
+        train_x = pd.read_parquet(data.path)[features]
         train_x = train_x if named else train_x.to_numpy(dtype=np.float64)
 
     built = cand_lib.build(estimator, len(features), train_x, stored=(folder / "model.pkl").read_bytes())
@@ -153,7 +155,7 @@ def compress(
             "max_metric_drop": max_metric_drop,
             "chosen": chosen.name,
             "original_digest": original_digest,
-            "eval_digest": eval_data.digest or digest_path(eval_data.path),
+            "eval_digest": validation.digest or digest_path(validation.path),
             "spec": spec,
             "rows": [r.to_dict() for r in rows],
             "projection": saving,
@@ -178,7 +180,7 @@ def compress(
             "projection per 1M predictions; not a measured saving",
         )
 
-    return Compression(
+    return CompressResult(
         chosen.name,
         float(chosen.drop_pts or 0.0),
         float(chosen.agreement or 0.0),

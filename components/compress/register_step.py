@@ -15,14 +15,13 @@ from greenpipe import CachePolicy, Model, Output, Report, step
 from greenpipe.artifacts import write_text_atomic
 
 
-class CompressedVersion(NamedTuple):
+class RegisterCompressedResult(NamedTuple):
     version: int  # 0 when nothing was registered (the original was the cheapest form)
     chosen: str
 
 
 @step(
-    description="Register compress's chosen form as the next version of the model, its card showing the original's "
-    "and the compressed scores with the trade-off table",
+    description="Register compress's chosen form as the model's next version, its card carrying the trade-off table",
     cache=CachePolicy(enabled=False),
     varies="the card carries the registry's state and compress's measured latencies",
 )
@@ -32,12 +31,13 @@ def register_compressed(
     card: Output[Report],
     model_name: str,
     after: Report | None = None,
-) -> CompressedVersion:
+) -> RegisterCompressedResult:
     """Add `compressed` to the registry under `model_name` (alias `compressed`, never promoted) and write its card.
 
     Args:
         compressed: compress's `compressed` output.
         report: compress's `report` output (its tradeoffs.json names the rows, the choice and the evaluation data).
+        card: written: the new version's model card (model_card.json, card.md, card.html) with the trade-off table.
         model_name: the registered model the original belongs to.
         after: any artifact that must exist first (register's card), so versions follow the pipeline's order.
     """
@@ -62,7 +62,7 @@ def register_compressed(
             card_dir / "card.md",
             f"# Not registered\n\nThe original is the cheapest form within the bar: no new version.\n\n{text}",
         )
-        return CompressedVersion(0, chosen.name)
+        return RegisterCompressedResult(0, chosen.name)
     version = add(
         model_name=model_name,
         compressed_dir=Path(compressed.path),
@@ -78,4 +78,4 @@ def register_compressed(
         card_dir=card_dir,
     )
     current().log(f"registered {chosen.name} as {model_name} v{version} (alias compressed)")
-    return CompressedVersion(version, chosen.name)
+    return RegisterCompressedResult(version, chosen.name)

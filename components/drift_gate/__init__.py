@@ -1,7 +1,7 @@
 """drift_gate: a baseline at training time, then a gate on each batch that says whether to retrain, and why."""
 
 from greenpipe.components.drift_gate.steps import (
-    GateDecision,
+    DriftGateResult,
     baseline_from_model_monitor,
     baseline_to_model_monitor,
     drift_baseline,
@@ -12,7 +12,7 @@ STEPS = [drift_baseline, drift_gate, baseline_from_model_monitor, baseline_to_mo
 
 __all__ = [
     "STEPS",
-    "GateDecision",
+    "DriftGateResult",
     "baseline_from_model_monitor",
     "baseline_to_model_monitor",
     "drift_baseline",

@@ -1,13 +1,12 @@
 """The steps: `drift_baseline` at training time, `drift_gate` on each new batch."""
 
-# No `from __future__ import annotations` here: the engine reads GateDecision.__annotations__ as types.
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from greenpipe import Artifact, Dataset, Model, Output, Report, Resources, step
 from greenpipe.errors import GreenpipeError
 
 
-class GateDecision(NamedTuple):
+class DriftGateResult(NamedTuple):
     """What a pipeline branches on: `with when(gate.retrain): ...`."""
 
     retrain: bool
@@ -66,14 +65,14 @@ def drift_gate(
     report: Output[Report],
     model: Model | None = None,
     target: str = "",
-    numeric_test: str = "auto",
-    categorical_test: str = "auto",
+    numeric_test: Literal["auto", "ks", "ks_distance", "wasserstein", "psi"] = "auto",
+    categorical_test: Literal["auto", "chisquare", "jensenshannon"] = "auto",
     thresholds: dict | None = None,
-    correction: str = "bonferroni",
+    correction: Literal["bonferroni", "bh", "none"] = "bonferroni",
     min_effect: float = 0.05,
     drift_share: float = 0.5,
     importance: dict | None = None,
-    kpi: str = "accuracy",
+    kpi: Literal["accuracy", "roc_auc", "r2"] = "accuracy",
     kpi_value: float | None = None,
     kpi_floor: float = 0.0,
     kpi_reference: float | None = None,
@@ -83,7 +82,7 @@ def drift_gate(
     cadence: int | None = None,
     accuracy_by_age: list | None = None,
     accuracy_budget: float = 0.005,
-) -> GateDecision:
+) -> DriftGateResult:
     """Decide whether the batch calls for retraining; write the decision JSON and an HTML report.
 
     Args:
@@ -171,7 +170,7 @@ def drift_gate(
     write_json_atomic(decision.path, result)
     with open(report.path, "w", encoding="utf-8") as handle:
         handle.write(render(result, rows))
-    return GateDecision(result["retrain"], float(result["drift"]["share"]), bool(quality.ok), bool(kpi_doc["drop"]))
+    return DriftGateResult(result["retrain"], float(result["drift"]["share"]), bool(quality.ok), bool(kpi_doc["drop"]))
 
 
 @step(description="Turn a SageMaker Model Monitor baseline (statistics.json, constraints.json) into a drift baseline")

@@ -1,7 +1,4 @@
-"""The pipeline steps: `feature_dedup` (compute a feature set once) and `training_set` (point-in-time join).
-
-No `from __future__ import annotations` here: the engine reads NamedTuple value types from __annotations__.
-"""
+"""The pipeline steps: `feature_dedup` (compute a feature set once) and `training_set` (point-in-time join)."""
 
 from typing import NamedTuple
 
@@ -26,7 +23,7 @@ class TrainingSetResult(NamedTuple):
     resources=Resources(cpu=2, memory_gb=4),
 )
 def feature_dedup(
-    source: Dataset,
+    data: Dataset,
     features: Output[Dataset],
     name: str,
     transform: CodeRef,
@@ -36,10 +33,10 @@ def feature_dedup(
     transform_params: dict | None = None,
     version: int = 1,
 ) -> FeatureDedupResult:
-    """Return the features of `transform` over `source`, computing them only if no team computed them before.
+    """Return the features of `transform` over `data`, computing them only if no team computed them before.
 
     Args:
-        source: Parquet table the transform reads.
+        data: Parquet table the transform reads.
         features: written with the entity key, event time and feature columns.
         name: the feature set's catalog name; a name taken by another transform is an error unless `version`
             is raised.
@@ -64,7 +61,7 @@ def feature_dedup(
         version=version,
     )
     store = FeatureStore(ctx.store())
-    result = store.get_or_compute(feature_set, source.path, source.digest, exec_id=ctx.exec_id)
+    result = store.get_or_compute(feature_set, data.path, data.digest, exec_id=ctx.exec_id)
     store.materialize(result.stored, features.path)
     if result.hit:
         ctx.credit_avoided(
@@ -103,6 +100,10 @@ def training_set(
     Args:
         labels: Parquet table with the entity key, `label_time` and the target.
         features: Parquet table from `feature_dedup` (entity key, `feature_time`, features).
+        training: written: the label rows joined with their features as of each label's time.
+        entity_key: the columns naming an entity in both tables, e.g. ["station"].
+        label_time: the labels' event-time column.
+        feature_time: the features' event-time column.
         inclusive: a feature stamped exactly at the label's time counts as known (False excludes it).
     """
     import pandas as pd

@@ -4,7 +4,7 @@
 `evaluations`, `events`, `read_card`, `card_folder`) and `load_model` (digest-verified) are for reports and users.
 """
 
-from greenpipe.components.register.register_step import Registration, register
+from greenpipe.components.register.register_step import RegisterResult, register
 from greenpipe.components.register.registry import (
     aliases,
     card_folder,
@@ -21,7 +21,7 @@ STEPS = [register]
 
 __all__ = [
     "STEPS",
-    "Registration",
+    "RegisterResult",
     "aliases",
     "card_folder",
     "evaluations",

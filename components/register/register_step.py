@@ -1,14 +1,13 @@
 """The `register` step: record a model version, decide champion/challenger, write its card with its footprint."""
 
-# no `from __future__ import annotations` here: the engine reads the NamedTuple's raw __annotations__
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from greenpipe import Artifact, CachePolicy, Dataset, Metrics, Model, Output, Report, step
 from greenpipe.artifacts import write_json_atomic, write_text_atomic
 
 
-class Registration(NamedTuple):
+class RegisterResult(NamedTuple):
     version: int
     promoted: bool
     champion_version: int
@@ -25,7 +24,7 @@ def register(
     model: Model,
     metrics: Metrics,
     card: Output[Report],
-    eval_data: Dataset | None = None,
+    validation: Dataset | None = None,
     baseline: Artifact | None = None,
     model_name: str = "model",
     metric: str = "accuracy",
@@ -34,19 +33,30 @@ def register(
     intended_use: str = "",
     description: str = "",
     owner: str = "",
-    risk_rating: str = "Unknown",
+    risk_rating: Literal["High", "Medium", "Low", "Unknown"] = "Unknown",
     problem_type: str = "",
     training_type: str = "pre-training",
     mlflow_tracking_uri: str = "",
-) -> Registration:
+) -> RegisterResult:
     """Register `model` under `model_name` and write its model card folder at `card`.
 
     Args:
         model: a folder with model.pkl and model.json.
         metrics: the evaluation's metrics; `metric` must be one of them.
-        eval_data: the data the metrics were measured on; needed to compare with the champion on the same data.
+        validation: the data the metrics were measured on; needed to compare with the champion on the same data.
         baseline: the drift baseline shipped with the model (pinned with it).
+        card: written: model_card.json (SageMaker's model card schema), card.md, card.html and footprint.json.
+        model_name: the registered model's name; versions are numbered within it.
+        metric: the metric that decides champion and challenger; must be in `metrics`.
+        higher_is_better: the metric's direction; a model name keeps the direction it was first registered with.
         promote_margin: how much better than the champion the candidate must be (in `metric` units).
+        intended_use: the card's intended uses (free text).
+        description: the card's model description (free text; empty names the estimator).
+        owner: the card's model owner.
+        risk_rating: the card's risk rating, one of SageMaker's values.
+        problem_type: the card's problem type (e.g. "binary classification").
+        training_type: how the footprint's training was done, for the card's CO2 section ("pre-training" or
+            "fine-tuning").
         mlflow_tracking_uri: also register the version in MLflow (e.g. sqlite:///mlflow.db); needs the extra.
     """
     from greenpipe.components.register import card as card_lib
@@ -77,7 +87,7 @@ def register(
     if metric not in scores:
         raise RegistryError(f"metric={metric!r} is not in the metrics input; it has {sorted(scores)}")
     metrics_digest = metrics.digest or digest_path(metrics.path)
-    eval_digest = (eval_data.digest or digest_path(eval_data.path)) if eval_data is not None else ""
+    eval_digest = (validation.digest or digest_path(validation.path)) if validation is not None else ""
     baseline_digest = (baseline.digest or digest_path(baseline.path)) if baseline is not None else None
 
     ctx = current()
@@ -117,7 +127,7 @@ def register(
         margin=promote_margin,
         candidate_score=scores[metric],
         eval_digest=eval_digest,
-        eval_path=eval_data.path if eval_data is not None else None,
+        eval_path=validation.path if validation is not None else None,
         exec_id=ctx.exec_id,
     )
     ctx.log(decision.reason)
@@ -163,7 +173,7 @@ def register(
             champion=decision.promoted,
             card_dir=folder,
         )
-    return Registration(version, decision.promoted, decision.champion_version)
+    return RegisterResult(version, decision.promoted, decision.champion_version)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -3,8 +3,8 @@ traffic profile and the model's measured latency, with instance-hours and CO2e p
 emit the validated SageMaker requests; batch-score a dataset locally in chunks.
 """
 
-from greenpipe.components.serve.serve_step import ServeChoice, serve
+from greenpipe.components.serve.serve_step import ServeResult, serve
 
 STEPS = [serve]
 
-__all__ = ["STEPS", "ServeChoice", "serve"]
+__all__ = ["STEPS", "ServeResult", "serve"]

@@ -10,7 +10,7 @@ from greenpipe import Dataset, Model, Output, Report, step
 from greenpipe.artifacts import write_json_atomic, write_text_atomic
 
 
-class ServeChoice(NamedTuple):
+class ServeResult(NamedTuple):
     """The decision only: the estimates behind it come from timings, so they live in the recommendation report
     (returned values must be equal for equal inputs, or nothing downstream could be cached)."""
 
@@ -19,8 +19,7 @@ class ServeChoice(NamedTuple):
 
 
 @step(
-    description="Choose batch transform, asynchronous, serverless or real-time serving for a traffic profile from "
-    "the model's measured latency; emit validated SageMaker requests and batch-score a dataset in chunks",
+    description="Choose batch, async, serverless or real-time serving from traffic and latency; emit the requests",
     varies="the choice and its estimates come from the model's latency measured by compress",
 )
 def serve(
@@ -39,17 +38,28 @@ def serve(
     model_s3: str = "s3://greenpipe-models/model.tar.gz",
     input_s3: str = "s3://greenpipe-data/input/",
     output_s3: str = "s3://greenpipe-data/output/",
-) -> ServeChoice:
+) -> ServeResult:
     """Recommend a serving mode for `traffic` and score `data` locally as a batch transform would.
 
     Args:
         model: a model folder (model.pkl + model.json), e.g. compress's `compressed` output.
         data: rows to score; the local batch transform writes them with predictions to `scored`.
+        recommendation: written: recommendation.json and .md (the chosen mode, every option's estimates and
+            assumptions), sagemaker_requests.json and, when it applies, kserve_inferenceservice.json.
+        scored: written: `data`'s rows with the model's predictions, scored in chunks as a batch transform would.
         measurements: compress's `report` folder; its chosen row gives the latency. Without it, serve times the
             model itself on `data`.
         traffic: see greenpipe.components.serve.traffic; None means one batch of `data`'s rows a day.
         latency_objective_ms: how long a caller may wait for an answer.
         region: grid intensity for CO2e (an AWS region); "" uses --region / GREENPIPE_REGION / us-east-1.
+        chunk_rows: rows scored per chunk by the local batch transform (bounds its memory).
+        name_prefix: prefix of the SageMaker resource names (model, endpoint config, transform job) and of the
+            KServe InferenceService.
+        image_uri: the serving container image in the SageMaker requests; "" writes a placeholder to replace.
+        role_arn: the execution role in the SageMaker requests; "" writes a placeholder to replace.
+        model_s3: where the model archive is in S3, for CreateModel and the KServe storage URI.
+        input_s3: the S3 prefix a batch transform reads.
+        output_s3: the S3 prefix a batch transform writes.
     """
     import pyarrow.parquet as pq
 
@@ -135,7 +145,7 @@ def serve(
         write_json_atomic(out / "kserve_inferenceservice.json", manifest)
     write_text_atomic(out / "recommendation.md", render(doc))
     current().log(f"serve: {chosen.mode} ({chosen.reason}); scored {n} rows locally in chunks of {chunk_rows}")
-    return ServeChoice(
+    return ServeResult(
         chosen.mode, str(chosen.config.get("instance_type", f"serverless-{chosen.config.get('memory_mb')}"))
     )
 

@@ -2,7 +2,7 @@
 
 import math
 import warnings
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from greenpipe import Artifact, CodeRef, Dataset, Metrics, Output, Report, Resources, step
 from greenpipe.artifacts import write_json_atomic
@@ -19,7 +19,7 @@ class SmallSampleWarning(UserWarning):
     """No candidate is predicted to reach the threshold; the best one is returned anyway."""
 
 
-class SmallSampleChoice(NamedTuple):
+class SmallSampleResult(NamedTuple):
     candidate: str
     fraction: float
     met_threshold: bool
@@ -55,10 +55,10 @@ def load_training_frame(path: str, target: str, features: list[str]) -> tuple[An
     if features:
         unknown = [c for c in features if c not in others]
         if unknown:
-            raise GreenpipeError(f"features={unknown} are not columns of the dataset (besides the target)")
+            raise GreenpipeError(f"feature_columns={unknown} are not columns of the dataset (besides the target)")
         wrong = [c for c in features if c not in numeric]
         if wrong:
-            raise GreenpipeError(f"features={wrong} are not numeric; encode them first or leave them out")
+            raise GreenpipeError(f"feature_columns={wrong} are not numeric; encode them first or leave them out")
         chosen, ignored = list(features), []
     else:
         chosen, ignored = numeric, [c for c in others if c not in numeric]
@@ -126,28 +126,39 @@ def small_sample(
     target: str,
     threshold: float,
     metric: str = "auto",
-    task: str = "auto",
+    task: Literal["auto", "classification", "regression"] = "auto",
     candidates: list[CodeRef] | None = None,
     fractions: list[float] | None = None,
     min_rows: int = 100,
     holdout: float = 0.2,
     tolerance: float = 0.01,
-    features: list[str] | None = None,
+    feature_columns: list[str] | None = None,
     seed: int = 0,
     threads: int = 1,
     full_data_below: int = 10_000,
-) -> SmallSampleChoice:
+) -> SmallSampleResult:
     """Try candidates simple -> complex on growing samples, predict each one's full-data metric from its
     learning curve, and stop at the first that meets `threshold`.
 
     Args:
-        target: the label column. threshold: the acceptance level of `metric` (higher is better; for
-            neg_rmse / neg_mae give a negative number).
+        data: Parquet training table; features are its numeric/bool columns other than `target` (or
+            `feature_columns`).
+        choice: written: JSON {"candidate", "fraction", "met_threshold", "predicted", ...}, what bayes_tune and
+            spot_train read.
+        report: written: the learning curves (report.json, index.html) of every candidate tried.
+        metrics: written: the chosen candidate's predicted full-data metric, fraction and samples fitted.
+        target: the label column.
+        threshold: the acceptance level of `metric` (higher is better; for neg_rmse / neg_mae give a negative
+            number).
         metric: accuracy, balanced_accuracy, f1, roc_auc (classification), r2, neg_rmse, neg_mae (regression);
             "auto" picks accuracy or r2.
         candidates: built-in names (linear, random_forest, hist_gradient_boosting, mlp) or "module:factory"
             import paths of functions returning an unfitted sklearn-style estimator; simplest first.
+        task: "classification" or "regression"; "auto" infers it from the target column.
         fractions: the sample schedule, as fractions of the training rows (raised to at least `min_rows`).
+        min_rows: the smallest sample fitted, whatever its fraction.
+        feature_columns: the feature columns to use; None uses every numeric/bool column besides `target`.
+        seed: seeds the holdout split, the samples and the candidates.
         holdout: share of rows kept aside (stratified, seeded) to score every sample on.
         tolerance: the noise margin of the curve bounds (a candidate meets the threshold once its last two
             samples clear it by this much), and how close to the full-data prediction the recommended fraction
@@ -166,7 +177,7 @@ def small_sample(
 
     schedule_asked = list(fractions) if fractions else list(DEFAULT_FRACTIONS)
     check_params(threshold, schedule_asked, holdout, tolerance, min_rows, threads, full_data_below)
-    X, y, feature_names, ignored = load_training_frame(data.path, target, list(features or []))
+    X, y, feature_names, ignored = load_training_frame(data.path, target, list(feature_columns or []))
     kind = infer_task(y, task, metric)
     scorer = resolve_metric(metric, kind)
     if kind == "regression":
@@ -267,4 +278,4 @@ def small_sample(
     metrics.log_metric("met_threshold", float(result.met_threshold))
     metrics.log_metric("candidates_run", sum(1 for c in result.candidates if c.points))
     metrics.log_metric("sampled", float(sample))
-    return SmallSampleChoice(chosen.name, float(result.fraction), bool(result.met_threshold))
+    return SmallSampleResult(chosen.name, float(result.fraction), bool(result.met_threshold))

@@ -1,5 +1,4 @@
 """The spot_train step: train with checkpoints, survive spot reclaims, stop bad jobs early."""
-# No `from __future__ import annotations` here: the engine reads TrainResult.__annotations__ as real types.
 
 import hashlib
 import json
@@ -16,7 +15,7 @@ from greenpipe.context import current
 from greenpipe.errors import GreenpipeError
 
 
-class TrainResult(NamedTuple):
+class SpotTrainResult(NamedTuple):
     stopped_early: bool
     rule: str
     epochs: int
@@ -29,7 +28,7 @@ class TrainResult(NamedTuple):
     check=check_params,
 )
 def spot_train(
-    train: Dataset,
+    data: Dataset,
     model: Output[Model],
     metrics: Output[Metrics],
     target: str,
@@ -47,10 +46,25 @@ def spot_train(
     threads: int = 1,
     max_restarts: int = 3,
     isolate: bool = True,
-) -> TrainResult:
+) -> SpotTrainResult:
     """Train `estimator` for up to `max_epochs`, checkpointing and evaluating stop-rules after each epoch.
 
     Args:
+        data: Parquet training table: the label in `target`, the features in the other numeric columns.
+        model: written: a model folder, model.pkl (the kept epoch's model) and model.json (estimator, features,
+            target, params, seed, epochs, kept epoch, why it stopped).
+        metrics: written: loss, val_loss, score and val_score of the kept epoch, epochs, stopped_early.
+        target: the label column.
+        validation: held-out rows scored after every epoch (the stop-rules and the kept epoch use them); None
+            holds out none.
+        estimator: a built-in estimator name (SGDClassifier, MLPClassifier, HistGradientBoostingClassifier, the
+            Regressor twins, TorchMLPClassifier/Regressor), "auto", or "mypkg.train:fit" for your own loop.
+        estimator_params: the estimator's constructor params.
+        max_epochs: the epoch budget; stop-rules may end the job sooner.
+        checkpoint_every: a checkpoint is due every this many epochs...
+        checkpoint_every_s: ...or every this many seconds (0 turns the clock off).
+        seed: seeds the estimator and each epoch's shuffling, so equal inputs give the same model bytes.
+        max_restarts: how many reclaims (SIGTERM) the worker is restarted after, each resuming from a checkpoint.
         hyperparameters: JSON from bayes_tune (a flat dict, or one under "params"/"best_params"); overrides
             `estimator_params`. With estimator="auto" the estimator is the one bayes_tune tuned, or else the
             warm_start model's own.
@@ -76,7 +90,7 @@ def spot_train(
         estimator = _auto_estimator(hyperparameters, warm_start, params)
     ctx = current()
     key = _job_key(
-        train,
+        data,
         validation,
         warm_start,
         target,
@@ -95,7 +109,7 @@ def spot_train(
     root = os.environ.get("GREENPIPE_CHECKPOINT_DIR") or Path(ctx.home) / "spot_train"
     folder = Path(root) / key
     job = job_spec(
-        train.path,
+        data.path,
         target,
         estimator,
         max_epochs,
@@ -134,7 +148,7 @@ def spot_train(
         out / "model.json",
         {
             "estimator": estimator,
-            "features": _features(train.path, target),
+            "features": _features(data.path, target),
             "target": target,
             "task": task,
             "params": params,
@@ -169,7 +183,7 @@ def spot_train(
             f"{summary['rule']}: {summary['reason']}",
         )
     shutil.rmtree(folder, ignore_errors=True)  # done: the model is the output; failures keep their checkpoints
-    return TrainResult(stopped, summary["rule"], summary["steps"])
+    return SpotTrainResult(stopped, summary["rule"], summary["steps"])
 
 
 # bayes_tune's estimator families that spot_train trains epoch by epoch (classification; bayes_tune's metrics are)

@@ -59,7 +59,7 @@ def kfp_param_type(owner: str, name: str, tp: Any) -> tuple[str, bool]:
     if origin in (typing.Union, types.UnionType):
         arg = next(a for a in typing.get_args(tp) if a is not type(None))
         return kfp_param_type(owner, name, arg)[0], True
-    base = origin or tp
+    base = type(typing.get_args(tp)[0]) if origin is typing.Literal else origin or tp  # a choice: KFP has no enum
     if base not in _SCALAR_NAMES:
         raise CompileError(f"{owner}: param {name} has type {type_name(tp)}, which KFP cannot pass")
     return _SCALAR_NAMES[base], False

@@ -37,7 +37,7 @@ from greenpipe.backends.staging import staged_name
 from greenpipe.digest import digest_hex, digest_path
 from greenpipe.durations import parse_duration
 from greenpipe.errors import CompileError, DurationError, KnownOnlyAtRunTime
-from greenpipe.params import canonical_json, coerce
+from greenpipe.params import canonical_json, choices, coerce
 from greenpipe.pipeline import Condition, Graph, OutputRef, Pipeline, PipelineParam, Task
 from greenpipe.step import REQUIRED, Step
 
@@ -302,6 +302,9 @@ def _parameters(pipeline: Pipeline, overrides: dict[str, Any] | None, options: S
             out += _dataset_parameters(param, overrides.get(param.name), options)
             continue
         entry: dict[str, Any] = {"Name": param.name, "Type": _parameter_type(param.type)}
+        allowed = choices(param.type)
+        if allowed is not None and entry["Type"] == "String":
+            entry["EnumValues"] = list(allowed)  # SageMaker refuses an execution that passes another value
         default = coerce(param.name, param.type, overrides[param.name]) if param.name in overrides else param.default
         if default is not REQUIRED:
             entry["DefaultValue"] = (
@@ -316,7 +319,9 @@ def _parameters(pipeline: Pipeline, overrides: dict[str, Any] | None, options: S
 
 
 def _parameter_type(tp: Any) -> str:
-    return {bool: "Boolean", int: "Integer", float: "Float", str: "String"}.get(tp, "String")
+    allowed = choices(tp)
+    base = type(allowed[0]) if allowed is not None else tp
+    return {bool: "Boolean", int: "Integer", float: "Float", str: "String"}.get(base, "String")
 
 
 def _dataset_parameters(param: PipelineParam, given: Any, options: SageMakerOptions) -> list[dict]:

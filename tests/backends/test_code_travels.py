@@ -221,7 +221,7 @@ def test_user_code_named_by_a_coderef_param_travels_with_the_step_that_imports_i
 
     @pipeline
     def fit_user_estimator(src: Dataset) -> None:
-        spot_train(train=src, target="y", estimator=f"{PACKAGE}.helpers:transform")
+        spot_train(data=src, target="y", estimator=f"{PACKAGE}.helpers:transform")
 
     archive = archive_for_tasks(fit_user_estimator.build().tasks)
     assert archive is not None and archive.roots == (PACKAGE,)

@@ -390,7 +390,7 @@ def test_user_pipeline_imports_greenpipe_components(tmp_path):
         baseline = drift_baseline(data=parts.outputs["train"], target="rain")
         gate = drift_gate(data=parts.outputs["test"], baseline=baseline.outputs["baseline"], target="rain")
         with dsl.If(gate.outputs["retrain"] == True):  # noqa: E712 - a KFP condition
-            spot_train(train=parts.outputs["train"], target="rain", max_epochs=5)
+            spot_train(data=parts.outputs["train"], target="rain", max_epochs=5)
 
     out = tmp_path / "mine.yaml"
     compiler.Compiler().compile(my_own, str(out))

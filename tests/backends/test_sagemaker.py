@@ -461,7 +461,7 @@ def read_params(params: Artifact, out: Output[Dataset]) -> None:
 @pipeline(name="tune_hgb")
 def tune_hgb(data: Dataset) -> None:
     tuned = bayes_tune(
-        train=data,
+        data=data,
         target="target",
         estimator="hist_gradient_boosting",
         max_trials=9,
@@ -512,7 +512,7 @@ def test_bayes_tune_compiles_to_a_bayesian_tuning_job_over_the_estimators_defaul
     assert definition["AlgorithmSpecification"]["MetricDefinitions"] == [
         {"Name": "accuracy", "Regex": "greenpipe-metric accuracy=([-+0-9.eE]+|nan|inf)"}
     ]
-    assert [c["ChannelName"] for c in definition["InputDataConfig"]] == ["train"]
+    assert [c["ChannelName"] for c in definition["InputDataConfig"]] == ["data"]
     # the downstream step reads best_params from the best training job's model.tar.gz
     reader = steps["read_params"]["Arguments"]
     uri = reader["ProcessingInputs"][0]["S3Input"]["S3Uri"]
@@ -530,7 +530,7 @@ def test_bayes_tune_search_space_keeps_its_scaling_types():
 
     @pipeline(name="tune_space")
     def tune_space(data: Dataset) -> None:
-        bayes_tune(train=data, estimator="hist_gradient_boosting", search_space=space, metric="log_loss")
+        bayes_tune(data=data, target="y", estimator="hist_gradient_boosting", search_space=space, metric="log_loss")
 
     args = steps_by_name(json.loads(compile_definition(tune_space, role_arn=ROLE, bucket="b")))["bayes_tune"]
     config = args["Arguments"]["HyperParameterTuningJobConfig"]
@@ -562,14 +562,14 @@ def test_bayes_tune_whose_estimator_is_chosen_at_run_time_is_not_a_tuning_job():
 
     @pipeline(name="tune_param")
     def tune_param(data: Dataset, estimator: str = "svc") -> None:
-        bayes_tune(train=data, estimator=estimator)
+        bayes_tune(data=data, target="y", estimator=estimator)
 
     with pytest.raises(CompileError, match="step bayes_tune: param estimator comes from pipeline parameter"):
         compile_definition(tune_param, role_arn=ROLE, bucket="b")
 
     @pipeline(name="tune_bad")
     def tune_bad(data: Dataset) -> None:
-        bayes_tune(train=data, estimator="svc", search_space={"depth": {"type": "int", "low": 1, "high": 9}})
+        bayes_tune(data=data, target="y", estimator="svc", search_space={"depth": {"type": "int", "low": 1, "high": 9}})
 
     with pytest.raises(CompileError, match="step bayes_tune: search_space names \\['depth'\\] are not"):
         compile_definition(tune_bad, role_arn=ROLE, bucket="b")

@@ -90,9 +90,9 @@ def fit_and_compress(family: str = "random_forest", max_drop: float = 0.5, name:
     data = make_data()
     fitted = fit(train=data.train, family=family)
     scored = evaluate(model=fitted.model, test=data.test)
-    registered = register(model=fitted.model, metrics=scored.metrics, eval_data=data.test, model_name=name)
+    registered = register(model=fitted.model, metrics=scored.metrics, validation=data.test, model_name=name)
     packed = compress(
-        model=fitted.model, eval_data=data.test, train=data.train, max_metric_drop=max_drop, measure_budget_s=0.2
+        model=fitted.model, validation=data.test, data=data.train, max_metric_drop=max_drop, measure_budget_s=0.2
     )
     register_compressed(compressed=packed.compressed, report=packed.report, model_name=name, after=registered.card)
 
@@ -228,7 +228,7 @@ def test_bad_parameters_name_the_field_and_the_fix(tmp_path, monkeypatch, params
     (model_dir / "model.json").write_text("{}")
     args = {
         "model": Model(model_dir),
-        "eval_data": Dataset(tmp_path / "none.parquet"),
+        "validation": Dataset(tmp_path / "none.parquet"),
         "compressed": Model(tmp_path / "c"),
         "report": Model(tmp_path / "r"),
         "metrics": Metrics(tmp_path / "x.json"),
@@ -242,7 +242,7 @@ def test_compiles_to_a_kfp_component_and_a_validated_sagemaker_processing_step(t
 
     template = step_template(compress)
     assert template["operation"] == "CreateProcessingJob"
-    assert {"model", "eval_data"} <= set(template["parameters"])
+    assert {"model", "validation"} <= set(template["parameters"])
     pytest.importorskip("kfp")
     from greenpipe.backends.kfp import component_yaml
 

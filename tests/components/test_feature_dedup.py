@@ -84,7 +84,7 @@ def rolling_set(name: str = "rolling", version: int = 1, window: int = 3) -> Fea
 @pipeline(name="team_a")
 def team_a(source: Dataset, name: str = "team_a_rolling") -> None:
     feature_dedup(
-        source=source,
+        data=source,
         name=name,
         transform=ROLLING,
         entity_key=["entity"],
@@ -96,7 +96,7 @@ def team_a(source: Dataset, name: str = "team_a_rolling") -> None:
 @pipeline(name="team_b")
 def team_b(source: Dataset, labels: Dataset) -> None:
     feats = feature_dedup(
-        source=source,
+        data=source,
         name="team_b_rolling",
         transform=ROLLING,
         entity_key=["entity"],
@@ -330,7 +330,7 @@ def test_training_set_step_and_store_read_agree(tmp_path):
 def test_steps_are_listed_and_typed():
     assert [s.name for s in STEPS] == ["feature_dedup", "training_set"]
     spec = feature_dedup.spec
-    assert [i.name for i in spec.inputs] == ["source"] and [o.name for o in spec.outputs] == ["features"]
+    assert [i.name for i in spec.inputs] == ["data"] and [o.name for o in spec.outputs] == ["features"]
     assert [v.name for v in spec.values] == ["hit", "rows", "skipped_rows", "fingerprint"]
 
 

@@ -114,7 +114,7 @@ def train_and_register(
     register(
         model=fitted.model,
         metrics=scored.metrics,
-        eval_data=parts.test,
+        validation=parts.test,
         baseline=base.baseline,
         model_name=name,
         metric="accuracy",

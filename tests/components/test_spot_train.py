@@ -305,7 +305,7 @@ def test_step_in_a_pipeline_records_the_avoided_energy(tmp_path: Path, cancer):
     @pipeline(name="spot_train_test")
     def train_pipe(train: Dataset, val: Dataset) -> None:
         spot_train(
-            train=train,
+            data=train,
             validation=val,
             target="target",
             estimator="SGDClassifier",

@@ -209,16 +209,42 @@ def co2e_g(energy_kwh: float, intensity: GridIntensity) -> float:
 class Credit:
     """Energy a step avoided, traced to what was measured (an execution id or a measured per-unit cost)."""
 
-    kind: str  # cache, dedup, early_stop, pruning, small_sample, gated_skip; or projection (see PROJECTED)
+    kind: str  # a registered credit kind (see register_credit_kind); or projection (see PROJECTED)
     energy_kwh: float
     traced_to: str
     note: str = ""
 
 
-CREDIT_KINDS = ("cache", "dedup", "early_stop", "pruning", "small_sample", "gated_skip", "projection")
+PROJECTED = "projection"
 # A projection (e.g. compress: energy a smaller model would save per 1M predictions, from measured CPU time) is
 # kept in the credits table under its own kind and never summed into avoided energy, which is only ever measured.
-PROJECTED = "projection"
+
+# kind -> how reports name it. The engine's own kinds; a component registers its kinds when its step module is
+# imported (register_credit_kind), so the engine lists no component.
+_CREDIT_LABELS: dict[str, str] = {
+    "cache": "cache hits",
+    "gated_skip": "steps skipped by a gate (retrains)",
+    PROJECTED: "projections (never counted as avoided)",
+}
+
+
+def register_credit_kind(kind: str, label: str) -> None:
+    """Let steps credit avoided energy under `kind`; `label` names it in reports ("pruned trials")."""
+    if not kind.isidentifier():
+        raise GreenpipeError(f"credit kind={kind!r} must be a snake_case name, e.g. 'early_stop'")
+    if _CREDIT_LABELS.get(kind, label) != label:
+        raise GreenpipeError(f"credit kind={kind!r} is registered already as {_CREDIT_LABELS[kind]!r}")
+    _CREDIT_LABELS[kind] = label
+
+
+def credit_kinds() -> tuple[str, ...]:
+    """The kinds registered so far (the engine's and those of the components imported)."""
+    return tuple(_CREDIT_LABELS)
+
+
+def credit_label(kind: str) -> str:
+    """How reports name a credit kind; a kind from a component not imported here shows as itself."""
+    return _CREDIT_LABELS.get(kind, kind)
 
 
 @dataclass
@@ -226,8 +252,11 @@ class CreditBook:
     credits: list[Credit] = field(default_factory=list)
 
     def add(self, credit: Credit) -> None:
-        if credit.kind not in CREDIT_KINDS:
-            raise GreenpipeError(f"credit kind={credit.kind!r} is unknown: use one of {', '.join(CREDIT_KINDS)}")
+        if credit.kind not in _CREDIT_LABELS:
+            raise GreenpipeError(
+                f"credit kind={credit.kind!r} is unknown: use one of {', '.join(credit_kinds())}, or register it "
+                "with greenpipe.ledger.register_credit_kind where the step is defined"
+            )
         if credit.energy_kwh < 0:
             raise GreenpipeError(f"credit energy_kwh={credit.energy_kwh!r} must be >= 0")
         if not credit.traced_to:

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import threading
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from greenpipe.artifacts import Artifact
+from greenpipe.building import building, building_graph
 from greenpipe.errors import GreenpipeError, ParamError, SpecError, StepNotFound
 from greenpipe.params import coerce, is_param_type, type_name
 from greenpipe.step import REQUIRED, Step
-
-_local = threading.local()
-
-
-def building() -> Graph | None:
-    """The graph being built on this thread, if a @pipeline function is running."""
-    return getattr(_local, "graph", None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,10 +305,9 @@ class Pipeline:
     def build(self) -> Graph:
         """Run the pipeline body with placeholder params to record its tasks."""
         graph = Graph(self.name)
-        previous = building()
-        _local.graph = graph
         try:
-            self.fn(**{p.name: p for p in self.params})
+            with building_graph(graph):
+                self.fn(**{p.name: p for p in self.params})
         except GreenpipeError:
             raise
         except Exception as exc:  # the body is user code; its parameters are placeholders, not values
@@ -323,8 +315,6 @@ class Pipeline:
                 f"pipeline {self.name} failed while building its graph: {type(exc).__name__}: {exc}. Inside a "
                 "@pipeline body, parameters are placeholders: pass them to steps, do not compute with them"
             ) from exc
-        finally:
-            _local.graph = previous
         if not graph.tasks:
             raise SpecError(f"pipeline {self.name} calls no step")
         return graph

@@ -10,24 +10,17 @@ a title and labelled axes; numbers share one format with units (report_format); 
 from __future__ import annotations
 
 import html
+import importlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 from greenpipe.artifacts import write_bytes_atomic
+from greenpipe.ledger import credit_label
 from greenpipe.report_format import count, digest, number, quantity
 from greenpipe.report_sections import ArtifactView, figure, pyplot, render_artifact
 from greenpipe.store import Store
-
-CREDIT_LABELS = {
-    "cache": "cache hits",
-    "dedup": "feature dedup",
-    "early_stop": "early stops",
-    "pruning": "pruned trials",
-    "small_sample": "small samples",
-    "gated_skip": "steps skipped by a gate (retrains)",
-}
 
 
 def write_report(store: Store, run_ids: list[str], out: str | Path, title: str) -> Path:
@@ -58,9 +51,20 @@ def _run_data(store: Store, run_id: str) -> dict[str, Any]:
 
         raise RunNotFound(f"run {run_id!r} is not in {store.home}: list runs with `greenpipe runs`")
     executions = store.executions(run_id)
+    _import_step_modules(executions)
     credits = [(e["task"], c) for e in executions for c in store.credits_of(e["exec_id"])]
     outputs = {e["exec_id"]: store.outputs_of(e["exec_id"]) for e in executions}
     return {"run": run, "executions": executions, "credits": credits, "outputs": outputs}
+
+
+def _import_step_modules(executions: list[Any]) -> None:
+    """Import the modules of the steps that ran, so their components register credit kinds and sections; a step
+    from a project that is not importable here is shown with its raw names."""
+    for module in sorted({e["step_ref"].partition(":")[0] for e in executions} - {""}):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
 
 
 # -- summary ------------------------------------------------------------------------------------------------------
@@ -104,7 +108,7 @@ def _by_kind(runs: list[dict[str, Any]], avoided_g: float) -> str:
     if not by_kind:
         return "<h3>Avoided, by what avoided it</h3><p>Nothing was avoided in these runs.</p>"
     rows = "".join(
-        f"<tr><td>{html.escape(CREDIT_LABELS.get(kind, kind))}</td><td class='num'>{int(n)}</td>"
+        f"<tr><td>{html.escape(credit_label(kind))}</td><td class='num'>{int(n)}</td>"
         f"<td class='num'>{quantity(wh, 'Wh')}</td><td class='num'>{quantity(g, 'gCO2e')}</td>"
         f"<td class='num'>{number(100 * g / avoided_g) if avoided_g else '0'} %</td></tr>"
         for kind, (wh, g, n) in sorted(by_kind.items(), key=lambda kv: -kv[1][1])
@@ -172,7 +176,7 @@ def _energy_plots(runs: list[dict[str, Any]]) -> str:
     axes[0].set_xlabel("mgCO2e")
     axes[0].set_ylabel("step")
     axes[0].invert_yaxis()
-    labels = ["spent"] + [CREDIT_LABELS.get(k, k) for k in by_kind]
+    labels = ["spent"] + [credit_label(k) for k in by_kind]
     values = [sum(per_step.values())] + list(by_kind.values())
     axes[1].barh(labels, values, color=["#b5523b"] + ["#5f9e6e"] * len(by_kind))
     axes[1].set_title("Spent vs avoided, by what avoided it")
@@ -207,7 +211,7 @@ def _run_section(data: dict[str, Any], shown_in: dict[str, str]) -> str:
             + f"<td class='text'>{html.escape(e['reason'] or '')}</td><td>{links or '–'}</td></tr>"
         )
     credit_rows = "".join(
-        f"<tr><td class='name'>{html.escape(task)}</td><td>{html.escape(CREDIT_LABELS.get(c['kind'], c['kind']))}</td>"
+        f"<tr><td class='name'>{html.escape(task)}</td><td>{html.escape(credit_label(c['kind']))}</td>"
         + _num(c["energy_kwh"] * 1000, "Wh")
         + _num(c["co2e_g"], "gCO2e")
         + f"<td class='text'>{html.escape(c['traced_to'])}</td>"

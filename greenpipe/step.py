@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenpipe.artifacts import ARTIFACT_KINDS, Artifact, output_kind
+from greenpipe.building import building
 from greenpipe.docstring import arg_docs
 from greenpipe.durations import parse_duration
 from greenpipe.errors import SpecError
@@ -208,8 +209,6 @@ class Step:
         return {v.name: coerce(f"{where} value {v.name}", v.type, data[v.name]) for v in specs}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from greenpipe.pipeline import building
-
         graph = building()
         if graph is not None:
             if args:

@@ -10,6 +10,9 @@ from greenpipe import Artifact, Dataset, Metrics, Output, Resources, step
 from greenpipe.artifacts import write_json_atomic
 from greenpipe.context import current
 from greenpipe.errors import GreenpipeError
+from greenpipe.ledger import register_credit_kind
+
+register_credit_kind("pruning", "pruned trials")
 
 DEFAULT_ESTIMATOR = "hist_gradient_boosting"
 ITERATION_MIN_FRACTION = 1 / 9  # iteration rungs: 1/9, 1/3, 1 of the estimator's budget

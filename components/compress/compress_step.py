@@ -49,7 +49,7 @@ def compress(
     import numpy as np
     import pandas as pd
 
-    from greenpipe.components.compress import candidates as cand_lib
+    import greenpipe.components.compress.candidates as cand_lib
     from greenpipe.components.compress.errors import CompressError
     from greenpipe.components.compress.evaluation import agreement, metric_direction, metric_value
     from greenpipe.components.compress.measure import measure

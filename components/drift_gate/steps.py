@@ -176,7 +176,7 @@ def drift_gate(
 @step(description="Turn a SageMaker Model Monitor baseline (statistics.json, constraints.json) into a drift baseline")
 def baseline_from_model_monitor(monitor: Artifact, baseline: Output[Artifact]) -> None:
     """Read Model Monitor's baselining output folder; gate later with its L-infinity test and threshold."""
-    from greenpipe.components.drift_gate import model_monitor
+    import greenpipe.components.drift_gate.model_monitor as model_monitor
     from greenpipe.components.drift_gate.baseline import write_baseline
     from greenpipe.components.drift_gate.quality import build_suite
 
@@ -193,8 +193,8 @@ def baseline_to_model_monitor(baseline: Artifact, monitor: Output[Artifact], com
     """The folder Model Monitor's baselining job would have written, for teams that keep both."""
     from pathlib import Path
 
+    import greenpipe.components.drift_gate.model_monitor as model_monitor
     from greenpipe.artifacts import write_json_atomic
-    from greenpipe.components.drift_gate import model_monitor
     from greenpipe.components.drift_gate.baseline import read_baseline, reference_values
 
     document = read_baseline(baseline.path)

@@ -4,6 +4,9 @@ from typing import NamedTuple
 
 from greenpipe import CodeRef, Dataset, Output, Resources, step
 from greenpipe.context import current
+from greenpipe.ledger import register_credit_kind
+
+register_credit_kind("dedup", "feature dedup")
 
 
 class FeatureDedupResult(NamedTuple):

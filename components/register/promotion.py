@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import greenpipe.components.register.registry as registry
 from greenpipe.components.contracts.model_folder import read_description
-from greenpipe.components.register import registry
 from greenpipe.components.register.errors import RegistryError
 from greenpipe.components.register.scoring import score
 

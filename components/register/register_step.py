@@ -59,8 +59,9 @@ def register(
             "fine-tuning").
         mlflow_tracking_uri: also register the version in MLflow (e.g. sqlite:///mlflow.db); needs the extra.
     """
-    from greenpipe.components.register import card as card_lib
-    from greenpipe.components.register import registry
+    import greenpipe.components.register.card as card_lib
+    import greenpipe.components.register.registry as registry
+    from greenpipe.components.contracts.model_folder import read_description
     from greenpipe.components.register.errors import ModelTampered, RegistryError
     from greenpipe.components.register.footprint import data_digests, footprint_of, lineage_executions
     from greenpipe.components.register.promotion import decide

@@ -63,7 +63,8 @@ def serve(
     """
     import pyarrow.parquet as pq
 
-    from greenpipe.components.serve import decision as dec
+    import greenpipe.components.serve.decision as dec
+    from greenpipe.components.contracts.model_folder import ModelFolder
     from greenpipe.components.serve.batch_transform import score_in_chunks
     from greenpipe.components.serve.errors import ServeError
     from greenpipe.components.serve.instances import SOURCE, smallest_for

@@ -7,6 +7,9 @@ from typing import Any, Literal, NamedTuple
 from greenpipe import Artifact, CodeRef, Dataset, Metrics, Output, Report, Resources, step
 from greenpipe.artifacts import write_json_atomic
 from greenpipe.errors import GreenpipeError
+from greenpipe.ledger import register_credit_kind
+
+register_credit_kind("small_sample", "small samples")
 
 DEFAULT_FRACTIONS = [0.01, 0.02, 0.04, 0.08, 0.16]
 MIN_DATASET_ROWS = 20

@@ -15,6 +15,9 @@ from greenpipe.context import current
 from greenpipe.errors import GreenpipeError
 
 
+from greenpipe.ledger import register_credit_kind
+
+register_credit_kind("early_stop", "early stops")
 class SpotTrainResult(NamedTuple):
     stopped_early: bool
     rule: str

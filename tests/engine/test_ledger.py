@@ -60,3 +60,28 @@ def test_regions_ranks_by_intensity_marks_the_current_one_and_prices_the_last_ru
         assert row["source"] and row["year"]
     text = cli("regions").stdout
     assert "eu-north-1" in text.splitlines()[2]  # the cleanest grid first
+
+
+def test_credit_kinds_are_registered_by_the_components_that_credit_them():
+    """In a fresh interpreter: the engine knows no component's kind until the component's step module is imported."""
+    import subprocess
+    import sys
+
+    code = """
+from greenpipe.errors import GreenpipeError
+from greenpipe.ledger import Credit, CreditBook, credit_label
+book = CreditBook()
+try:
+    book.add(Credit("pruning", 0.1, "exec-1"))
+    raise SystemExit("pruning was accepted before bayes_tune registered it")
+except GreenpipeError as exc:
+    assert "register_credit_kind" in str(exc), exc
+import greenpipe.components.bayes_tune.step
+book.add(Credit("pruning", 0.1, "exec-1"))
+book.add(Credit("projection", 5.0, "exec-1"))
+assert credit_label("pruning") == "pruned trials", credit_label("pruning")
+assert abs(book.total_kwh - 0.1) < 1e-12, book.total_kwh  # a projection is never avoided energy
+assert credit_label("from_a_project_not_imported") == "from_a_project_not_imported"
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr + done.stdout

@@ -15,11 +15,6 @@ from greenpipe.refs import RefError, resolve_ref
 REFERENCE_PACKAGE = "greenpipe.pipelines"
 
 
-def reference_names() -> list[str]:
-    package = importlib.import_module(REFERENCE_PACKAGE)
-    return sorted(getattr(package, "REFERENCE_PIPELINES", {}))
-
-
 def load_pipeline(ref: str) -> Pipeline:
     """Load `train` (a reference pipeline), `path/to/file.py:function` or `package.module:function`."""
     if ":" in ref:

@@ -22,10 +22,6 @@ class Latency:
     p50_ms: float
     p99_ms: float
 
-    @property
-    def p50_ms_per_row(self) -> float:
-        return self.p50_ms / self.batch
-
 
 @dataclass(frozen=True)
 class Measurement:

@@ -39,12 +39,6 @@ class Traffic:
     def batches_per_month(self) -> float:
         return self.days_per_month * 86400 / self.every_s if self.kind == "batch" else 0.0
 
-    @property
-    def rows_per_month(self) -> float:
-        if self.kind == "batch":
-            return self.batches_per_month * self.batch_rows
-        return self.requests_per_month * self.rows_per_request
-
     def describe(self) -> str:
         if self.kind == "batch":
             return (

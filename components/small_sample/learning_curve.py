@@ -44,10 +44,6 @@ class CurveFit:
             return np.full_like(xs, self.last_value)
         return _ipl(xs, *self.params)
 
-    def remaining_gain(self) -> float:
-        """How much the metric is predicted to improve from the largest sample to all the data."""
-        return float(self.predicted - self.at(self.last_x))
-
 
 def _fit_ipl(x: np.ndarray, y: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray]:
     """Least squares weighted by sample size (sd ~ 1/sqrt(x)): a model trained on 1% of the rows is noisier

@@ -49,10 +49,6 @@ def install_sigterm_handler() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: _interrupt.set())
 
 
-def interrupt_requested() -> bool:
-    return _interrupt.is_set()
-
-
 @dataclass
 class Outcome:
     status: str  # completed | stopped | interrupted

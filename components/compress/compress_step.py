@@ -1,14 +1,14 @@
 """The `compress` step: make smaller or faster forms of a model, measure each, keep the cheapest within the bar."""
 
 # no `from __future__ import annotations` here: the engine reads the NamedTuple's raw __annotations__
-import json
 import pickle
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 from greenpipe import Dataset, Metrics, Model, Output, Report, step
-from greenpipe.artifacts import write_bytes_atomic, write_json_atomic, write_text_atomic
+from greenpipe.artifacts import write_json_atomic, write_text_atomic
 
 
 class CompressResult(NamedTuple):
@@ -36,13 +36,13 @@ def compress(
     """Try each form of `model` (see candidates.py), score it on `validation`, time it, and keep the cheapest.
 
     Args:
-        model: a folder with model.pkl and model.json {"features", "target", ...} (spot_train's format).
+        model: a model folder, model.pkl + model.json (see contracts/model_folder.py), e.g. spot_train's model.
         validation: labelled rows with the model's features; the metric, agreement and timings are measured on it.
         compressed: written: the chosen form, model.pkl (+ model.onnx) and model.json with its "form".
         report: written: tradeoffs.json, tradeoffs.md and index.html, one row per form tried.
         metrics: written: the chosen form's metric, the original's, agreement with the original, size and latency.
         data: training rows; used only to distil a small tree when the original does not convert.
-        metric: one of register's metrics (accuracy, balanced_accuracy, f1, roc_auc, log_loss, r2, rmse, mae).
+        metric: one of the metric registry's (accuracy, balanced_accuracy, f1, roc_auc, log_loss, r2, rmse, mae).
         max_metric_drop: how many points (0.01 of the metric) the chosen form may lose against the original.
         measure_budget_s: wall seconds of timing per candidate and batch size.
     """
@@ -55,6 +55,7 @@ def compress(
     from greenpipe.components.compress.measure import measure
     from greenpipe.components.compress.projection import per_million
     from greenpipe.components.compress.tradeoff import Row, choose, drop_points, markdown
+    from greenpipe.components.contracts.model_folder import ModelFolder, write_model_folder
     from greenpipe.context import current
     from greenpipe.digest import digest_path
 
@@ -66,21 +67,16 @@ def compress(
         )
     if measure_budget_s <= 0:
         raise CompressError(f"measure_budget_s={measure_budget_s!r} must be > 0 (seconds of timing per form)")
-    folder = Path(model.path)
-    if not (folder / "model.pkl").is_file() or not (folder / "model.json").is_file():
-        raise CompressError(
-            f"model input {model.path} is not a model folder: it needs model.pkl and model.json "
-            "(the format spot_train writes)"
-        )
+    source = ModelFolder.open(model.path)
+    folder = source.path
     original_digest = digest_path(folder)
     if model.digest and original_digest != model.digest:
         raise CompressError(f"model input {model.path} changed since the pipeline recorded {model.digest}")
-    spec = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    with open(folder / "model.pkl", "rb") as handle:
-        estimator = pickle.load(handle)  # a stored artifact whose digest was checked above
+    described = source.description()
+    estimator = source.load()  # a stored artifact whose digest was checked above
     frame = pd.read_parquet(validation.path)
-    target = spec.get("target", "")
-    features = list(spec.get("features") or [c for c in frame.columns if c != target])
+    target = described.target
+    features = described.feature_columns(list(frame.columns))
     missing = [c for c in [*features, target] if c not in frame.columns]
     if missing:
         raise CompressError(f"validation lacks the columns {missing} that the model's model.json names")
@@ -93,7 +89,7 @@ def compress(
         train_x = pd.read_parquet(data.path)[features]
         train_x = train_x if named else train_x.to_numpy(dtype=np.float64)
 
-    built = cand_lib.build(estimator, len(features), train_x, stored=(folder / "model.pkl").read_bytes())
+    built = cand_lib.build(estimator, len(features), train_x, stored=source.model_file.read_bytes())
     classifier = hasattr(estimator, "classes_")
     rows: list[Row] = []
     original_pred = None
@@ -135,12 +131,9 @@ def compress(
     if chosen.name == "original":
         shutil.copytree(folder, out)
     else:
-        out.mkdir(parents=True)
-        form = dict(spec, form=chosen.name, compressed_from=original_digest, route=chosen.route)
-        write_json_atomic(out / "model.json", form)
-        write_bytes_atomic(out / "model.pkl", pickle.dumps(chosen_candidate.predictor))
-        if chosen_candidate.artifact_kind == "onnx":
-            write_bytes_atomic(out / "model.onnx", chosen_candidate.artifact)
+        details = dict(described.details, form=chosen.name, compressed_from=original_digest, route=chosen.route)
+        onnx = {"model.onnx": chosen_candidate.artifact} if chosen_candidate.artifact_kind == "onnx" else {}
+        write_model_folder(out, pickle.dumps(chosen_candidate.predictor), replace(described, details=details), onnx)
 
     saving = per_million(original, chosen)
     ctx = current()
@@ -156,7 +149,7 @@ def compress(
             "chosen": chosen.name,
             "original_digest": original_digest,
             "eval_digest": validation.digest or digest_path(validation.path),
-            "spec": spec,
+            "spec": described.to_json(),
             "rows": [r.to_dict() for r in rows],
             "projection": saving,
         },

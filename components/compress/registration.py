@@ -81,7 +81,7 @@ def register_compressed(
         name=model_name,
         version=version,
         record=record,
-        spec={**spec, "estimator": f"{spec.get('estimator', 'model')} ({chosen_row.name})"},
+        spec={**spec, "estimator": f"{spec.get('estimator') or 'model'} ({chosen_row.name})"},
         footprint=footprint,
         metric=metric,
         higher_is_better=higher_is_better,

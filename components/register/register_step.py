@@ -65,7 +65,6 @@ def register(
     from greenpipe.components.register.errors import ModelTampered, RegistryError
     from greenpipe.components.register.footprint import data_digests, footprint_of, lineage_executions
     from greenpipe.components.register.promotion import decide
-    from greenpipe.components.register.scoring import model_spec
     from greenpipe.context import current
     from greenpipe.digest import digest_path
 
@@ -134,7 +133,8 @@ def register(
     ctx.log(decision.reason)
 
     record = registry.get_version(store, model_name, version).to_dict()
-    spec = model_spec(model.path)
+    described = read_description(model.path)
+    spec = described.to_json() if described is not None else {}
     content = card_lib.build_content(
         name=model_name,
         version=version,

@@ -36,11 +36,3 @@ def score(
             f"the evaluation data lacks the model's features {missing}; pass data with the columns listed in model.json"
         )
     return METRICS[metric].score(estimator, frame[features], frame[target])
-
-
-def model_spec(model_dir: str | Path) -> dict[str, Any]:
-    """The model's model.json as a dict ({} if absent), for the model card."""
-    from greenpipe.components.contracts.model_folder import read_description
-
-    described = read_description(model_dir)
-    return described.to_json() if described is not None else {}

@@ -2,7 +2,6 @@
 
 # no `from __future__ import annotations` here: the engine reads the NamedTuple's raw __annotations__
 import json
-import pickle
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,7 +41,7 @@ def serve(
     """Recommend a serving mode for `traffic` and score `data` locally as a batch transform would.
 
     Args:
-        model: a model folder (model.pkl + model.json), e.g. compress's `compressed` output.
+        model: a model folder, model.pkl + model.json (see contracts/model_folder.py), e.g. compress's `compressed`.
         data: rows to score; the local batch transform writes them with predictions to `scored`.
         recommendation: written: recommendation.json and .md (the chosen mode, every option's estimates and
             assumptions), sagemaker_requests.json and, when it applies, kserve_inferenceservice.json.
@@ -79,21 +78,18 @@ def serve(
         raise ServeError(f"latency_objective_ms={latency_objective_ms!r} must be > 0 (milliseconds a caller waits)")
     if chunk_rows < 1:
         raise ServeError(f"chunk_rows={chunk_rows!r} must be >= 1 (rows scored per chunk)")
-    folder = Path(model.path)
-    if not (folder / "model.pkl").is_file() or not (folder / "model.json").is_file():
-        raise ServeError(f"model input {model.path} is not a model folder with model.pkl and model.json")
-    spec = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    source = ModelFolder.open(model.path)
+    described = source.description()
     rows_in_data = pq.ParquetFile(data.path).metadata.num_rows
     profile = parse(traffic if traffic is not None else {"batch_rows": max(rows_in_data, 1), "every": "P1D"})
 
     import psutil
 
     rss0 = psutil.Process().memory_info().rss
-    with open(folder / "model.pkl", "rb") as handle:
-        estimator = pickle.load(handle)  # a stored artifact, verified against its digest before this step ran
-    features = list(spec.get("features") or [])
+    estimator = source.load()  # a stored artifact, verified against its digest before this step ran
+    features = list(described.features)
     n = score_in_chunks(estimator, features, data.path, scored.path, chunk_rows)
-    memory_mb = max((psutil.Process().memory_info().rss - rss0) / 2**20, (folder / "model.pkl").stat().st_size / 2**20)
+    memory_mb = max((psutil.Process().memory_info().rss - rss0) / 2**20, source.model_file.stat().st_size / 2**20)
     measured = _latency(measurements, estimator, features, data.path, memory_mb)
 
     instance = smallest_for(measured.memory_mb)
@@ -114,11 +110,11 @@ def serve(
         model_s3=model_s3,
         input_s3=input_s3,
         output_s3=output_s3,
-        form=str(spec.get("form", "original")),
+        form=described.form,
     )
     manifest = inference_service(
         name=name_prefix,
-        form=str(spec.get("form", "original")),
+        form=described.form,
         storage_uri=model_s3.rsplit("/", 1)[0] + "/",
         option=chosen,
         traffic=profile,

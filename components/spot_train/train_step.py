@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 from greenpipe import Artifact, CodeRef, Dataset, Metrics, Model, Output, Resources, step
-from greenpipe.artifacts import write_bytes_atomic, write_json_atomic
+from greenpipe.components.contracts.estimators import FAMILIES, FAMILY_ALIASES
+from greenpipe.components.contracts.estimators import estimator as estimator_row
+from greenpipe.components.contracts.model_folder import ModelDescription, read_description, write_model_folder
 from greenpipe.components.spot_train.job import check_params
 from greenpipe.context import current
 from greenpipe.errors import GreenpipeError
-
-
 from greenpipe.ledger import register_credit_kind
 
 register_credit_kind("early_stop", "early stops")
+
+
 class SpotTrainResult(NamedTuple):
     stopped_early: bool
     rule: str
@@ -71,7 +73,7 @@ def spot_train(
         hyperparameters: JSON from bayes_tune (a flat dict, or one under "params"/"best_params"); overrides
             `estimator_params`. With estimator="auto" the estimator is the one bayes_tune tuned, or else the
             warm_start model's own.
-        warm_start: a Model folder (model.pkl) of the same estimator to continue from.
+        warm_start: a model folder (see contracts/model_folder.py) of the same estimator to continue from.
         rules: stop-rules by Debugger name, e.g. ["ExplodingTensor", {"name": "Overtraining", "delta": 0.001}]
             or {"LossNotDecreasing": {"num_steps": 5}}; None uses ExplodingTensor, VanishingGradient,
             LossNotDecreasing, Overtraining with Debugger's default parameters; [] turns them off.
@@ -144,17 +146,13 @@ def spot_train(
     stopped = summary["status"] == "stopped"
     kept_step = summary["best_step"] if stopped else summary["steps"]
     kept = next((r for r in summary["rows"] if int(r["step"]) == kept_step), last)
-    out = Path(model.path)
-    out.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out / "model.pkl", model_bytes(fitted))  # equal models, equal bytes (see model_bytes)
-    write_json_atomic(
-        out / "model.json",
-        {
-            "estimator": estimator,
-            "features": _features(data.path, target),
-            "target": target,
+    described = ModelDescription(
+        features=_features(data.path, target),
+        target=target,
+        estimator=estimator,
+        params=params,
+        details={
             "task": task,
-            "params": params,
             "seed": seed,
             "epochs": summary["steps"],
             "kept_epoch": kept_step,
@@ -164,6 +162,7 @@ def spot_train(
             "findings": [f for f in summary["findings"] if f["rule"] not in time_based],
         },
     )
+    write_model_folder(model.path, model_bytes(fitted), described)  # equal models, equal bytes (see model_bytes)
     for name in ("loss", "val_loss", "score", "val_score"):
         if name in kept:
             metrics.log_metric(name, kept[name])
@@ -191,9 +190,8 @@ def spot_train(
 
 # bayes_tune's estimator families that spot_train trains epoch by epoch (classification; bayes_tune's metrics are)
 TUNED_FAMILIES = {
-    "hist_gradient_boosting": "HistGradientBoostingClassifier",
-    "random_forest": "RandomForestClassifier",
-    "mlp": "MLPClassifier",
+    family: estimator_row(family, "classification").class_name
+    for family in ("hist_gradient_boosting", "random_forest", "mlp")
 }
 
 
@@ -201,12 +199,12 @@ def _auto_estimator(hyperparameters: Artifact | None, warm_start: Model | None, 
     """estimator="auto": the estimator bayes_tune tuned (its best_params JSON), else the warm-start model's own
     (its model.json, whose params also become the defaults: continuing a model keeps its settings)."""
     if hyperparameters is None and warm_start is not None:
-        described = Path(warm_start.path) / "model.json"
-        data = json.loads(described.read_text()) if described.is_file() else {}
-        for name, value in dict(data.get("params") or {}).items():
-            params.setdefault(name, value)
-        if data.get("estimator"):
-            return str(data["estimator"])
+        described = read_description(warm_start.path)
+        if described is not None:
+            for name, value in described.params.items():
+                params.setdefault(name, value)
+            if described.estimator:
+                return _class_name(described.estimator, str(described.details.get("task") or "classification"))
     family = ""
     if hyperparameters is not None:
         source = Path(hyperparameters.path)
@@ -221,6 +219,14 @@ def _auto_estimator(hyperparameters: Artifact | None, warm_start: Model | None, 
             "to those, or pass estimator=NAME"
         )
     return TUNED_FAMILIES[family]
+
+
+def _class_name(name: str, task: str) -> str:
+    """The class spot_train trains for a model.json's estimator: bayes_tune records a family name there
+    (hist_gradient_boosting), spot_train a class name or a code reference, kept as they are."""
+    if name in FAMILIES or name in FAMILY_ALIASES:
+        return estimator_row(name, task).class_name
+    return name
 
 
 def _read_hyperparameters(path: str) -> dict:

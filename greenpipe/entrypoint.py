@@ -133,6 +133,7 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
     from greenpipe.digest import digest_path
     from greenpipe.executor import execute
     from greenpipe.params import coerce
+    from greenpipe.shared_state import step_session
     from greenpipe.store import default_home
 
     manifest = prepare_code()  # the user's code archive, when the job names one (GREENPIPE_CODE_URI)
@@ -194,7 +195,11 @@ def execute(args: argparse.Namespace, layout: Layout, scratch: Path) -> dict[str
         outputs[ospec.name] = artifact_class(ospec.kind)(out_path)
 
     ctx = StepContext(home=default_home(), task=spec.name)
-    execution = execute(step, kwargs, inputs, outputs, ctx, os.environ.get("GREENPIPE_ENERGY", "formula"))
+    with step_session(spec.name) as shared:  # state that outlives the run: at GREENPIPE_SHARED
+        execution = execute(step, kwargs, inputs, outputs, ctx, os.environ.get("GREENPIPE_ENERGY", "formula"))
+        by_digest = {digest: inputs[name].path for name, digest in input_digests.items()}
+        by_digest.update({digest: outputs[name].path for name, digest in execution.outputs.items()})
+        shared.finish(by_digest)
     values = execution.values
     for artifact in outputs.values():
         if artifact.kind == "metrics":

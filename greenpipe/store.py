@@ -182,6 +182,16 @@ class Store:
     # -- objects ------------------------------------------------------------------------------------------------
 
     def object_path(self, digest: str) -> Path:
+        """Where the object with this digest is stored. In a container job with shared state, an object this
+        store lacks is fetched from the shared location first (greenpipe.shared_state)."""
+        path = self._object_file(digest)
+        if not path.exists():
+            from greenpipe.shared_state import fetch_missing
+
+            fetch_missing(self, digest)
+        return path
+
+    def _object_file(self, digest: str) -> Path:
         hexpart = digest_hex(digest)
         return self.objects / hexpart[:2] / hexpart
 
@@ -200,7 +210,7 @@ class Store:
         """
         _copy_links_in(path)
         digest = digest or digest_path(path)
-        target = self.object_path(digest)
+        target = self._object_file(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and self.digest_of(target) != digest:
             self._quarantine(target)  # a stored copy was damaged: the fresh one takes its place

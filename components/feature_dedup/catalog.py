@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from greenpipe.components.feature_dedup.feature_set import FeatureSet, FeatureSetError
+from greenpipe.shared_state import shared_tables
 from greenpipe.store import Store
 
 SCHEMA = """
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS feature_dedup_names (
     code_fp TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (name, version)
 );
 """
+# The catalog is state that outlives a run: in a KFP pod or SageMaker job it lives at GREENPIPE_SHARED
+TABLE_NAMES = ("feature_dedup_groups", "feature_dedup_parts", "feature_dedup_sets", "feature_dedup_names")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class FeatureCatalog:
 
     def __init__(self, store: Store):
         self.store = store
+        shared_tables(store, TABLE_NAMES, "the feature catalog")
         store.connection().executescript(SCHEMA)
 
     def find(self, fingerprint: str) -> StoredSet | None:

@@ -21,6 +21,7 @@ from greenpipe.components.feature_dedup.catalog import FeatureCatalog, StoredSet
 from greenpipe.components.feature_dedup.feature_set import FeatureSet, FeatureSetError
 from greenpipe.digest import digest_hex
 from greenpipe.ledger import UsageMeter, formula_kwh
+from greenpipe.shared_state import shared_folder
 from greenpipe.store import Store
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class FeatureStore:
     def __init__(self, home: str | os.PathLike[str] | Store):
         self.store = home if isinstance(home, Store) else Store(home).create()
         self.home = self.store.home
-        self.root = self.home / "features"
+        self.root = shared_folder(self.home, "features", "the feature store's Parquet parts")
         self.catalog = FeatureCatalog(self.store)
 
     # -- compute once -------------------------------------------------------------------------------------

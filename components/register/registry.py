@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from greenpipe.components.register.errors import ModelTampered, RegistryError
+from greenpipe.shared_state import shared_tables
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")  # SageMaker's ModelApprovalStatus values
 
@@ -72,7 +73,12 @@ class ModelVersion:
         return dict(self.__dict__)
 
 
+# The registry is state that outlives a run: in a KFP pod or SageMaker job it lives at GREENPIPE_SHARED
+TABLE_NAMES = ("registry_models", "registry_versions", "registry_aliases", "registry_evaluations", "registry_events")
+
+
 def ensure_tables(store: Any) -> None:
+    shared_tables(store, TABLE_NAMES, "the model registry")
     store.connection().executescript(TABLES)
 
 
@@ -348,6 +354,7 @@ def load_verified(path: str | Path, expected_digest: str, label: str) -> Any:
 
 
 def _has_tables(store: Any) -> bool:
+    shared_tables(store, TABLE_NAMES, "the model registry")
     return bool(store.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='registry_versions'"))
 
 

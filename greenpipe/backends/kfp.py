@@ -36,6 +36,7 @@ from greenpipe.digest import digest_path
 from greenpipe.errors import CompileError
 from greenpipe.params import canonical_json, coerce
 from greenpipe.pipeline import Condition, OutputRef, Pipeline, PipelineParam, Task, ValueRef
+from greenpipe.shared_state import compiled_location
 from greenpipe.step import REQUIRED
 
 __all__ = [
@@ -61,6 +62,7 @@ class KfpOptions:
     local_conditions: bool = False
     code_uri: str | None = None  # the user's code archive (see code_archive), for the steps in code_steps
     code_steps: frozenset[str] = frozenset()
+    shared: str | None = None  # GREENPIPE_SHARED, where state that outlives a run lives (greenpipe.shared_state)
 
 
 def compile_pipeline(
@@ -74,6 +76,7 @@ def compile_pipeline(
     data_digests: dict[str, str] | None = None,
     cache_expiry: str = "disable",
     code_root: str | None = None,
+    shared: str | None = None,
 ) -> None:
     """Write `pipeline` as KFP IR YAML to `out_path` (atomically; same pipeline, same bytes).
 
@@ -91,6 +94,9 @@ def compile_pipeline(
             AWS_ENDPOINT_URL, or a local folder for kfp.local). The code the steps reach outside greenpipe is
             uploaded there once as code/<digest>.tar.gz, and each step that reaches it fetches and checks it;
             local Dataset inputs go to objects/<digest>/<name> there, and the importers read them from it.
+        shared: where state that outlives a run lives (the model registry, the feature catalog, tuning
+            studies): s3://, gs:// or a folder every task reaches. Default: GREENPIPE_SHARED, else
+            `<code_root>/shared`; every task carries it as GREENPIPE_SHARED (see greenpipe.shared_state).
     """
     from kfp import compiler
 
@@ -103,6 +109,7 @@ def compile_pipeline(
         data_digests=data_digests,
         cache_expiry=cache_expiry,
         code_root=code_root,
+        shared=shared,
     )
     write_atomic(out_path, lambda tmp: compiler.Compiler().compile(component, tmp))
 
@@ -118,6 +125,7 @@ def pipeline_component(
     cache_expiry: str = "disable",
     local_conditions: bool = False,
     code_root: str | None = None,
+    shared: str | None = None,
 ) -> Any:
     """The KFP pipeline (a GraphComponent) for `pipeline`; compile it or run it under kfp.local.
 
@@ -141,6 +149,7 @@ def pipeline_component(
         local_conditions,
         code_uri,
         code_steps,
+        compiled_location(shared, code_root),
     )
     _check_graph(graph.tasks)
     scalars = [p for p in pipeline.params if not p.is_artifact]
@@ -371,6 +380,8 @@ def _kfp_task(
     if options.code_uri and spec.ref in options.code_steps:  # greenpipe.backends.code_fetch reads these
         kfp_task.set_env_variable("GREENPIPE_CODE_URI", options.code_uri)
         kfp_task.set_env_variable("GREENPIPE_FINGERPRINT", task.step.fingerprint().digest)
+    if options.shared:  # greenpipe.shared_state reads it in the pod
+        kfp_task.set_env_variable("GREENPIPE_SHARED", options.shared)
     apply_resources(task.step, kfp_task, options.accelerator_type, options.spot)
     _apply_cache(task, kfp_task, options)
     return kfp_task

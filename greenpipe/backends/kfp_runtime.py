@@ -19,6 +19,7 @@ from greenpipe.digest import digest_path
 from greenpipe.executor import execute
 from greenpipe.params import coerce
 from greenpipe.refs import resolve_ref
+from greenpipe.shared_state import step_session
 from greenpipe.step import Step, artifact_class
 from greenpipe.store import default_home
 
@@ -72,7 +73,11 @@ def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
         outputs[spec_out.name] = artifact_class(spec_out.kind)(path)
 
     ctx = StepContext(home=default_home(), task=spec.name)
-    execution = execute(step, kwargs, inputs, outputs, ctx, os.environ.get("GREENPIPE_ENERGY", "formula"))
+    with step_session(spec.name) as shared:  # state that outlives the run: at GREENPIPE_SHARED
+        execution = execute(step, kwargs, inputs, outputs, ctx, os.environ.get("GREENPIPE_ENERGY", "formula"))
+        by_digest = {a.digest: a.path for a in inputs.values() if a is not None and a.digest}
+        by_digest.update({digest: outputs[name].path for name, digest in execution.outputs.items()})
+        shared.finish(by_digest)
     ledger = execution.ledger()
     for name, artifact in outputs.items():
         target = arguments[name]

@@ -17,6 +17,7 @@ from greenpipe.container import METRIC_LINE, VALUES_FILE, VALUES_OUTPUT
 from greenpipe.errors import CompileError
 from greenpipe.params import canonical_json
 from greenpipe.pipeline import OutputRef, PipelineParam, Task
+from greenpipe.shared_state import compiled_location
 
 ENTRYPOINT = ["python", "-m", "greenpipe.run"]
 PROCESSING_IN = "/opt/ml/processing/input"
@@ -63,6 +64,9 @@ class SageMakerOptions:
     # of the steps that reach code in it (the others run on the image alone and keep their cache keys)
     code_object: str | None = None
     code_steps: frozenset[str] = frozenset()
+    # where state that outlives a run lives (greenpipe.shared_state): GREENPIPE_SHARED at compile time, else
+    # s3://<artifact bucket>/<prefix>/shared, next to the artifacts
+    shared: str | None = field(default_factory=lambda: compiled_location(None))
 
     def role(self) -> Any:
         return self.role_arn if self.role_arn else {"Get": "Parameters.RoleArn"}
@@ -139,6 +143,8 @@ def environment(task: Task, extra: dict[str, str] | None = None, options: SageMa
     }
     if options is not None and options.code_object and task.step.spec.ref in options.code_steps:
         env["GREENPIPE_CODE_URI"] = s3_uri(options, "code", options.code_object)
+    if options is not None:
+        env["GREENPIPE_SHARED"] = options.shared or s3_uri(options, "shared")
     env.update(extra or {})
     return env
 

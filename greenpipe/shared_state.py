@@ -1,0 +1,416 @@
+"""State that outlives a run, shared by every job and pod through ONE location: GREENPIPE_SHARED.
+
+On the laptop the store in GREENPIPE_HOME is the state: the model registry, the feature catalog, tuning studies
+and the objects they name are simply there. In a KFP pod or a SageMaker job GREENPIPE_HOME is private and empty,
+so a compiled pipeline carries GREENPIPE_SHARED (s3://bucket/prefix, gs://bucket/prefix, or a folder for
+kfp.local), and while a step runs in a container (`step_session`, opened by the entry point and the KFP runtime):
+
+- a component that keeps such state asks for it by name: `shared_tables(store, names, needed_for)` for store
+  tables, `shared_folder(home, name, needed_for)` for a folder of files. The first ask takes the location's
+  lease (`state/lease.json`, created only if absent; renewed while the step runs; taken over once expired) and
+  replaces the local copy with the shared one (`state/tables.json`: the tables, the folders' file digests, the
+  pins). The engine knows no component: it shares what was asked for.
+- an object the store lacks is fetched from `objects/<digest hex>/` (the staging key scheme) when asked for by
+  `Store.object_path`, and checked against its digest.
+- when the step succeeds, objects pinned during the step and changed folder files are uploaded to their
+  content-addressed keys, and the snapshot is written only if the location still holds the version read
+  (a conditional put): a job whose lease expired and was taken over fails with a clear error instead of
+  overwriting the other job's writes. The lease is released either way.
+
+With no location configured, a step that asks for shared state in a container fails with one message naming
+the setting. `GREENPIPE_SHARED=home` says the job's own GREENPIPE_HOME is the shared state (one machine, or a
+volume every pod mounts): nothing is synchronised. Outside a container (the local runner, a plain call) these
+calls do nothing: the store is the state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from greenpipe.errors import GreenpipeError
+from greenpipe.object_store import MARKER, ConditionFailed, object_prefix, object_store, stage_path
+
+SHARED_ENV = "GREENPIPE_SHARED"
+LEASE_SECONDS_ENV = "GREENPIPE_SHARED_LEASE_S"  # how long a lease lasts without renewal (default 120)
+WAIT_SECONDS_ENV = "GREENPIPE_SHARED_WAIT_S"  # how long a step waits for another job's lease (default 900)
+HOME_IS_SHARED = "home"
+STATE_KEY = "state/tables.json"
+LEASE_KEY = "state/lease.json"
+PINS = "pins"  # the engine's table of objects someone keeps (a registered model, a baseline): always shared
+FORMAT = 1
+
+_local = threading.local()
+
+
+class SharedStateMissing(GreenpipeError):
+    """A step needs state shared between jobs, and the job has no shared location."""
+
+
+class SharedStateBusy(GreenpipeError):
+    """Another job held the shared state's lease for longer than this step would wait."""
+
+
+class SharedStateConflict(GreenpipeError):
+    """The shared state changed while this step held its lease (the lease expired and was taken over)."""
+
+
+def shared_tables(store: Any, names: Sequence[str], needed_for: str) -> None:
+    """Declare that `store`'s tables `names` are state shared between runs; call before reading or writing them.
+
+    In a container job, the first call pulls them (with the pins) from the shared location, and they are pushed
+    back when the step succeeds. Elsewhere it does nothing."""
+    session = _active()
+    if session is not None:
+        session.use_tables(store, tuple(names), needed_for)
+
+
+def shared_folder(home: str | os.PathLike[str], name: str, needed_for: str) -> Path:
+    """The folder `home/name` whose files are state shared between runs (e.g. Optuna studies), pulled from the
+    shared location first in a container job and pushed back when the step succeeds."""
+    folder = Path(home) / name
+    session = _active()
+    if session is not None:
+        session.use_folder(folder, name, needed_for)
+    return folder
+
+
+def fetch_missing(store: Any, digest: str) -> None:
+    """Fetch an object `store` lacks from the shared location, if a container step runs with one (else nothing)."""
+    session = _active()
+    if session is not None:
+        session.fetch_object(store, digest)
+
+
+def _active() -> SharedSession | None:
+    return getattr(_local, "session", None)
+
+
+@contextmanager
+def step_session(task: str, environ: dict[str, str] | None = None) -> Iterator[SharedSession]:
+    """Run one container step with the shared location GREENPIPE_SHARED names (or none): yields the session;
+    call `session.finish(paths)` after the step succeeded. The lease, if taken, is released on the way out."""
+    env = os.environ if environ is None else environ
+    location = env.get(SHARED_ENV, "").strip() or None
+    session = SharedSession(location, task, _seconds(env, LEASE_SECONDS_ENV, 120), _seconds(env, WAIT_SECONDS_ENV, 900))
+    previous = _active()
+    _local.session = session
+    try:
+        yield session
+    finally:
+        _local.session = previous
+        session.release()
+
+
+def _seconds(env: Any, name: str, default: float) -> float:
+    text = env.get(name, "")
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        raise GreenpipeError(f"{name}={text!r} is not a number of seconds; e.g. {name}={default:g}") from None
+    if value <= 0:
+        raise GreenpipeError(f"{name}={text!r} must be more than 0 seconds")
+    return value
+
+
+class SharedSession:
+    """One step's use of the shared location: what it pulled, under which lease, and what it pushes."""
+
+    def __init__(self, location: str | None, task: str, lease_s: float = 120, wait_s: float = 900):
+        self.location = location
+        self.task = task
+        self.lease_s, self.wait_s = lease_s, wait_s
+        self.objects: Any = None
+        self.prefix = ""
+        if location and location != HOME_IS_SHARED:
+            self.objects, self.prefix = object_store(location)
+        self.lease: Lease | None = None
+        self.snapshot: dict[str, Any] = {}
+        self.snapshot_tag: str | None = None
+        self.store: Any = None
+        self.tables: set[str] = set()
+        self.folders: dict[str, Path] = {}
+        self.pins_before: set[tuple[str, str]] = set()
+
+    @property
+    def syncing(self) -> bool:
+        return self.objects is not None
+
+    def key(self, relative: str) -> str:
+        return f"{self.prefix}/{relative}" if self.prefix else relative
+
+    # -- what a step asks for -------------------------------------------------------------------------------------
+
+    def _require(self, needed_for: str) -> None:
+        if self.location is None:
+            raise SharedStateMissing(
+                f"step {self.task} needs state shared between runs ({needed_for}), but this job has no shared "
+                f"location, and its own store is private to the job: set {SHARED_ENV}=s3://BUCKET/PREFIX (or "
+                f"gs://BUCKET/PREFIX, or a folder every task reaches under kfp.local) when compiling, so the "
+                f"definition carries it (SageMaker: by default s3://<artifact bucket>/<prefix>/shared), or "
+                f"{SHARED_ENV}={HOME_IS_SHARED} when every job mounts the same GREENPIPE_HOME"
+            )
+
+    def use_tables(self, store: Any, names: tuple[str, ...], needed_for: str) -> None:
+        self._require(needed_for)
+        if not self.syncing:
+            return
+        self._begin(store)
+        for name in names:
+            if name not in self.tables:
+                self.tables.add(name)
+                _replace_table(self.store, name, self.snapshot.get("tables", {}).get(name))
+
+    def use_folder(self, folder: Path, name: str, needed_for: str) -> None:
+        from greenpipe.store import Store
+
+        self._require(needed_for)
+        if not self.syncing or name in self.folders:
+            return
+        self._begin(Store(folder.parent).create())
+        self.folders[name] = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        for relative, digest in sorted(self.snapshot.get("folders", {}).get(name, {}).items()):
+            target = folder / relative
+            if target.is_file() and self.store.digest_of(target) == digest:
+                continue
+            self._download(digest, target)
+
+    def fetch_object(self, store: Any, digest: str) -> None:
+        if not self.syncing:
+            return
+        base = object_prefix(self.prefix, digest)
+        keys = [k for k in self.objects.keys(base + "/") if k != f"{base}/{MARKER}"]
+        if not keys or not self.objects.exists(f"{base}/{MARKER}"):
+            return  # not shared either: the caller reports the object missing
+        scratch = Path(tempfile.mkdtemp(prefix="shared-", dir=store.tmp_dir("shared")))
+        name = keys[0][len(base) + 1 :].split("/", 1)[0]
+        for key in keys:
+            self.objects.get_file(key, scratch / key[len(base) + 1 :])
+        _put_verified(store, scratch / name, digest, self.objects.uri(base))
+
+    # -- the lease and the snapshot ----------------------------------------------------------------------------------
+
+    def _begin(self, store: Any) -> None:
+        """Take the lease and read the snapshot once per step; add the shared pins to the local store."""
+        if self.lease is not None:
+            return
+        self.store = store
+        self.lease = Lease(self.objects, self.key(LEASE_KEY), f"{self.task}@{_host()}", self.lease_s, self.wait_s)
+        self.lease.acquire()
+        found = self.objects.read(self.key(STATE_KEY))
+        if found is not None:
+            self.snapshot, self.snapshot_tag = json.loads(found.data), found.tag
+        with store.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO pins (digest, owner) VALUES (?,?)", self.snapshot.get(PINS, []))
+        self.pins_before = _pins(store)
+
+    def finish(self, known_paths: dict[str, str | os.PathLike[str]]) -> None:
+        """After the step succeeded: upload what it pinned and the folder files it changed, then write the
+        snapshot if anything changed, only if no one else wrote it meanwhile.
+
+        Args:
+            known_paths: content digest -> a path holding that content (the step's inputs and outputs), for
+                pinned objects that are not in the local store (a job's inputs are not stored objects).
+        """
+        if self.lease is None:
+            return
+
+        pins = _pins(self.store)
+        for digest in sorted({d for d, _ in pins - self.pins_before}):
+            if self.objects.exists(f"{object_prefix(self.prefix, digest)}/{MARKER}"):
+                continue
+            local = self.store.object_path(digest)
+            source = local if local.exists() else known_paths.get(digest)
+            if source is None or not Path(source).exists():
+                raise GreenpipeError(
+                    f"step {self.task} keeps object {digest} in shared state, but it is neither in its store nor "
+                    "among its inputs and outputs, so it cannot be shared; store it (Store.put) before pinning it"
+                )
+            stage_path(self.objects, source, self.prefix, digest)
+        updated = dict(self.snapshot, format=FORMAT)
+        updated[PINS] = sorted(map(list, pins | {tuple(p) for p in self.snapshot.get(PINS, [])}))
+        tables = dict(self.snapshot.get("tables", {}))
+        for name in sorted(self.tables):
+            tables[name] = _dump_table(self.store, name)
+        updated["tables"] = tables
+        folders = dict(self.snapshot.get("folders", {}))
+        for name, folder in sorted(self.folders.items()):
+            files = {}
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                digest = self.store.digest_of(path)
+                stage_path(self.objects, path, self.prefix, digest)
+                files[path.relative_to(folder).as_posix()] = digest
+            folders[name] = files
+        updated["folders"] = folders
+        if updated == self.snapshot:
+            return
+        self.lease.renew()  # the lease must still be ours when the snapshot is written
+        data = json.dumps(updated, sort_keys=True, separators=(",", ":")).encode()
+        try:
+            self.snapshot_tag = self.objects.put_if(self.key(STATE_KEY), data, self.snapshot_tag)
+        except ConditionFailed:
+            raise SharedStateConflict(
+                f"step {self.task}: the shared state at {self.objects.uri(self.key(STATE_KEY))} was changed by "
+                f"another job while this step held its lease (it expired after {self.lease_s:g} s without "
+                "renewal, or was removed); this step's changes were NOT written, and the other job's are kept. "
+                f"Run the step again; raise {LEASE_SECONDS_ENV} if jobs stall for longer"
+            ) from None
+        self.snapshot = updated
+
+    def _download(self, digest: str, target: Path) -> None:
+        base = object_prefix(self.prefix, digest)
+        keys = [k for k in self.objects.keys(base + "/") if k != f"{base}/{MARKER}"]
+        if len(keys) != 1:
+            raise GreenpipeError(f"shared object {self.objects.uri(base)} is missing or not one file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.objects.get_file(keys[0], target)
+
+    def release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+
+
+class Lease:
+    """Exclusive use of the shared location by one step: an object created only if absent, renewed while held,
+    taken over only once expired (and then only if unchanged since read)."""
+
+    def __init__(self, objects: Any, key: str, owner: str, seconds: float, wait_s: float):
+        self.objects, self.key, self.seconds, self.wait_s = objects, key, seconds, wait_s
+        self.owner = f"{owner}/{uuid.uuid4().hex[:12]}"
+        self.tag: str | None = None
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def _body(self) -> bytes:
+        return json.dumps({"owner": self.owner, "expires": time.time() + self.seconds}).encode()
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                self.tag = self.objects.put_if(self.key, self._body(), None)
+                break
+            except ConditionFailed:
+                pass
+            held = self.objects.read(self.key)
+            if held is None:
+                continue  # released between the two calls
+            holder = json.loads(held.data)
+            if float(holder.get("expires", 0)) < time.time():
+                try:
+                    self.tag = self.objects.put_if(self.key, self._body(), held.tag)  # take over a dead job's
+                    break
+                except ConditionFailed:
+                    continue
+            if time.monotonic() > deadline:
+                raise SharedStateBusy(
+                    f"the shared state's lease {self.objects.uri(self.key)} is held by {holder.get('owner')} "
+                    f"(until {time.strftime('%H:%M:%S', time.gmtime(float(holder.get('expires', 0))))} UTC, "
+                    f"renewed while it runs); waited {self.wait_s:g} s ({WAIT_SECONDS_ENV}). If no job is "
+                    "running, delete that object"
+                )
+            time.sleep(min(1.0, self.seconds / 4))
+        self._renewer = threading.Thread(target=self._keep, name="greenpipe-lease", daemon=True)
+        self._renewer.start()
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.seconds / 3):
+            try:
+                self.renew()
+            except GreenpipeError:
+                return  # lost: the conditional write of the snapshot will refuse, with the message
+
+    def renew(self) -> None:
+        with self._guard:
+            try:
+                self.tag = self.objects.put_if(self.key, self._body(), self.tag)
+            except ConditionFailed:
+                raise SharedStateConflict(
+                    f"the shared state's lease {self.objects.uri(self.key)} was taken over by another job"
+                ) from None
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        with self._guard:
+            held = self.objects.read(self.key)
+            if held is not None and held.tag == self.tag:  # ours still: another job's lease is never removed
+                self.objects.delete(self.key)
+
+
+def _host() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pins(store: Any) -> set[tuple[str, str]]:
+    return {(r["digest"], r["owner"]) for r in store.query("SELECT digest, owner FROM pins")}
+
+
+def _dump_table(store: Any, name: str) -> dict[str, Any] | None:
+    db = store.connection()
+    schema = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+    if schema is None:
+        return None
+    cursor = db.execute(f"SELECT * FROM {name} ORDER BY rowid")
+    columns = [c[0] for c in cursor.description]
+    return {"schema": schema[0], "columns": columns, "rows": [list(row) for row in cursor.fetchall()]}
+
+
+def _replace_table(store: Any, name: str, table: dict[str, Any] | None) -> None:
+    """Make the local table the shared one (the location is the truth for shared tables; the lease is held)."""
+    if table is None:
+        return  # nothing shared yet: the component creates its table as it always does
+    with store.transaction() as db:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is None:
+            db.execute(table["schema"])
+        db.execute(f"DELETE FROM {name}")
+        if table["rows"]:
+            columns = ", ".join(table["columns"])
+            marks = ", ".join("?" for _ in table["columns"])
+            db.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", table["rows"])
+
+
+def _put_verified(store: Any, path: Path, digest: str, where: str) -> None:
+    from greenpipe.digest import digest_path
+
+    found = digest_path(path)
+    if found != digest:
+        raise GreenpipeError(
+            f"shared object {where} has content digest {found}, not the {digest} its key names: it was changed "
+            "after upload; delete it and rerun the step that produced it"
+        )
+    store.put(path, "shared", digest)
+
+
+def compiled_location(location: str | None, root: str | None = None) -> str | None:
+    """The shared location a compiled definition carries: `location` (else GREENPIPE_SHARED at compile time),
+    else `<root>/shared` next to the artifact root when one is known; checked for form (nothing is contacted).
+    A folder is made absolute: every task must reach the same one."""
+    chosen = (location or os.environ.get(SHARED_ENV, "")).strip()
+    if not chosen and root:
+        chosen = root.rstrip("/") + "/shared"
+    if not chosen or chosen == HOME_IS_SHARED:
+        return chosen or None
+    for scheme in ("s3://", "gs://"):
+        if chosen.startswith(scheme):
+            if not chosen[len(scheme) :].split("/", 1)[0]:
+                raise GreenpipeError(f"{SHARED_ENV}={chosen!r} names no bucket: write {scheme}BUCKET/PREFIX")
+            return chosen
+    if "://" in chosen and not chosen.startswith("file://"):
+        raise GreenpipeError(
+            f"{SHARED_ENV}={chosen!r}: use s3://BUCKET/PREFIX (AWS or MinIO), gs://BUCKET/PREFIX (GCS), a folder "
+            f"every task reaches, or {HOME_IS_SHARED!r}"
+        )
+    return os.path.abspath(chosen.removeprefix("file://"))

@@ -30,8 +30,6 @@ import os
 import socket
 import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,10 +37,10 @@ from typing import Any
 
 from greenpipe.errors import GreenpipeError
 from greenpipe.object_store import MARKER, ConditionFailed, object_prefix, object_store, stage_path
+from greenpipe.shared_lease import WAIT_SECONDS_ENV, Lease, LeaseLost
 
 SHARED_ENV = "GREENPIPE_SHARED"
 LEASE_SECONDS_ENV = "GREENPIPE_SHARED_LEASE_S"  # how long a lease lasts without renewal (default 120)
-WAIT_SECONDS_ENV = "GREENPIPE_SHARED_WAIT_S"  # how long a step waits for another job's lease (default 900)
 HOME_IS_SHARED = "home"
 STATE_KEY = "state/tables.json"
 LEASE_KEY = "state/lease.json"
@@ -54,10 +52,6 @@ _local = threading.local()
 
 class SharedStateMissing(GreenpipeError):
     """A step needs state shared between jobs, and the job has no shared location."""
-
-
-class SharedStateBusy(GreenpipeError):
-    """Another job held the shared state's lease for longer than this step would wait."""
 
 
 class SharedStateConflict(GreenpipeError):
@@ -254,15 +248,15 @@ class SharedSession:
         updated["folders"] = folders
         if updated == self.snapshot:
             return
-        self.lease.renew()  # the lease must still be ours when the snapshot is written
         data = json.dumps(updated, sort_keys=True, separators=(",", ":")).encode()
         try:
+            self.lease.renew()  # the lease must still be ours when the snapshot is written
             self.snapshot_tag = self.objects.put_if(self.key(STATE_KEY), data, self.snapshot_tag)
-        except ConditionFailed:
+        except (LeaseLost, ConditionFailed):
             raise SharedStateConflict(
                 f"step {self.task}: the shared state at {self.objects.uri(self.key(STATE_KEY))} was changed by "
                 f"another job while this step held its lease (it expired after {self.lease_s:g} s without "
-                "renewal, or was removed); this step's changes were NOT written, and the other job's are kept. "
+                "renewal, and was taken over); this step's changes were NOT written, and the other job's are kept. "
                 f"Run the step again; raise {LEASE_SECONDS_ENV} if jobs stall for longer"
             ) from None
         self.snapshot = updated
@@ -278,76 +272,6 @@ class SharedSession:
     def release(self) -> None:
         if self.lease is not None:
             self.lease.release()
-
-
-class Lease:
-    """Exclusive use of the shared location by one step: an object created only if absent, renewed while held,
-    taken over only once expired (and then only if unchanged since read)."""
-
-    def __init__(self, objects: Any, key: str, owner: str, seconds: float, wait_s: float):
-        self.objects, self.key, self.seconds, self.wait_s = objects, key, seconds, wait_s
-        self.owner = f"{owner}/{uuid.uuid4().hex[:12]}"
-        self.tag: str | None = None
-        self._stop = threading.Event()
-        self._renewer: threading.Thread | None = None
-        self._guard = threading.Lock()
-
-    def _body(self) -> bytes:
-        return json.dumps({"owner": self.owner, "expires": time.time() + self.seconds}).encode()
-
-    def acquire(self) -> None:
-        deadline = time.monotonic() + self.wait_s
-        while True:
-            try:
-                self.tag = self.objects.put_if(self.key, self._body(), None)
-                break
-            except ConditionFailed:
-                pass
-            held = self.objects.read(self.key)
-            if held is None:
-                continue  # released between the two calls
-            holder = json.loads(held.data)
-            if float(holder.get("expires", 0)) < time.time():
-                try:
-                    self.tag = self.objects.put_if(self.key, self._body(), held.tag)  # take over a dead job's
-                    break
-                except ConditionFailed:
-                    continue
-            if time.monotonic() > deadline:
-                raise SharedStateBusy(
-                    f"the shared state's lease {self.objects.uri(self.key)} is held by {holder.get('owner')} "
-                    f"(until {time.strftime('%H:%M:%S', time.gmtime(float(holder.get('expires', 0))))} UTC, "
-                    f"renewed while it runs); waited {self.wait_s:g} s ({WAIT_SECONDS_ENV}). If no job is "
-                    "running, delete that object"
-                )
-            time.sleep(min(1.0, self.seconds / 4))
-        self._renewer = threading.Thread(target=self._keep, name="greenpipe-lease", daemon=True)
-        self._renewer.start()
-
-    def _keep(self) -> None:
-        while not self._stop.wait(self.seconds / 3):
-            try:
-                self.renew()
-            except GreenpipeError:
-                return  # lost: the conditional write of the snapshot will refuse, with the message
-
-    def renew(self) -> None:
-        with self._guard:
-            try:
-                self.tag = self.objects.put_if(self.key, self._body(), self.tag)
-            except ConditionFailed:
-                raise SharedStateConflict(
-                    f"the shared state's lease {self.objects.uri(self.key)} was taken over by another job"
-                ) from None
-
-    def release(self) -> None:
-        self._stop.set()
-        if self._renewer is not None:
-            self._renewer.join()
-        with self._guard:
-            held = self.objects.read(self.key)
-            if held is not None and held.tag == self.tag:  # ours still: another job's lease is never removed
-                self.objects.delete(self.key)
 
 
 def _host() -> str:

@@ -551,7 +551,7 @@ def test_bayes_tune_whose_estimator_is_chosen_at_run_time_is_not_a_tuning_job():
     from greenpipe.backends.sagemaker_tuning import tuning_arguments
 
     graph = Graph("g")
-    task = graph.add_task(bayes_tune, {"train": PipelineParam("train", Dataset)})
+    task = graph.add_task(bayes_tune, {"data": PipelineParam("data", Dataset), "target": "y"})
     with pytest.raises(CompileError) as info:
         tuning_arguments(task, {}, SageMakerOptions(role_arn=ROLE, image="img", bucket="b"))
     message = str(info.value)

@@ -30,8 +30,10 @@ from greenpipe.backends.kfp_component import (
     kfp_value,
     step_component,
 )
+from greenpipe.backends.kfp_lifecycle import apply_kfp_lifecycle, runs_root
 from greenpipe.backends.kfp_placement import SPOT_PLACEMENTS, SpotPlacement, apply_resources, spot_placement
 from greenpipe.backends.kfp_staging import ship_code, stage_input
+from greenpipe.backends.lifecycle import StoragePolicy
 from greenpipe.digest import digest_path
 from greenpipe.errors import CompileError
 from greenpipe.params import canonical_json, coerce
@@ -77,6 +79,7 @@ def compile_pipeline(
     cache_expiry: str = "disable",
     code_root: str | None = None,
     shared: str | None = None,
+    lifecycle: StoragePolicy | None = None,
 ) -> None:
     """Write `pipeline` as KFP IR YAML to `out_path` (atomically; same pipeline, same bytes).
 
@@ -97,6 +100,8 @@ def compile_pipeline(
         shared: where state that outlives a run lives (the model registry, the feature catalog, tuning
             studies): s3://, gs:// or a folder every task reaches. Default: GREENPIPE_SHARED, else
             `<code_root>/shared`; every task carries it as GREENPIPE_SHARED (see greenpipe.shared_state).
+        lifecycle: with an s3:// code_root (AWS or MinIO), set this expiry for the runs the pipeline writes
+            under `<code_root>/runs` (its compiled default root); see greenpipe.backends.kfp_lifecycle.
     """
     from kfp import compiler
 
@@ -112,6 +117,8 @@ def compile_pipeline(
         shared=shared,
     )
     write_atomic(out_path, lambda tmp: compiler.Compiler().compile(component, tmp))
+    if lifecycle is not None and code_root:
+        apply_kfp_lifecycle(code_root, lifecycle)
 
 
 def pipeline_component(
@@ -184,7 +191,12 @@ def pipeline_component(
     body.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     body.__name__ = re.sub(r"\W", "_", pipeline.name)
     body.__doc__ = pipeline.description or None
-    return dsl.pipeline(body, name=_kfp_name(pipeline.name), description=pipeline.description or None)
+    return dsl.pipeline(
+        body,
+        name=_kfp_name(pipeline.name),
+        description=pipeline.description or None,
+        pipeline_root=runs_root(code_root),  # run outputs under runs/, where the lifecycle expires them
+    )
 
 
 _ANNOTATIONS = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}

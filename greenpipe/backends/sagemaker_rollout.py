@@ -22,6 +22,7 @@ from greenpipe.backends.staging import object_key, staged_name
 from greenpipe.digest import digest_path
 from greenpipe.errors import GreenpipeError
 from greenpipe.pipeline import Pipeline
+from greenpipe.shared_state import compiled_location
 
 
 @dataclass
@@ -71,6 +72,8 @@ class DeployPlan:
                 "note": "greenpipe's rules for this prefix replace its earlier ones; other rules are kept",
             },
             "put_retention_policy": self.retention,
+            # where the state that outlives a run lives (greenpipe.shared_state); every job carries it
+            "shared": compiled_location(None) or f"s3://{self.bucket}/{self.prefix.strip('/')}/shared",
             "upsert_pipeline": {"PipelineName": self.name, "RoleArn": self.role_arn, "Steps": _step_names(definition)},
         }
 

@@ -34,6 +34,7 @@ def aws(moto_endpoint, monkeypatch):
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GREENPIPE_SHARED", raising=False)  # definitions get their default, next to the artifacts
     s3 = boto3.client("s3")
     if any(b["Name"] == BUCKET for b in s3.list_buckets().get("Buckets", [])):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):

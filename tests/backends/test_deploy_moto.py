@@ -82,11 +82,12 @@ def test_deploy_uploads_code_and_data_once_sets_lifecycle_and_retention_and_upse
     definition = json.loads(described["PipelineDefinition"])
     env = definition["Steps"][0]["Arguments"]["Environment"]
     assert env["GREENPIPE_CODE_URI"] == f"s3://{BUCKET}/{code_key}"
+    assert env["GREENPIPE_SHARED"] == f"s3://{BUCKET}/greenpipe/shared"
 
 
 def test_dry_run_shows_everything_and_sends_nothing(user_steps, tmp_path):
     steps, data = user_steps
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GREENPIPE_SHARED")}
     env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_DEFAULT_REGION="us-east-1")  # nothing listens on 9
     args = ["deploy", f"{PACKAGE}.steps:travel", "--target", "sagemaker", "--role", ROLE, "--bucket", BUCKET]
     args += ["--image", IMAGE, "--param", f"src={data}", "--log-retention", "30", "--dry-run"]
@@ -107,6 +108,7 @@ def test_dry_run_shows_everything_and_sends_nothing(user_steps, tmp_path):
     rules = {r["ID"]: r for r in shown["put_bucket_lifecycle_configuration"]["Rules"]}
     assert rules["greenpipe:greenpipe:runs"]["Expiration"] == {"Days": 180}
     assert shown["upsert_pipeline"]["Steps"] == ["scale", "total"]
+    assert shown["shared"] == f"s3://{BUCKET}/greenpipe/shared"  # the state that outlives a run, next to the runs
 
 
 def test_policies_s3_or_logs_would_refuse_are_refused_before_anything_is_sent(user_steps):

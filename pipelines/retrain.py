@@ -11,7 +11,7 @@ import pickle
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from greenpipe import Artifact, CachePolicy, Dataset, Model, Output, pipeline, step, when
+from greenpipe import Artifact, Dataset, Model, Output, pipeline, step, when
 from greenpipe.components.drift_gate import drift_baseline, drift_gate
 from greenpipe.components.feature_dedup import feature_dedup, training_set
 from greenpipe.components.register import register
@@ -57,28 +57,28 @@ class ChampionHistory(NamedTuple):
     periods_scored: int
 
 
-def first_served_period(store: Any, model_name: str) -> tuple[int, int | None]:
-    """(champion version, the first period after its training window), from the params of the run that registered
-    it: `train` trained on [first_period, first_period + periods), `retrain` on the `window` periods before
-    `period`. None for a run of another pipeline: its training window is not known."""
-    from greenpipe.components.register import aliases, get_version
+def first_served_period(store: Any, model_name: str, model_digest: str) -> tuple[int | None, int | None]:
+    """(the registered version holding this model, the first period after its training window), from the params of
+    the run that registered it: `train` trained on [first_period, first_period + periods), `retrain` on the
+    `window` periods before `period`. None for a model or run the registry cannot place."""
+    from greenpipe.components.register import list_versions
 
-    version = aliases(store, model_name)["champion"]
-    record = get_version(store, model_name, version)
-    run = store.run(record.run_id) if record.run_id else None
-    if run is None:
-        return version, None
+    record = next((v for v in list_versions(store, model_name) if v.model_digest == model_digest), None)
+    run = store.run(record.run_id) if record is not None and record.run_id else None
+    if record is None or run is None:
+        return None if record is None else record.version, None
     params = json.loads(run["params"])
     if run["pipeline"] == "train":
-        return version, int(params["first_period"]) + int(params["periods"])
+        return record.version, int(params["first_period"]) + int(params["periods"])
     if run["pipeline"] == "retrain":
-        return version, int(params["period"])
-    return version, None
+        return record.version, int(params["period"])
+    return record.version, None
 
 
 @step(
     description="Score the champion on every labelled period it has served: the KPI history drift_gate's CUSUM reads",
-    cache=CachePolicy(enabled=False),  # who is champion, and since when, is state of the registry
+    # Cached: a registered version (found by the model's digest) and the run that made it never change, so the
+    # model, the data and the period decide the result.
 )
 def champion_history(
     data: Dataset, model: Model, history: Output[Artifact], period: int = 40, model_name: str = "rainfall"
@@ -97,8 +97,9 @@ def champion_history(
     from greenpipe.artifacts import write_json_atomic
     from greenpipe.components.contracts.model_folder import ModelFolder
     from greenpipe.context import current
+    from greenpipe.digest import digest_path
 
-    version, first = first_served_period(current().store(), model_name)
+    version, first = first_served_period(current().store(), model_name, model.digest or digest_path(model.path))
     folder = ModelFolder.open(model.path)
     described = folder.description()
     with open(folder.model_file, "rb") as handle:

@@ -105,6 +105,12 @@ def test_retrain_skips_when_nothing_drifted_and_credits_what_the_skip_avoided(tr
     spot = next(s for s in doc["steps"] if s["name"] == "spot_train")
     assert spot["reason"] == "condition drift_gate.retrain == True is false"
     assert spot["avoided_wh"] > 0  # what the last spot_train run measured
+    # the gate read the champion's KPI on the periods it served since `train` (periods 0-7): 8 and 9
+    assert _step(doc, "champion_history")["values"] == {"model_age": 1, "periods_scored": 2}
+    decision_digest = _step(doc, "drift_gate")["outputs"]["decision"].split(":")[-1]
+    decision = json.loads(next((cli.home / "objects").glob(f"*/{decision_digest}")).read_text())
+    assert decision["kpi_cusum"]["model_age"] == 1 and decision["kpi_cusum"]["alarm"] is False
+    assert decision["reasons"][0].startswith("KPI shortfall since training (CUSUM over 2 periods, model age 1)")
 
 
 def test_retrain_retrains_when_the_kpi_drops_and_registers_a_new_version(trained):

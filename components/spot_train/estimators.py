@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenpipe.components.contracts.estimators import by_class_name
+from greenpipe.components.contracts.metrics import METRICS
 from greenpipe.errors import GreenpipeError
 
 
@@ -89,7 +90,7 @@ def epoch_rng(seed: int, epoch: int) -> Any:
 def evaluate(task: str, model: Any, data: TrainData) -> dict[str, float]:
     """loss (log loss or MSE) on train, and val_loss / val_score (accuracy or R^2) on validation."""
     import numpy as np
-    from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
+    from sklearn.metrics import mean_squared_error
 
     def scores(X: Any, y: Any) -> tuple[float, float]:
         if task == "classification":
@@ -98,11 +99,11 @@ def evaluate(task: str, model: Any, data: TrainData) -> dict[str, float]:
                 return math.nan, math.nan
             labels = list(model.classes_)
             predicted = np.asarray(labels)[proba.argmax(1)]
-            return float(log_loss(y, proba, labels=labels)), float(accuracy_score(y, predicted))
+            return METRICS["log_loss"].of(y, proba, labels), METRICS["accuracy"].of(y, predicted, labels)
         pred = model.predict(X)
         if not np.all(np.isfinite(pred)):
             return math.nan, math.nan
-        return float(mean_squared_error(y, pred)), float(r2_score(y, pred))
+        return float(mean_squared_error(y, pred)), METRICS["r2"].of(y, pred)  # MSE is a loss, not a registry metric
 
     loss, score = scores(data.X, data.y)
     out = {"loss": loss, "score": score}

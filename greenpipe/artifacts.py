@@ -22,7 +22,7 @@ class Artifact:
 
     kind = "artifact"
 
-    def __init__(self, path: str | os.PathLike[str], digest: str | None = None, metadata: dict | None = None):
+    def __init__(self, path: str | os.PathLike[str], digest: str | None = None, metadata: dict[str, Any] | None = None):
         self.path = str(path)
         self.digest = digest
         self.metadata: dict[str, Any] = dict(metadata or {})

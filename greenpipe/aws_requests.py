@@ -38,7 +38,7 @@ def request_problems(operation: str, request: dict[str, Any], service: str = "sa
 
 
 @functools.lru_cache(maxsize=512)
-def _pattern(text: str) -> re.Pattern | None:
+def _pattern(text: str) -> re.Pattern[str] | None:
     """An AWS (Java) pattern compiled in Python: \\p{L}-style Unicode classes become explicit ranges, and a
     quantified end anchor (`${1,128}`, legal in Java, an error in Python) becomes a plain `$`."""
     text = re.sub(r"\$\{\d+(,\d*)?\}", "$", text)

@@ -12,9 +12,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greenpipe.ledger import Credit, CreditBook
+
+if TYPE_CHECKING:
+    from greenpipe.store import Store
 
 _local = threading.local()
 
@@ -33,7 +36,7 @@ class StepContext:
         from (e.g. "exec:3f2a..." or "measured 0.8 Wh/epoch x 12 epochs"); nothing unmeasured may be credited."""
         self.credits.add(Credit(kind, float(energy_kwh), traced_to, note))
 
-    def store(self):  # -> greenpipe.store.Store, imported lazily to keep this module light
+    def store(self) -> Store:  # imported lazily to keep this module light
         from greenpipe.store import Store
 
         return Store(self.home).create()
@@ -57,7 +60,7 @@ class StepContext:
 
 def current() -> StepContext:
     """The running step's context, or a detached one on GREENPIPE_HOME."""
-    active = getattr(_local, "ctx", None)
+    active: StepContext | None = getattr(_local, "ctx", None)
     if active is not None:
         return active
     from greenpipe.store import default_home

@@ -31,7 +31,7 @@ def type_name(tp: Any) -> str:
     return str(tp).replace("typing.", "")
 
 
-def choices(tp: Any) -> tuple | None:
+def choices(tp: Any) -> tuple[Any, ...] | None:
     """The allowed values of a `Literal[...]` param (also inside `X | None`), else None."""
     if typing.get_origin(tp) is typing.Literal:
         return typing.get_args(tp)

@@ -8,7 +8,7 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greenpipe.artifacts import ARTIFACT_KINDS, Artifact, output_kind
 from greenpipe.building import building
@@ -16,6 +16,9 @@ from greenpipe.docstring import arg_docs
 from greenpipe.durations import parse_duration
 from greenpipe.errors import SpecError
 from greenpipe.params import SCALARS, choices, coerce, is_param_type, mentions_code_ref, type_name
+
+if TYPE_CHECKING:
+    from greenpipe.fingerprint import Fingerprint
 
 RUNTIMES = ("processing", "training", "tuning")
 REQUIRED = inspect.Parameter.empty
@@ -67,11 +70,11 @@ class ParamSpec:
         return self.default is REQUIRED
 
     @property
-    def choices(self) -> tuple | None:
+    def choices(self) -> tuple[Any, ...] | None:
         """The allowed values when the param is a `Literal[...]`."""
         return choices(self.type)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": type_name(self.type), "required": self.required}
         if self.code_ref:
             out["code_ref"] = True
@@ -91,7 +94,7 @@ class ArtifactSpec:
     optional: bool = False
     doc: str = ""  # from the step docstring's Args section
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "optional": self.optional}
         if self.doc:
             out["description"] = self.doc
@@ -105,7 +108,7 @@ class ValueSpec:
     name: str
     type: Any
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": type_name(self.type)}
 
 
@@ -137,7 +140,7 @@ class StepSpec:
                 return spec
         raise KeyError(name)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
@@ -166,13 +169,13 @@ class Step:
         self.spec = spec
         self.check = check  # called with the step's params before a run starts; raises ParamError
         functools.update_wrapper(self, fn)
-        self._fingerprint: Any = None
+        self._fingerprint: Fingerprint | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
 
-    def fingerprint(self) -> Any:
+    def fingerprint(self) -> Fingerprint:
         """The code fingerprint (see greenpipe.fingerprint), computed once per process."""
         if self._fingerprint is None:
             from greenpipe.fingerprint import code_fingerprint

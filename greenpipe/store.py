@@ -168,7 +168,7 @@ class Store:
             raise
         db.execute("COMMIT")
 
-    def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         if not self.exists:
             return []
         return self.connection().execute(sql, args).fetchall()

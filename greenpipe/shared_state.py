@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -48,6 +49,8 @@ PINS = "pins"  # the engine's table of objects someone keeps (a registered model
 FORMAT = 1
 
 _local = threading.local()
+_open: list[SharedSession] = []  # sessions open in this process (one in a container; several in tests)
+_open_lock = threading.Lock()
 
 
 class SharedStateMissing(GreenpipeError):
@@ -86,7 +89,13 @@ def fetch_missing(store: Any, digest: str) -> None:
 
 
 def _active() -> SharedSession | None:
-    return getattr(_local, "session", None)
+    """The session of the step running in this thread; in a thread the step started (a pool of workers), the
+    process's one open session: a container runs one step per process."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        with _open_lock:
+            session = _open[0] if len(_open) == 1 else None
+    return session
 
 
 @contextmanager
@@ -96,12 +105,16 @@ def step_session(task: str, environ: dict[str, str] | None = None) -> Iterator[S
     env = os.environ if environ is None else environ
     location = env.get(SHARED_ENV, "").strip() or None
     session = SharedSession(location, task, _seconds(env, LEASE_SECONDS_ENV, 120), _seconds(env, WAIT_SECONDS_ENV, 900))
-    previous = _active()
+    previous = getattr(_local, "session", None)
     _local.session = session
+    with _open_lock:
+        _open.append(session)
     try:
         yield session
     finally:
         _local.session = previous
+        with _open_lock:
+            _open.remove(session)
         session.release()
 
 
@@ -134,6 +147,7 @@ class SharedSession:
         self.tables: set[str] = set()
         self.folders: dict[str, Path] = {}
         self.pins_before: set[tuple[str, str]] = set()
+        self._lock = threading.RLock()  # a step's worker threads share its session
 
     @property
     def syncing(self) -> bool:
@@ -155,44 +169,50 @@ class SharedSession:
             )
 
     def use_tables(self, store: Any, names: tuple[str, ...], needed_for: str) -> None:
-        self._require(needed_for)
-        if not self.syncing:
-            return
-        self._begin(store)
-        for name in names:
-            if name not in self.tables:
-                self.tables.add(name)
-                _replace_table(self.store, name, self.snapshot.get("tables", {}).get(name))
+        with self._lock:
+            self._require(needed_for)
+            if not self.syncing:
+                return
+            self._begin(store)
+            for name in names:
+                if name not in self.tables:
+                    self.tables.add(name)
+                    _replace_table(self.store, name, self.snapshot.get("tables", {}).get(name))
 
     def use_folder(self, folder: Path, name: str, needed_for: str) -> None:
-        from greenpipe.store import Store
+        with self._lock:
+            from greenpipe.store import Store
 
-        self._require(needed_for)
-        if not self.syncing or name in self.folders:
-            return
-        self._begin(Store(folder.parent).create())
-        self.folders[name] = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        for relative, digest in sorted(self.snapshot.get("folders", {}).get(name, {}).items()):
-            target = folder / relative
-            if target.is_file() and self.store.digest_of(target) == digest:
-                continue
-            self._download(digest, target)
+            self._require(needed_for)
+            if not self.syncing or name in self.folders:
+                return
+            self._begin(Store(folder.parent).create())
+            self.folders[name] = folder
+            folder.mkdir(parents=True, exist_ok=True)
+            for relative, digest in sorted(self.snapshot.get("folders", {}).get(name, {}).items()):
+                target = folder / relative
+                if target.is_file() and self.store.digest_of(target) == digest:
+                    continue
+                self._download(digest, target)
 
     def fetch_object(self, store: Any, digest: str) -> None:
-        if not self.syncing:
-            return
-        base = object_prefix(self.prefix, digest)
-        keys = [k for k in self.objects.keys(base + "/") if k != f"{base}/{MARKER}"]
-        if not keys or not self.objects.exists(f"{base}/{MARKER}"):
-            return  # not shared either: the caller reports the object missing
-        scratch = Path(tempfile.mkdtemp(prefix="shared-", dir=store.tmp_dir("shared")))
-        name = keys[0][len(base) + 1 :].split("/", 1)[0]
-        for key in keys:
-            self.objects.get_file(key, scratch / key[len(base) + 1 :])
-        _put_verified(store, scratch / name, digest, self.objects.uri(base))
+        with self._lock:
+            if not self.syncing:
+                return
+            base = object_prefix(self.prefix, digest)
+            keys = [k for k in self.objects.keys(base + "/") if k != f"{base}/{MARKER}"]
+            if not keys or not self.objects.exists(f"{base}/{MARKER}"):
+                return  # not shared either: the caller reports the object missing
+            scratch = Path(tempfile.mkdtemp(prefix="shared-", dir=store.tmp_dir("shared")))
+            name = keys[0][len(base) + 1 :].split("/", 1)[0]
+            try:
+                for key in keys:
+                    self.objects.get_file(key, scratch / key[len(base) + 1 :])
+                _put_verified(store, scratch / name, digest, self.objects.uri(base))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)  # put moved the object out; a failed one is dropped
 
-    # -- the lease and the snapshot ----------------------------------------------------------------------------------
+    # -- the lease and the snapshot ---------------------------------------------------------------------------------
 
     def _begin(self, store: Any) -> None:
         """Take the lease and read the snapshot once per step; add the shared pins to the local store."""

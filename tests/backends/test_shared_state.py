@@ -138,6 +138,16 @@ def test_two_jobs_at_once_each_keep_their_rows(tmp_path, location):
         assert notes(Store(tmp_path / "home-r").create()) == {f"k{n}": str(n) for n in range(4)}
 
 
+def test_a_worker_thread_of_the_step_uses_its_session(tmp_path, location):
+    with step_session("tune", {"GREENPIPE_SHARED": location}) as session:
+        worker = threading.Thread(target=write_note, args=(Store(tmp_path / "home-a").create(), "from", "worker"))
+        worker.start()
+        worker.join()
+        session.finish({})
+    with step_session("reader", {"GREENPIPE_SHARED": location}):
+        assert notes(Store(tmp_path / "home-b").create()) == {"from": "worker"}
+
+
 def test_a_step_needing_shared_state_with_none_configured_fails_with_one_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GREENPIPE_") and k != "PYTHONPATH"}
     env["GREENPIPE_HOME"] = str(tmp_path / "job-home")

@@ -76,7 +76,9 @@ def by_class_name(class_name: str) -> Estimator | None:
 
 
 def class_name_of(name: str, task: str = "classification") -> str:
-    """The class name for `name`, given as a class name or as a family (of `task`): model.json holds either."""
-    if by_class_name(name) is not None:
-        return name
-    return estimator(name, task).class_name
+    """The class name for a model.json's `estimator`: a family (or alias) becomes its class for `task`; a class
+    name, or a code reference to a user's training function, stays as it is."""
+    canonical = FAMILY_ALIASES.get(name, name)
+    if canonical in FAMILIES:
+        return estimator(canonical, task).class_name
+    return name

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from greenpipe import Artifact, CodeRef, Dataset, Metrics, Model, Output, Resources, step
-from greenpipe.components.contracts.estimators import FAMILIES, FAMILY_ALIASES
+from greenpipe.components.contracts.estimators import class_name_of
 from greenpipe.components.contracts.estimators import estimator as estimator_row
 from greenpipe.components.contracts.model_folder import ModelDescription, read_description, write_model_folder
 from greenpipe.components.spot_train.job import check_params
@@ -204,7 +204,7 @@ def _auto_estimator(hyperparameters: Artifact | None, warm_start: Model | None, 
             for name, value in described.params.items():
                 params.setdefault(name, value)
             if described.estimator:
-                return _class_name(described.estimator, str(described.details.get("task") or "classification"))
+                return class_name_of(described.estimator, str(described.details.get("task") or "classification"))
     family = ""
     if hyperparameters is not None:
         source = Path(hyperparameters.path)
@@ -219,14 +219,6 @@ def _auto_estimator(hyperparameters: Artifact | None, warm_start: Model | None, 
             "to those, or pass estimator=NAME"
         )
     return TUNED_FAMILIES[family]
-
-
-def _class_name(name: str, task: str) -> str:
-    """The class spot_train trains for a model.json's estimator: bayes_tune records a family name there
-    (hist_gradient_boosting), spot_train a class name or a code reference, kept as they are."""
-    if name in FAMILIES or name in FAMILY_ALIASES:
-        return estimator_row(name, task).class_name
-    return name
 
 
 def _read_hyperparameters(path: str) -> dict:

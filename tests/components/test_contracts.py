@@ -83,6 +83,17 @@ def test_a_maximised_error_metric_is_its_negation_under_the_old_name(regression)
     assert metric("r2").maximised() is metric("r2")
 
 
+def test_small_sample_names_the_negated_metric_to_use_for_an_error_metric():
+    import pandas as pd
+
+    from greenpipe.components.small_sample.scoring import infer_task, resolve_metric
+
+    y = pd.Series([0.5, 1.5, 2.25] * 10)
+    with pytest.raises(GreenpipeError, match=r"metric='rmse' is lower-is-better .* pass metric='neg_rmse' and give"):
+        infer_task(y, "auto", "rmse")
+    assert resolve_metric("neg_mae", infer_task(y, "auto", "neg_mae")) == metric("mae").maximised()
+
+
 def test_an_unknown_metric_names_the_field_and_the_choices():
     with pytest.raises(UnknownMetric, match=r"kpi='precision' is not a metric this step computes: use one of acc"):
         metric("precision", field="kpi", allowed=("accuracy", "roc_auc", "r2"))
@@ -142,6 +153,8 @@ def test_the_two_vocabularies_meet_in_the_table():
     assert estimators.class_name_of("hist_gradient_boosting") == "HistGradientBoostingClassifier"
     assert estimators.class_name_of("logistic") == "LogisticRegression"  # bayes_tune's name of the family
     assert estimators.class_name_of("MLPRegressor") == "MLPRegressor"
+    assert estimators.class_name_of("mlp", "regression") == "MLPRegressor"
+    assert estimators.class_name_of("my_pkg.train:fit") == "my_pkg.train:fit"  # a user's code reference
     assert estimators.estimator("linear", "regression").class_name == "Ridge"
     row = estimators.by_class_name("RandomForestRegressor")
     assert row is not None and (row.family, row.task) == ("random_forest", "regression")

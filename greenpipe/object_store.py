@@ -183,10 +183,19 @@ class GCSObjects:
         self.bucket.blob(key).download_to_filename(str(path))
 
     def read(self, key: str) -> Versioned | None:
-        blob = self.bucket.get_blob(key)  # None when absent; carries the generation a precondition compares
-        if blob is None:
-            return None
-        return Versioned(bytes(blob.download_as_bytes(if_generation_match=blob.generation)), str(blob.generation))
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        while True:  # metadata then bytes: a write in between (a lease renewed) means read both again
+            blob = self.bucket.get_blob(key)  # None when absent; carries the generation a precondition compares
+            if blob is None:
+                return None
+            generation = blob.generation  # read before the download, which resets it from the response's headers
+            try:
+                return Versioned(bytes(blob.download_as_bytes(if_generation_match=generation)), str(generation))
+            except PreconditionFailed:
+                continue
+            except NotFound:
+                return None
 
     def put_if(self, key: str, data: bytes, tag: str | None) -> str:
         from google.api_core.exceptions import PreconditionFailed

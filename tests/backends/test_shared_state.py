@@ -1,6 +1,7 @@
 """State that outlives a run is shared through GREENPIPE_SHARED: a second job with its own empty store finds what
 the first one kept (rows and the objects they pin), one step at a time under a lease, and a job that lost its
-lease cannot overwrite the next holder's writes. Each test runs against a folder and against moto's S3 server."""
+lease cannot overwrite the next holder's writes. Each test runs against a folder, moto's S3 server and
+google-cloud-storage talking to a GCS emulator written for these tests."""
 
 import os
 import subprocess
@@ -26,11 +27,25 @@ from greenpipe.store import Store
 NOTES = "CREATE TABLE IF NOT EXISTS notes (k TEXT PRIMARY KEY, v TEXT NOT NULL)"
 
 
-@pytest.fixture(params=["folder", "s3"])
-def location(request, tmp_path):
-    """A shared location: a folder (kfp.local) or a bucket prefix on moto's S3 server over HTTP."""
+@pytest.fixture(scope="module")
+def gcs_emulator():
+    pytest.importorskip("google.cloud.storage")
+    from gcs_emulator import GcsEmulator
+
+    emulator = GcsEmulator()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(params=["folder", "s3", "gcs"])
+def location(request, tmp_path, monkeypatch):
+    """A shared location: a folder (kfp.local), a bucket prefix on moto's S3 server over HTTP, or a GCS prefix
+    through google-cloud-storage talking to this suite's GCS emulator (tests/backends/gcs_emulator.py)."""
     if request.param == "folder":
         return str(tmp_path / "shared")
+    if request.param == "gcs":
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", request.getfixturevalue("gcs_emulator").url)
+        return f"gs://gp-shared/{tmp_path.name}/shared"  # a fresh prefix per test
     aws = request.getfixturevalue("aws")
     assert aws["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     return "s3://gp-artifacts/team/shared"
@@ -188,5 +203,6 @@ def test_the_location_is_checked_when_compiled_and_defaults_next_to_the_root(tmp
 
 def test_gcs_without_its_library_is_one_clear_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.cloud.storage", None)  # as where google-cloud-storage is absent
+    monkeypatch.delattr("google.cloud.storage", raising=False)  # (an earlier test imported it)
     with pytest.raises(Exception, match=r"gs://bucket: reaching Google Cloud Storage needs google-cloud-storage"):
         object_store("gs://bucket/team/shared")

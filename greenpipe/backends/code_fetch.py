@@ -91,8 +91,8 @@ def fetch_code(uri: str, cache: Path) -> Path:
 
 
 def read_uri(uri: str) -> bytes:
-    """The bytes at an s3:// URI (boto3; AWS_ENDPOINT_URL points it at MinIO or an emulator), a file:// URI
-    or a local path."""
+    """The bytes at an s3:// URI (boto3; AWS_ENDPOINT_URL points it at MinIO or an emulator), a gs:// URI
+    (google-cloud-storage), a file:// URI or a local path."""
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
         import boto3
@@ -106,12 +106,19 @@ def read_uri(uri: str) -> bytes:
                 f"code archive {uri} could not be downloaded ({exc}); check that the job's role may s3:GetObject "
                 "on it and that `greenpipe deploy` uploaded it"
             ) from None
+    if parsed.scheme == "gs":
+        from greenpipe.object_store import GCSObjects
+
+        found = GCSObjects(parsed.netloc).read(parsed.path.lstrip("/"))
+        if found is None:
+            raise GreenpipeError(f"code archive {uri} does not exist; compile the pipeline again with --stage")
+        return found.data
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else uri)
         if not path.is_file():
             raise GreenpipeError(f"code archive {uri} does not exist; compile the pipeline again with staging")
         return path.read_bytes()
-    raise GreenpipeError(f"code archive {uri}: scheme {parsed.scheme!r} is not supported; use s3:// or a path")
+    raise GreenpipeError(f"code archive {uri}: scheme {parsed.scheme!r} is not supported; use s3://, gs:// or a path")
 
 
 def check_code(step: Step, manifest: dict | None, environ: dict[str, str] | None = None) -> list[str]:

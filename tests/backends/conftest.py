@@ -1,5 +1,5 @@
-"""Fixtures of the backend tests: moto running as a real HTTP server on the loopback, and the environment that
-points boto3 (here and in the subprocesses a test starts) at it, with a fresh bucket."""
+"""Fixtures of the backend tests: moto running as a real HTTP server on the loopback, the environment that
+points boto3 (here and in the subprocesses a test starts) at it, with a fresh bucket; a GCS emulator."""
 
 import socket
 
@@ -44,3 +44,15 @@ def aws(moto_endpoint, monkeypatch):
     else:
         s3.create_bucket(Bucket=BUCKET)
     return env
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """google-cloud-storage's JSON API, emulated on the loopback (see gcs_emulator.py); point a client at it with
+    STORAGE_EMULATOR_HOST=<its url>."""
+    pytest.importorskip("google.cloud.storage")
+    from gcs_emulator import GcsEmulator
+
+    emulator = GcsEmulator()
+    yield emulator
+    emulator.stop()

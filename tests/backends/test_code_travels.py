@@ -72,6 +72,21 @@ def test_a_step_whose_code_differs_from_the_archive_is_refused_by_name(tmp_path)
         check_code(old.total, manifest, environ={"GREENPIPE_FINGERPRINT": "fp:other"})
 
 
+def test_a_code_archive_staged_to_gcs_is_fetched_and_checked(tmp_path, gcs_emulator, monkeypatch):
+    """A gs:// pipeline root through google-cloud-storage (against the tests' GCS emulator, not GCS)."""
+    from greenpipe.backends.code_fetch import fetch_code
+    from greenpipe.backends.kfp_staging import ship_code
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    steps = import_project(write_project(tmp_path / "project"))
+    uri, needing = ship_code(steps.travel.build().tasks, "gs://gp-code/team")
+    assert uri.startswith("gs://gp-code/team/code/") and f"{PACKAGE}.steps:scale" in needing
+    folder = fetch_code(uri, tmp_path / "cache")
+    assert (folder / MANIFEST).is_file() and (folder / PACKAGE / "helpers.py").read_text() == FILES_HELPERS
+    with pytest.raises(GreenpipeError, match="does not exist"):
+        fetch_code(f"gs://gp-code/team/code/{'0' * 64}.tar.gz", tmp_path / "cache-2")
+
+
 @pytest.fixture
 def shipped(tmp_path):
     """The project, its archive saved as <store>/code/<hex>.tar.gz, an input file and the local runner's result."""

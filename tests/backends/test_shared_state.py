@@ -27,16 +27,6 @@ from greenpipe.store import Store
 NOTES = "CREATE TABLE IF NOT EXISTS notes (k TEXT PRIMARY KEY, v TEXT NOT NULL)"
 
 
-@pytest.fixture(scope="module")
-def gcs_emulator():
-    pytest.importorskip("google.cloud.storage")
-    from gcs_emulator import GcsEmulator
-
-    emulator = GcsEmulator()
-    yield emulator
-    emulator.stop()
-
-
 @pytest.fixture(params=["folder", "s3", "gcs"])
 def location(request, tmp_path, monkeypatch):
     """A shared location: a folder (kfp.local), a bucket prefix on moto's S3 server over HTTP, or a GCS prefix

@@ -40,7 +40,7 @@ from bayes_tune_tuners import Variant, run  # noqa: E402
 from results_file import figure, write_results  # noqa: E402
 
 COMMAND = "nice -n 5 .venv/bin/python bench/bayes_tune_ablation.py"
-WORKERS = 3
+WORKERS = 4  # as bench/bayes_tune.py
 DEFAULT = "bayes_tune"
 LEVERS = {
     "sampler": ["bayes_tune[sampler=gp]", "bayes_tune[sampler=random]"],
@@ -126,13 +126,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1 (default: the bench's 5)")
     parser.add_argument("--problems", default="", help="comma-separated tuning problems (default: all of them)")
+    parser.add_argument(
+        "--levers", default="", help=f"comma-separated levers of {', '.join(LEVERS)}, warm_start (default: all)"
+    )
     args = parser.parse_args()
+    levers = args.levers.split(",") if args.levers else [*LEVERS, "warm_start"]
     seeds = range(args.seeds)
     t_start = time.time()
     tuning = [p for p in PROBLEMS if not p.held_out and (not args.problems or p.name in args.problems.split(","))]
-    labels = [DEFAULT, *(v for variants in LEVERS.values() for v in variants)]
+    labels = [DEFAULT, *(v for lever, variants in LEVERS.items() if lever in levers for v in variants)]
     jobs = [(p.name, t, s) for p in tuning for t in labels for s in seeds]
-    jobs = list(dict.fromkeys(jobs + [(WARM_PROBLEM, t, s) for t in (DEFAULT, WARM) for s in seeds]))
+    warm = "warm_start" in levers
+    if warm:
+        jobs = list(dict.fromkeys(jobs + [(WARM_PROBLEM, t, s) for t in (DEFAULT, WARM) for s in seeds]))
     refs = {p.name: reference(p) for p in [*tuning, problem_named(WARM_PROBLEM)]}
     jobs.sort(key=lambda j: -refs[j[0]]["mean_trial_cpu_s"])
     with ProcessPoolExecutor(max_workers=WORKERS) as workers:
@@ -148,11 +154,12 @@ def main() -> None:
         table.append(row)
         cells = "  ".join(f"{p.name} x{row[p.name]['vs_random']:.2f} ({row[p.name]['missed']} missed)" for p in tuning)
         print(f"{label:40s} median x{medians[label]:.2f}   {cells}", flush=True)
-    warm_name = WARM_PROBLEM
-    cold = summary([done[(warm_name, DEFAULT, s)] for s in seeds], refs[warm_name])
-    warm = summary([done[(warm_name, WARM, s)] for s in seeds], refs[warm_name])
-    gain = cold["cpu_s"] / warm["cpu_s"]
-    print(f"warm start on {warm_name}: cold {cold}, warm {warm}, gain x{gain:.2f}")
+    if warm:
+        warm_name = WARM_PROBLEM
+        cold = summary([done[(warm_name, DEFAULT, s)] for s in seeds], refs[warm_name])
+        warmed = summary([done[(warm_name, WARM, s)] for s in seeds], refs[warm_name])
+        gain = cold["cpu_s"] / warmed["cpu_s"]
+        print(f"warm start on {warm_name}: cold {cold}, warm {warmed}, gain x{gain:.2f}")
     print(f"took {time.time() - t_start:.0f} s")
 
     figures = [
@@ -168,21 +175,23 @@ def main() -> None:
         )
         for label in labels
     ]
-    figures.append(
-        figure(
-            "tune_warm_start_gain",
-            round(gain, 3),
-            "ratio",
-            None,
-            "higher",
-            f"bayes_tune's CPU seconds to the target on {warm_name} cold / warm-started (TransferLearning) from a "
-            f"{PARENT_TRIALS}-trial study on the 3,000 days before; the earlier study's compute not counted",
+    if warm:
+        figures.append(
+            figure(
+                "tune_warm_start_gain",
+                round(gain, 3),
+                "ratio",
+                None,
+                "higher",
+                f"bayes_tune's CPU seconds to the target on {warm_name} cold / warm-started (TransferLearning) from a "
+                f"{PARENT_TRIALS}-trial study on the 3,000 days before; the earlier study's compute not counted",
+            )
         )
-    )
     path = write_results("bayes_tune_ablation", " ".join([COMMAND, *sys.argv[1:]]), figures)
     document = json.loads(path.read_text())
     document["table"] = table
-    document["warm_start"] = {"problem": warm_name, "cold": cold, "warm": warm}
+    if warm:
+        document["warm_start"] = {"problem": WARM_PROBLEM, "cold": cold, "warm": warmed}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(document, indent=2) + "\n")
     tmp.replace(path)

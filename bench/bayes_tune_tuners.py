@@ -50,6 +50,7 @@ def run(problem: Problem, tuner: str, seed: int) -> dict[str, Any]:
         # keyed on the code this anchor runs (not the whole file: a new bayes_tune lever must not rerun anchors)
         used = {"tpe": play_optuna, "tpe_hyperband": play_optuna, "syne_bohb": play_bohb, "smac_mf": play_smac}
         code = [inspect.getsource(f) for f in (used[tuner], _params, _syne_space, _smac_space)]
+        code += [inspect.getsource(_clip)] if tuner == "syne_bohb" else []
         code += [(COMPONENT / f).read_text() for f in TRIAL_CODE]
         return measured_run(problem, tuner, seed, fidelity, plays[tuner], code)
     variant = Variant.parse(tuner)
@@ -168,7 +169,11 @@ def play_bohb(meter: Meter, problem: Problem, space: SearchSpace, seed: int) -> 
         trial = Trial(trial_id=trial_id, config=config, creation_time=datetime.datetime.now())
         scheduler.on_trial_add(trial)
         result: dict[str, Any] = {}
-        for index, value in meter.rungs(_params(space, config)):
+        # BOHB's KDE can propose an integer outside its lograndint range (max_leaf_nodes=1 from 4..128, which
+        # HistGradientBoosting refuses): clip to the space, as a user of Syne Tune would have to
+        specs, proposed = space.to_dict(), _params(space, config)
+        params = {name: _clip(specs[name], value) for name, value in proposed.items()}
+        for index, value in meter.rungs(params):
             result = {"score": value, "step": steps[index]}
             if scheduler.on_trial_result(trial, result) == "STOP" and index < len(steps) - 1:
                 break
@@ -239,6 +244,12 @@ def _smac_space(space: SearchSpace, seed: int) -> Any:
             kind = Integer if spec["type"] == "int" else Float
             cs.add(kind(name, (spec["low"], spec["high"]), log=spec["scaling"] == "Logarithmic"))
     return cs
+
+
+def _clip(spec: dict[str, Any], value: Any) -> Any:
+    if spec["type"] == "categorical":
+        return value
+    return min(spec["high"], max(spec["low"], value))
 
 
 def _params(space: SearchSpace, config: dict[str, Any]) -> dict[str, Any]:

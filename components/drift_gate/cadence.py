@@ -1,9 +1,9 @@
 """The retraining cadence a stream's own history supports: the fewest retrains that keep the accuracy budget.
 
-A gate that does not beat a calendar is a calendar with extra steps (bench/drift_gate_calendar.py measured that no
-gate with settings fixed in advance did, on four streams). So the default is a calendar whose period is read from
-the data: how fast a model's accuracy decays with its age, measured on the training window before anything is
-served, and the accuracy the user is willing to give up on average against retraining every period.
+drift_gate's opt-in schedule, for teams that want a calendar read from the data: how fast a model's accuracy
+decays with its age, measured on the training window before anything is served, and the accuracy the user is
+willing to give up on average against retraining every period. (The default rule is the KPI CUSUM of
+kpi_cusum.py; on bench/drift_gate_calendar.py's streams this schedule only matched the calendar.)
 """
 
 from __future__ import annotations

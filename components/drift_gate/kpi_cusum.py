@@ -7,8 +7,8 @@ sqrt(2 p (1 - p) / n), so nothing is tuned on the stream: k = 0.5 and h = 4 are 
 for a shift of one standard deviation (Montgomery, *Introduction to Statistical Quality Control*, 9.1). One
 period far below its season's start fires at once (a collapse); a small loss fires once it has lasted.
 
-bench/drift_gate_calendar.py runs this same function on four streams: unlike a single-period KPI drop, it
-retrained at better moments than a calendar of the same size on each of them (component README).
+bench/drift_gate_calendar.py runs this same function on five streams: unlike a single-period KPI drop, it
+retrained at better moments than a calendar of the same size on each of them, narrowly on most (component README).
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ def register(
     baseline: Artifact | None = None,
     model_name: str = "model",
     metric: str = "accuracy",
-    higher_is_better: bool = True,
     promote_margin: float = 0.0,
     intended_use: str = "",
     description: str = "",
@@ -47,8 +46,8 @@ def register(
         baseline: the drift baseline shipped with the model (pinned with it).
         card: written: model_card.json (SageMaker's model card schema), card.md, card.html and footprint.json.
         model_name: the registered model's name; versions are numbered within it.
-        metric: the metric that decides champion and challenger; must be in `metrics`.
-        higher_is_better: the metric's direction; a model name keeps the direction it was first registered with.
+        metric: the metric that decides champion and challenger (its direction is the metric registry's); must
+            be in `metrics`. A model name keeps the metric it was first registered with.
         promote_margin: how much better than the champion the candidate must be (in `metric` units).
         intended_use: the card's intended uses (free text).
         description: the card's model description (free text; empty names the estimator).
@@ -61,6 +60,7 @@ def register(
     """
     import greenpipe.components.register.card as card_lib
     import greenpipe.components.register.registry as registry
+    from greenpipe.components.contracts.metrics import metric as registered_metric
     from greenpipe.components.contracts.model_folder import read_description
     from greenpipe.components.register.errors import ModelTampered, RegistryError
     from greenpipe.components.register.footprint import data_digests, footprint_of, lineage_executions
@@ -70,6 +70,7 @@ def register(
 
     if not model_name.strip():
         raise RegistryError("model_name='' is empty: name the model, e.g. model_name='rain-classifier'")
+    higher_is_better = registered_metric(metric, computed_by="register").higher_is_better
     if risk_rating not in card_lib.RISK_RATINGS:
         raise RegistryError(f"risk_rating={risk_rating!r} is not one of {', '.join(card_lib.RISK_RATINGS)}")
     if promote_margin < 0:

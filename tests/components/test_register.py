@@ -26,6 +26,7 @@ from greenpipe.components.register import (
     register,
 )
 from greenpipe.components.register.errors import ModelTampered, RegistryError
+from greenpipe.errors import GreenpipeError
 from greenpipe.runner import Runner
 from greenpipe.store import Store
 
@@ -293,8 +294,11 @@ def test_user_errors_name_the_field_and_the_fix(store, tmp_path):
     details = read_card(store, "plain", 1)["additional_information"]["custom_details"]
     assert details["footprint_executions"] == "0" and float(details["footprint_energy_kwh"]) == 0.0
     metrics.log_metric("accuracy", 0.95)
+    metrics.log_metric("log_loss", 0.3)
     with pytest.raises(RegistryError, match="metric='accuracy', higher_is_better=True"):
-        register(Model(model_dir), metrics, Model(tmp_path / "card2"), model_name="plain", higher_is_better=False)
+        register(Model(model_dir), metrics, Model(tmp_path / "card2"), model_name="plain", metric="log_loss")
+    with pytest.raises(GreenpipeError, match="metric='precision_at_10' is not a metric register computes"):
+        register(Model(model_dir), metrics, Model(tmp_path / "card2"), model_name="plain", metric="precision_at_10")
 
 
 def test_card_content_fits_the_sagemaker_model_card_shapes(store, monkeypatch):

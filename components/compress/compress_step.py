@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from greenpipe import Dataset, Metrics, Model, Output, Report, step
 from greenpipe.artifacts import write_json_atomic, write_text_atomic
+from greenpipe.components.contracts.metrics import MetricName
 
 
 class CompressResult(NamedTuple):
@@ -29,7 +30,7 @@ def compress(
     report: Output[Report],
     metrics: Output[Metrics],
     data: Dataset | None = None,
-    metric: str = "accuracy",
+    metric: MetricName = "accuracy",
     max_metric_drop: float = 0.5,
     measure_budget_s: float = 0.5,
 ) -> CompressResult:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from greenpipe.errors import GreenpipeError
 
@@ -168,6 +168,9 @@ METRICS: dict[str, Metric] = {
         Metric("mae", "regression", False, False, "MAE", 0.0, _mae),
     )
 }
+# A step param that takes any registered metric is typed `MetricName`: the catalog, the docs and SageMaker
+# parameters list the choices (tests/components/test_contracts.py checks it names exactly METRICS).
+MetricName = Literal["accuracy", "balanced_accuracy", "f1", "roc_auc", "log_loss", "r2", "rmse", "mae"]
 # The spellings small_sample used before the registry (sklearn's scorer names): the negated error metrics.
 NEGATED_ALIASES = {"neg_rmse": "rmse", "neg_mae": "mae"}
 

@@ -5,6 +5,7 @@ from typing import Literal, NamedTuple
 
 from greenpipe import Artifact, CachePolicy, Dataset, Metrics, Model, Output, Report, step
 from greenpipe.artifacts import write_json_atomic, write_text_atomic
+from greenpipe.components.contracts.metrics import MetricName
 
 
 class RegisterResult(NamedTuple):
@@ -27,7 +28,7 @@ def register(
     validation: Dataset | None = None,
     baseline: Artifact | None = None,
     model_name: str = "model",
-    metric: str = "accuracy",
+    metric: MetricName = "accuracy",
     promote_margin: float = 0.0,
     intended_use: str = "",
     description: str = "",

@@ -177,3 +177,11 @@ def test_the_quality_bootstrap_validates_a_frame_with_great_expectations():
     outcome = validate_frame(context, suite, frame)
     failed = sorted(r.expectation_config.type for r in outcome.results if not r.success)
     assert failed == ["expect_column_values_to_be_in_set", "expect_column_values_to_not_be_null"]
+
+
+def test_the_metric_name_choices_are_exactly_the_registry():
+    import typing
+
+    from greenpipe.components.contracts.metrics import METRICS, MetricName
+
+    assert typing.get_args(MetricName) == tuple(METRICS)

@@ -93,7 +93,8 @@ def _custom(ref: str) -> Any:
 def execute_job(job: dict[str, Any]) -> tuple[Outcome, Any, str]:
     """Run the job to completion, a stop, or an interruption. Returns (outcome, fitted model or None, task)."""
     from greenpipe.components.contracts.model_folder import load_model
-    from greenpipe.components.spot_train.estimators import fit_loop, load_data, make_trainer
+    from greenpipe.components.spot_train.estimators import fit_loop, make_trainer
+    from greenpipe.components.spot_train.train_data import load_data
 
     data = load_data(job["train_path"], job["val_path"], job["target"])
     warm = None

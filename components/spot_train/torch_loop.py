@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenpipe.components.spot_train.estimators import TrainData, evaluate
+from greenpipe.components.spot_train.train_data import TrainData, evaluate
 from greenpipe.errors import GreenpipeError
 
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from greenpipe.backends.targets import TARGETS
 from greenpipe.errors import GreenpipeError, RunNotFound
 from greenpipe.run_document import iso_time, run_document
 
@@ -99,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_cmd_verify)
 
     comp = pipeline_cmd("compile", "compile a pipeline for Kubeflow Pipelines or SageMaker Pipelines")
-    comp.add_argument("--target", required=True, choices=["kfp", "sagemaker"])
+    comp.add_argument("--target", required=True, choices=sorted(TARGETS))
     comp.add_argument("--out", required=True, help="pipeline.yaml (kfp) or definition.json (sagemaker)")
     comp.add_argument("--image", help="the image steps run in (default: the greenpipe image of this version)")
     comp.add_argument("--role", help="sagemaker: the execution role ARN (else a pipeline parameter)")
@@ -415,20 +416,10 @@ def _check_out_file(path: str, flag: str = "--out") -> None:
 def _cmd_compile(args: argparse.Namespace) -> int:
     _check_out_file(args.out)
     pipeline, params = _typed_overrides(args)
-    if args.target == "kfp":
-        from greenpipe.backends.kfp import compile_pipeline
+    from greenpipe.backends.targets import CompileOptions, compile_for
 
-        compile_pipeline(pipeline, args.out, params or None, image=args.image, code_root=args.stage)
-    else:
-        from greenpipe.artifacts import write_text_atomic
-        from greenpipe.backends.image import sagemaker_image
-        from greenpipe.backends.sagemaker import compile_definition
-
-        if args.stage:
-            raise GreenpipeError("--stage is for --target kfp; for SageMaker, `greenpipe deploy` uploads the code")
-        image = sagemaker_image(args.image)  # SageMaker pulls only from ECR: says how to get one when none is set
-        text = compile_definition(pipeline, params or None, role_arn=args.role, image=image, bucket=args.bucket)
-        write_text_atomic(args.out, text)
+    options = CompileOptions(image=args.image, role=args.role, bucket=args.bucket, stage=args.stage)
+    compile_for(args.target, pipeline, args.out, params or None, options)
     print(f"wrote {args.out} ({args.target}, pipeline {pipeline.name})")
     return 0
 

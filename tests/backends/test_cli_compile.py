@@ -51,6 +51,21 @@ def test_compile_with_a_bad_param_is_a_user_error(cli, tmp_path):
     assert not (tmp_path / "d.json").exists()
 
 
+@pytest.mark.parametrize(
+    "target, flag, why",
+    [
+        ("kfp", "--role", "a KFP pipeline runs with the cluster's service account"),
+        ("kfp", "--bucket", "a KFP pipeline writes to its pipeline root"),
+        ("sagemaker", "--stage", "for SageMaker, `greenpipe deploy` uploads the code"),
+    ],
+)
+def test_an_option_of_another_target_is_refused_before_any_work(cli, tmp_path, target, flag, why):
+    out = tmp_path / "compiled"
+    proc = cli("compile", "pipe.py:demo", "--target", target, "--out", str(out), flag, "x", check=False)
+    assert proc.returncode == 2 and f"{flag} is not an option of --target {target}: {why}" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
 def test_iam_policy_grants_only_processing_for_a_processing_pipeline(cli):
     policy = json.loads(cli("iam-policy", "pipe.py:demo", "--role", "arn:aws:iam::123456789012:role/gp").stdout)
     actions = {

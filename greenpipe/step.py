@@ -19,6 +19,7 @@ from greenpipe.params import SCALARS, choices, coerce, is_param_type, mentions_c
 
 if TYPE_CHECKING:
     from greenpipe.fingerprint import Fingerprint
+    from greenpipe.tuning_hook import TuningHook
 
 RUNTIMES = ("processing", "training", "tuning")
 REQUIRED = inspect.Parameter.empty
@@ -128,6 +129,7 @@ class StepSpec:
     cache: CachePolicy = field(default_factory=CachePolicy)
     runtime: str = "processing"
     varies: str = ""  # why the outputs differ between runs on the same inputs ("" = they do not)
+    tuning: str = ""  # "module:attr" of a TuningHook (greenpipe.tuning_hook) for a runtime="tuning" step
 
     @property
     def ref(self) -> str:
@@ -219,6 +221,21 @@ class Step:
             return graph.add_task(self, kwargs)
         return self.fn(*args, **kwargs)
 
+    def tuning_hook(self) -> TuningHook | None:
+        """The TuningHook the step declares (`@step(tuning=...)`), else None."""
+        if not self.spec.tuning:
+            return None
+        from greenpipe.refs import resolve_ref
+        from greenpipe.tuning_hook import TuningHook
+
+        hook = resolve_ref(self.spec.tuning, f"step {self.name}'s tuning hook")
+        if not isinstance(hook, TuningHook):
+            raise SpecError(
+                f"step {self.name}: tuning={self.spec.tuning!r} is a {type(hook).__name__}, not a TuningHook: it needs "
+                "trial_step, compile_params, reference_params and tuning_job(params) (see greenpipe.tuning_hook)"
+            )
+        return hook
+
     def __repr__(self) -> str:
         return f"<step {self.spec.ref}>"
 
@@ -233,6 +250,7 @@ def step(
     runtime: str = "processing",
     check: Callable[..., None] | None = None,
     varies: str = "",
+    tuning: str = "",
 ) -> Any:
     """Declare a step.
 
@@ -247,11 +265,15 @@ def step(
             fails at once, with nothing recorded, instead of when the step is reached; raise a GreenpipeError.
         varies: for a step whose outputs cannot be the same bytes on the same inputs (they hold a measurement,
             or registry state), why; `plan` and `show` say it. Every other step must be byte-reproducible.
+        tuning: for a runtime="tuning" step whose search ranges over something else than its own params,
+            "module:attr" of its TuningHook (greenpipe.tuning_hook), read by the SageMaker backend.
     """
+    if tuning and runtime != "tuning":
+        raise SpecError(f"tuning={tuning!r} is for a runtime='tuning' step; this one has runtime={runtime!r}")
 
     def wrap(func: Callable[..., Any]) -> Step:
         spec = build_spec(func, name, description, resources, cache, runtime)
-        return Step(func, dataclasses.replace(spec, varies=varies) if varies else spec, check)
+        return Step(func, dataclasses.replace(spec, varies=varies, tuning=tuning), check)
 
     return wrap(fn) if fn is not None else wrap
 
@@ -284,7 +306,7 @@ def build_spec(
         if pname not in hints:
             raise SpecError(
                 f"step {step_name}: parameter {pname} has no type annotation; add one "
-                "(e.g. `{pname}: float` or `{pname}: Dataset`)"
+                f"(e.g. `{pname}: float` or `{pname}: Dataset`)"
             )
         hint = hints[pname]
         artifact, optional = _artifact_of(hint)

@@ -28,6 +28,7 @@ class BayesTuneResult(NamedTuple):
     description="Bayesian hyperparameter search (Optuna) with pruning, warm start and small-sample fidelity",
     resources=Resources(cpu=2, memory_gb=4),
     runtime="tuning",
+    tuning="greenpipe.components.bayes_tune.sagemaker_request:SAGEMAKER_TUNING",
 )
 def bayes_tune(
     data: Dataset,

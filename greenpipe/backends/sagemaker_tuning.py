@@ -9,8 +9,8 @@ maps to a tuning job in one of two ways:
    ({param: {"low", "high", "log"?} | [choices...]}), `objective: str` (a metric its Metrics output logs),
    optionally `direction` and `n_trials`/`max_trials`. Each training job runs the step once at one point.
 
-2. Its search space ranges over something else (an estimator's hyperparameters): the step's module, or the
-   package it sits in, exposes `SAGEMAKER_TUNING`, an object with
+2. Its search space ranges over something else (an estimator's hyperparameters): the step declares a
+   TuningHook (greenpipe.tuning_hook) by name, `@step(runtime="tuning", tuning="pkg.mod:HOOK")`, an object with
    - `trial_step`: a runtime="training" step that evaluates ONE configuration. Its inputs are named like the
      tuning step's, and it writes every output the tuning step declares (downstream steps read them from the
      best training job's model.tar.gz). Its params named like the tuning step's are passed as
@@ -28,7 +28,6 @@ maps to a tuning job in one of two ways:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from greenpipe.backends.sagemaker_jobs import (
@@ -46,8 +45,7 @@ from greenpipe.container import TUNED_PARAM
 from greenpipe.errors import CompileError, GreenpipeError, KnownOnlyAtRunTime
 from greenpipe.pipeline import PipelineParam, Task
 from greenpipe.step import Step
-
-CONTRACT = "SAGEMAKER_TUNING"
+from greenpipe.tuning_hook import TuningHook
 
 
 def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
@@ -58,23 +56,18 @@ def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageM
     return _own_params_arguments(task, sources, options)
 
 
-def tuning_contract(step: Step) -> Any:
-    """The `SAGEMAKER_TUNING` object of the step's module or of its package, else None."""
-    module_name = step.spec.ref.partition(":")[0]
-    for name in (module_name, module_name.rpartition(".")[0]):
-        if not name:
-            continue
-        contract = getattr(importlib.import_module(name), CONTRACT, None)
-        if contract is not None:
-            return contract
-    return None
+def tuning_contract(step: Step) -> TuningHook | None:
+    """The TuningHook the step declares (`@step(tuning=...)`), else None."""
+    return step.tuning_hook()
 
 
-def _contract_arguments(task: Task, contract: Any, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
+def _contract_arguments(
+    task: Task, contract: TuningHook, sources: dict[str, InputSource], options: SageMakerOptions
+) -> dict:
     trial: Step = contract.trial_step
     _check_trial(task, trial)
     given = {name: _constant_param(task, name) for name in contract.compile_params}
-    for name in getattr(contract, "reference_params", ()):
+    for name in contract.reference_params:
         value = task_param(task, name)
         given[name] = {"Get": f"Parameters.{value.name}"} if isinstance(value, PipelineParam) else value
     try:
@@ -86,7 +79,7 @@ def _contract_arguments(task: Task, contract: Any, sources: dict[str, InputSourc
     config = job["HyperParameterTuningJobConfig"]
     if config.get("Strategy") != "Bayesian" or config.get("TrainingJobEarlyStoppingType") != "Auto":
         raise CompileError(
-            f"step {task.name}: {CONTRACT}.tuning_job gave Strategy={config.get('Strategy')!r}, "
+            f"step {task.name}: its tuning hook's tuning_job gave Strategy={config.get('Strategy')!r}, "
             f"TrainingJobEarlyStoppingType={config.get('TrainingJobEarlyStoppingType')!r}; greenpipe tuning "
             "jobs are Bayesian with early stopping Auto"
         )
@@ -121,7 +114,7 @@ def _check_trial(task: Task, trial: Step) -> None:
     spec = trial.spec
     if spec.runtime != "training" or not any(p.name == TUNED_PARAM for p in spec.params):
         raise CompileError(
-            f"step {task.name}: its {CONTRACT}.trial_step {spec.ref} must be runtime='training' and declare "
+            f"step {task.name}: its tuning hook's trial_step {spec.ref} must be runtime='training' and declare "
             f"`{TUNED_PARAM}: dict` (where the tuning job's values arrive)"
         )
     inputs = {i.name for i in spec.inputs}
@@ -129,7 +122,7 @@ def _check_trial(task: Task, trial: Step) -> None:
     missing_out = sorted({o.name for o in task.step.spec.outputs} - {o.name for o in spec.outputs})
     if missing_in or missing_out:
         raise CompileError(
-            f"step {task.name}: its {CONTRACT}.trial_step {spec.ref} lacks inputs {missing_in} or outputs "
+            f"step {task.name}: its tuning hook's trial_step {spec.ref} lacks inputs {missing_in} or outputs "
             f"{missing_out}; each training job must read the same channels and write what downstream steps read"
         )
 
@@ -172,8 +165,8 @@ def _own_params_arguments(task: Task, sources: dict[str, InputSource], options: 
         if name not in params or params[name].type not in (int, float, str, bool):
             raise CompileError(
                 f"step {task.name}: search_space key {name!r} is not an int/float/str param of the "
-                f"step; a SageMaker tuning job varies the step's own params (or the step's package exposes "
-                f"{CONTRACT}: see greenpipe.backends.sagemaker_tuning)"
+                f"step; a SageMaker tuning job varies the step's own params (or the step declares a "
+                "tuning hook: @step(tuning=...), see greenpipe.tuning_hook)"
             )
         ptype = params[name].type
         if isinstance(bounds, list):
@@ -218,8 +211,8 @@ def _constant(task: Task, name: str, tp: type, default: Any = None) -> Any:
     if value is None:
         raise CompileError(
             f"step {task.name}: runtime='tuning' on SageMaker needs a `{name}: {tp.__name__}` param "
-            f"(the tuning job's definition is built from it), or its package exposes {CONTRACT} "
-            "(see greenpipe.backends.sagemaker_tuning)"
+            f"(the tuning job's definition is built from it), or it declares a tuning hook "
+            "(@step(tuning=...), see greenpipe.tuning_hook)"
         )
     if isinstance(value, PipelineParam):
         raise CompileError(

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
+from greenpipe import step as greenpipe_step
+from greenpipe.errors import SpecError
+
 PIPE = "pipe.py:demo"
 
 RETURNS = """
@@ -76,3 +81,8 @@ def test_a_component_param_out_of_range_fails_before_recording_a_run(cli):
 def test_spot_train_params_are_checked_before_the_run(cli):
     proc = cli("plan", "train", "--param", "max_epochs=0", check=False)
     assert proc.returncode == 2 and "max_epochs=0 must be >= 1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_unannotated_param_is_named_in_the_example():
+    with pytest.raises(SpecError, match=r"parameter data has no type annotation; add one \(e.g. `data: float`"):
+        greenpipe_step(lambda data: None)

@@ -440,7 +440,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _cmd_iam_policy(args: argparse.Namespace) -> int:
-    from greenpipe.backends.sagemaker import iam_policy
+    from greenpipe.backends.sagemaker_iam import iam_policy
 
     pipeline, _ = _typed_overrides(args)
     print(json.dumps(iam_policy(pipeline, role_arn=args.role, bucket=args.bucket), indent=2))

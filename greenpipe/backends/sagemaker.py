@@ -10,7 +10,8 @@
   (keyed on step arguments) keeps hitting.
 Every job's Arguments are validated against botocore's service model (see sagemaker_validate).
 
-Public API (the CLI uses these): compile_definition, deploy, iam_policy, step_template, to_sdk_step.
+Public API: compile_definition, deploy, step_template, expire_after; the IAM policy is
+sagemaker_iam.iam_policy and the SDK interop sagemaker_sdk.to_sdk_step.
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ from greenpipe.backends.image import default_image
 from greenpipe.backends.sagemaker_jobs import (
     InputSource,
     SageMakerOptions,
+    cache_config,
+    expire_after,
     input_source,
     processing_arguments,
     property_file,
     s3_uri,
     training_arguments,
-    tuning_arguments,
 )
+from greenpipe.backends.sagemaker_tuning import tuning_arguments
 from greenpipe.backends.staging import staged_name
 from greenpipe.digest import digest_hex, digest_path
-from greenpipe.durations import parse_duration
-from greenpipe.errors import CompileError, DurationError, KnownOnlyAtRunTime
+from greenpipe.errors import CompileError, KnownOnlyAtRunTime
 from greenpipe.params import canonical_json, choices, coerce
 from greenpipe.pipeline import Condition, Graph, OutputRef, Pipeline, PipelineParam, Task
 from greenpipe.step import REQUIRED, Step
@@ -192,31 +194,6 @@ def _property_file_entry(task: Task) -> dict:
             "Processing step's property file; make the gating step runtime='processing'"
         )
     return property_file(task)
-
-
-def cache_config(task: Task, default_expire_after: str) -> dict:
-    policy = task.step.spec.cache
-    if not policy.enabled:
-        return {"Enabled": False}
-    return {"Enabled": True, "ExpireAfter": expire_after(policy.expire_after or default_expire_after, task.name)}
-
-
-def expire_after(text: str, where: str = "pipeline") -> str:
-    """An expiry as canonical ISO-8601 (`P30D`, `PT12H`, `P1DT6H30M`), refusing what SageMaker cannot hold."""
-    try:
-        seconds = parse_duration(text, field=f"step {where} CachePolicy.expire_after")
-    except DurationError as exc:
-        raise CompileError(str(exc)) from None
-    if seconds <= 0 or seconds % 60:
-        raise CompileError(
-            f"step {where}: CachePolicy.expire_after={text!r} is not a whole number of minutes "
-            "(> 0); SageMaker's ExpireAfter counts years, months, weeks, days, hours and minutes"
-        )
-    minutes = int(seconds // 60)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    time = (f"{hours}H" if hours else "") + (f"{mins}M" if mins else "")
-    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
 def _effective_conditions(graph: Graph) -> dict[str, tuple[Condition, ...]]:
@@ -380,18 +357,4 @@ def deploy(
     return _deploy(definition_json, name, role_arn, start=start, client=client, **kwargs)
 
 
-def iam_policy(pipeline: Pipeline, **kwargs: Any) -> dict:
-    """A least-privilege IAM policy for the steps this pipeline uses (see sagemaker_iam)."""
-    from greenpipe.backends.sagemaker_iam import iam_policy as _iam_policy
-
-    return _iam_policy(pipeline, **kwargs)
-
-
-def to_sdk_step(step: Step, **kwargs: Any) -> Any:
-    """A SageMaker Python SDK 3.x step object for this greenpipe step (see sagemaker_sdk)."""
-    from greenpipe.backends.sagemaker_sdk import to_sdk_step as _to_sdk_step
-
-    return _to_sdk_step(step, **kwargs)
-
-
-__all__ = ["OutputRef", "compile_definition", "deploy", "expire_after", "iam_policy", "step_template", "to_sdk_step"]
+__all__ = ["OutputRef", "compile_definition", "deploy", "expire_after", "step_template"]

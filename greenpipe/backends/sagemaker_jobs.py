@@ -14,7 +14,8 @@ from typing import Any
 
 from greenpipe import __version__
 from greenpipe.container import METRIC_LINE, VALUES_FILE, VALUES_OUTPUT
-from greenpipe.errors import CompileError
+from greenpipe.durations import parse_duration
+from greenpipe.errors import CompileError, DurationError
 from greenpipe.params import canonical_json
 from greenpipe.pipeline import OutputRef, PipelineParam, Task
 from greenpipe.shared_state import compiled_location
@@ -384,11 +385,29 @@ def training_arguments(task: Task, sources: dict[str, InputSource], options: Sag
     return {"AlgorithmSpecification": algorithm, "HyperParameters": hyperparameters(task), **args}
 
 
-def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
-    """A Bayesian tuning job for a runtime="tuning" step (see greenpipe.backends.sagemaker_tuning)."""
-    from greenpipe.backends.sagemaker_tuning import tuning_arguments as build
+def cache_config(task: Task, default_expire_after: str) -> dict:
+    policy = task.step.spec.cache
+    if not policy.enabled:
+        return {"Enabled": False}
+    return {"Enabled": True, "ExpireAfter": expire_after(policy.expire_after or default_expire_after, task.name)}
 
-    return build(task, sources, options)
+
+def expire_after(text: str, where: str = "pipeline") -> str:
+    """An expiry as canonical ISO-8601 (`P30D`, `PT12H`, `P1DT6H30M`), refusing what SageMaker cannot hold."""
+    try:
+        seconds = parse_duration(text, field=f"step {where} CachePolicy.expire_after")
+    except DurationError as exc:
+        raise CompileError(str(exc)) from None
+    if seconds <= 0 or seconds % 60:
+        raise CompileError(
+            f"step {where}: CachePolicy.expire_after={text!r} is not a whole number of minutes "
+            "(> 0); SageMaker's ExpireAfter counts years, months, weeks, days, hours and minutes"
+        )
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    time = (f"{hours}H" if hours else "") + (f"{mins}M" if mins else "")
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
 def property_file(task: Task) -> dict:

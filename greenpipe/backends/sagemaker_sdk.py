@@ -117,7 +117,7 @@ def to_sdk_step(
         inputs=sdk_inputs, outputs=sdk_outputs, arguments=[_sdk_value(a) for a in app["ContainerArguments"]]
     )
     cache = spec.cache
-    from greenpipe.backends.sagemaker import cache_config
+    from greenpipe.backends.sagemaker_jobs import cache_config
 
     config = cache_config(task, opts.default_expire_after)
     files = [PropertyFile(name="values", output_name=VALUES_OUTPUT, path=VALUES_FILE)] if spec.values else None

@@ -7,7 +7,8 @@ from typing import NamedTuple
 import pytest
 
 from greenpipe import Artifact, Dataset, Metrics, Model, Output, Resources, pipeline, step, when
-from greenpipe.backends.sagemaker import compile_definition, deploy, expire_after, iam_policy, step_template
+from greenpipe.backends.sagemaker import compile_definition, deploy, expire_after, step_template
+from greenpipe.backends.sagemaker_iam import iam_policy
 from greenpipe.backends.sagemaker_jobs import SageMakerOptions
 from greenpipe.backends.sagemaker_validate import validate_definition
 from greenpipe.components.bayes_tune import bayes_tune
@@ -386,7 +387,7 @@ def test_sdk_step_matches_our_request(monkeypatch):
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow.pipeline import Pipeline as SdkPipeline
 
-    from greenpipe.backends.sagemaker import to_sdk_step
+    from greenpipe.backends.sagemaker_sdk import to_sdk_step
     from greenpipe.pipelines.rainfall import evaluate_classifier
 
     session = PipelineSession(boto_session=boto3.Session(region_name="us-east-1"), default_bucket="b")

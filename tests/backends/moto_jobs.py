@@ -34,9 +34,50 @@ class MotoJobs:
             return str(self.params[ref.split(".", 1)[1]])
         return self.properties[ref]
 
-    def run(self) -> None:
-        for item in self.steps:
+    def run(self, steps: list[dict] | None = None) -> None:
+        for item in self.steps if steps is None else steps:
+            if item["Type"] == "Condition":
+                args = item["Arguments"]
+                met = all(self.condition(c) for c in args["Conditions"])
+                self.run(args["IfSteps"] if met else args["ElseSteps"])
+                continue
             {"Processing": self.processing, "Training": self.training}[item["Type"]](item)
+
+    def condition(self, cond: dict) -> bool:
+        """A Condition step's comparison, its operands read as SageMaker does (a property file's JSON path)."""
+        left, right = self.operand(cond["LeftValue"]), self.operand(cond["RightValue"])
+        compare = {"Equals": lambda a, b: a == b, "GreaterThan": lambda a, b: a > b,
+                   "GreaterThanOrEqualTo": lambda a, b: a >= b, "LessThan": lambda a, b: a < b,
+                   "LessThanOrEqualTo": lambda a, b: a <= b}  # fmt: skip
+        return bool(compare[cond["Type"]](left, right))
+
+    def operand(self, value):
+        if not isinstance(value, dict) or "Std:JsonGet" not in value:
+            return value
+        get = value["Std:JsonGet"]
+        step_name = get["PropertyFile"]["Get"].split(".")[1]
+        file_name = get["PropertyFile"]["Get"].rsplit(".", 1)[1]
+        step = self.find(step_name)
+        spec = next(f for f in step["PropertyFiles"] if f["PropertyFileName"] == file_name)
+        uri = self.properties[
+            f"Steps.{step_name}.ProcessingOutputConfig.Outputs['{spec['OutputName']}'].S3Output.S3Uri"
+        ]
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        data = json.loads(self.s3.get_object(Bucket=bucket, Key=f"{prefix}/{spec['FilePath']}")["Body"].read())
+        for part in get["Path"].split("."):
+            data = data[part]
+        return data
+
+    def find(self, name: str, steps: list[dict] | None = None) -> dict:
+        for item in self.steps if steps is None else steps:
+            if item["Name"] == name:
+                return item
+            if item["Type"] == "Condition":
+                try:
+                    return self.find(name, item["Arguments"]["IfSteps"] + item["Arguments"]["ElseSteps"])
+                except KeyError:
+                    pass
+        raise KeyError(name)
 
     def download(self, uri: str, folder: Path) -> None:
         """An S3 prefix into `folder`, as SageMaker fills a job's input folder."""

@@ -81,13 +81,19 @@ def first_served_period(store: Any, model_name: str, model_digest: str) -> tuple
     # model, the data and the period decide the result.
 )
 def champion_history(
-    data: Dataset, model: Model, history: Output[Artifact], period: int = 40, model_name: str = "rainfall"
+    data: Dataset,
+    batch: Dataset,
+    model: Model,
+    history: Output[Artifact],
+    period: int = 40,
+    model_name: str = "rainfall",
 ) -> ChampionHistory:
     """Write {"values": accuracy per period, "rows": labelled rows per period, "periods": [...]} for the periods
     from the first one after the champion's training window through `period`.
 
     Args:
-        data: labelled rows with a `period` column, covering at least those periods.
+        data: labelled rows of the periods before `period`, with a `period` column.
+        batch: the labelled rows of `period` itself (the batch being gated), in the model's columns.
         model: the champion's model folder.
         period: the period being gated (the newest labelled one).
         model_name: the registered model whose champion is scored.
@@ -105,9 +111,11 @@ def champion_history(
     with open(folder.model_file, "rb") as handle:
         clf = pickle.load(handle)  # the champion step copied it from the store after checking its digest
     frame = pd.read_parquet(data.path)
+    parts = [(number, frame[frame["period"] == number]) for number in range(period if first is None else first, period)]
+    if first is not None and first <= period:
+        parts.append((period, pd.read_parquet(batch.path)))
     values, rows, periods = [], [], []
-    for number in range(period + 1 if first is None else first, period + 1):
-        part = frame[frame["period"] == number]
+    for number, part in parts:
         if part.empty:
             continue
         features = part[described.feature_columns(list(part.columns))]
@@ -142,9 +150,15 @@ def retrain(
     batch = ingest_rainfall(first_period=period, periods=1)
     batch_frame = model_frame(data=_features(batch.data).training)
     current = champion(model_name=model_name)
-    served = ingest_rainfall(first_period=period, periods=1, lookback=period)  # every period so far, labelled
+    # Every earlier period, labelled; not the batch's own rows, so no two feature_dedup tasks that may run in
+    # either order (kfp.local runs them in parallel) compute the same rows.
+    served = ingest_rainfall(first_period=period, periods=0, lookback=period)
     scored_history = champion_history(
-        data=_features(served.data).training, model=current.model, period=period, model_name=model_name
+        data=_features(served.data).training,
+        batch=batch_frame.out,
+        model=current.model,
+        period=period,
+        model_name=model_name,
     )
     gate = drift_gate(
         data=batch_frame.out,

@@ -27,6 +27,12 @@ def registered_champion(snapshot: dict, name: str = "rainfall") -> tuple[int, st
     return row["version"], next(v["model_digest"] for v in found if v["version"] == row["version"])
 
 
+def rainfall_versions(snapshot: dict) -> list[int]:
+    versions = snapshot["tables"]["registry_versions"]
+    rows = [dict(zip(versions["columns"], r, strict=True)) for r in versions["rows"]]
+    return sorted(r["version"] for r in rows if r["name"] == "rainfall")
+
+
 def run_under_kfp_local(name: str, params: dict, home: Path, root: Path, shared: Path) -> dict[str, Path]:
     from kfp import local
 
@@ -61,9 +67,10 @@ def test_train_then_retrain_under_kfp_local_share_only_the_shared_folder(tmp_pat
 
 @pytest.mark.slow
 def test_train_then_retrain_as_sagemaker_jobs_on_moto_share_only_the_bucket(aws, tmp_path):
-    """Every job of train, then retrain's jobs up to its Condition step, run one by one by the entry point in a
-    fresh virtualenv with greenpipe from a wheel, each with its own empty GREENPIPE_HOME, reading and writing
-    the moto S3 server; the definitions carry GREENPIPE_SHARED = s3://<bucket>/greenpipe/shared by default."""
+    """Every job of train, then every job of retrain (its Condition step reading drift_gate's property file), run
+    one by one by the entry point in a fresh virtualenv with greenpipe from a wheel, each with its own empty
+    GREENPIPE_HOME, reading and writing the moto S3 server; the definitions carry GREENPIPE_SHARED =
+    s3://<bucket>/greenpipe/shared by default."""
     import boto3
 
     from greenpipe.backends.sagemaker import compile_definition
@@ -77,16 +84,22 @@ def test_train_then_retrain_as_sagemaker_jobs_on_moto_share_only_the_bucket(aws,
     train = MotoJobs(tmp_path / "train", definition("train", TRAIN_PARAMS), aws, python)
     train.run()
     state = boto3.client("s3").get_object(Bucket="gp-artifacts", Key="greenpipe/shared/state/tables.json")
-    version, model_digest = registered_champion(json.loads(state["Body"].read()))
+    snapshot = json.loads(state["Body"].read())
+    version, model_digest = registered_champion(snapshot)
     assert version == 1
+    trained = rainfall_versions(snapshot)  # register's, then register_compressed's
 
-    retrain = MotoJobs(tmp_path / "retrain", definition("retrain", RETRAIN_PARAMS), aws, python)
-    for item in retrain.steps:
-        if item["Type"] == "Condition":  # the emulator runs jobs, not conditions: the champion is found before it
-            break
-        {"Processing": retrain.processing, "Training": retrain.training}[item["Type"]](item)
+    retrain = MotoJobs(tmp_path / "retrain", definition("retrain", {**RETRAIN_PARAMS, "drift_share": 0.1}), aws, python)
+    retrain.run()  # its Condition step read from drift_gate's property file, as SageMaker does
     values = retrain.properties["Steps.champion.ProcessingOutputConfig.Outputs['greenpipe'].S3Output.S3Uri"]
     bucket, _, prefix = values[len("s3://") :].partition("/")
     got = boto3.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/values.json")["Body"].read()
     assert json.loads(got) == {"version": 1}
     assert digest_path(retrain.output_path("champion", "model")) == model_digest
+    assert retrain.operand(
+        {"Std:JsonGet": {"Path": "retrain", "PropertyFile": {"Get": "Steps.drift_gate.PropertyFiles.values"}}}
+    )
+    # retrain's register job (its own empty store) compared with the champion it fetched and added a version to
+    # the shared registry: the second writer kept the first one's rows
+    state = boto3.client("s3").get_object(Bucket="gp-artifacts", Key="greenpipe/shared/state/tables.json")
+    assert rainfall_versions(json.loads(state["Body"].read())) == [*trained, max(trained) + 1]

@@ -31,6 +31,8 @@ from greenpipe.components.drift_gate.stattests import (
 from greenpipe.components.drift_gate.suite_check import Outcome, check_column
 from greenpipe.errors import GreenpipeError
 
+KPIS = ("accuracy", "roc_auc", "r2")  # the KPIs the gate offers, from the metric registry
+
 CORRECTIONS = ("bonferroni", "bh", "none")
 
 
@@ -201,27 +203,15 @@ def weights(rows: list[dict[str, Any]], importance: dict[str, float] | None) -> 
 
 def measure_kpi(model_path: str, frame: Any, target: str, kpi: str) -> float:
     """The model's KPI on the labelled batch (accuracy, roc_auc or r2)."""
-    import json
-    import pickle
-    from pathlib import Path
+    from greenpipe.components.contracts.metrics import metric
+    from greenpipe.components.contracts.model_folder import load_model, read_description
 
-    from sklearn import metrics
-
-    scorers = {"accuracy": metrics.accuracy_score, "roc_auc": metrics.roc_auc_score, "r2": metrics.r2_score}
-    if kpi not in scorers:
-        raise GreenpipeError(f"kpi={kpi!r} is not one of {', '.join(scorers)}")
-    path = Path(model_path)
-    pkl = path / "model.pkl" if path.is_dir() else path
-    features = None
-    if path.is_dir() and (path / "model.json").is_file():
-        features = json.loads((path / "model.json").read_text(encoding="utf-8")).get("features")
-    with open(pkl, "rb") as handle:
-        estimator = pickle.load(handle)  # an input artifact the runner verified against its digest
+    scorer = metric(kpi, field="kpi", allowed=KPIS, computed_by="drift_gate")
+    described = read_description(model_path)
+    estimator = load_model(model_path)  # an input artifact the runner verified against its digest
+    features = described.features if described is not None else []
     x = frame[features] if features else frame.drop(columns=[target])
-    y = frame[target]
-    if kpi == "roc_auc":
-        return float(scorers[kpi](y, estimator.predict_proba(x)[:, 1]))
-    return float(scorers[kpi](y, estimator.predict(x)))
+    return scorer.score(estimator, x, frame[target])
 
 
 def decide(

@@ -1,13 +1,16 @@
 """Data quality with great_expectations: a suite made from the baseline, validated on each new batch.
 
 The suite (schema, nulls, ranges, categories, row count) is written next to baseline.json as GE's own JSON, so it
-can be read, edited and run by great_expectations itself. great_expectations is imported only here, lazily.
+can be read, edited and run by great_expectations itself. great_expectations is imported lazily, by
+contracts/quality.py (the components' one bootstrap of it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from greenpipe.components.contracts.quality import ephemeral_context, import_great_expectations, validate_frame
 
 NUMBER_TYPES = [
     "int8",
@@ -44,15 +47,6 @@ class QualityResult:
     changed_dtypes: dict[str, str] = field(default_factory=dict)
 
 
-def import_great_expectations() -> Any:
-    import os
-
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage events from an offline gate
-    import great_expectations as gx
-
-    return gx
-
-
 def build_suite(
     document: dict[str, Any],
     name: str = "drift_baseline",
@@ -68,7 +62,7 @@ def build_suite(
         mostly: the share of values that must meet a range or category expectation.
     """
     gx = import_great_expectations()
-    gx.get_context(mode="ephemeral")  # GE 1.x wants an active context before a suite takes expectations
+    ephemeral_context()  # GE 1.x wants an active context before a suite takes expectations
     suite = gx.ExpectationSuite(name=name)
     suite.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
     for column, entry in document["columns"].items():
@@ -146,31 +140,16 @@ def validate(suite_json: dict[str, Any], frame: Any, pre: QualityResult) -> Qual
 
     The gate evaluates a drift baseline's own expectation types without GE (suite_check.py); this runs the rest
     (types a user added to expectations.json), and is what the tests compare suite_check with."""
-    import logging
-
     gx = import_great_expectations()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
     skip = set(pre.missing_columns) | set(pre.changed_dtypes)  # their failure is already known and stated
     expectations = [
         e
         for e in suite_json["expectations"]
         if e["kwargs"].get("column") not in skip or e["type"] == "expect_column_to_exist"
     ]
+    context = ephemeral_context()
     suite = gx.ExpectationSuite(name=suite_json["name"], expectations=expectations)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch_frame = frame
-    strings = [c for c in frame.columns if frame[c].dtype != object and _is_string(frame[c])]
-    if strings:  # GE compares dtypes by identity and misses pandas 3's str dtype; give it object columns
-        batch_frame = frame.assign(**{c: frame[c].astype(object) for c in strings})
-    definition = (
-        context.data_sources.add_pandas("batch")
-        .add_dataframe_asset("batch")
-        .add_batch_definition_whole_dataframe("batch")
-    )
-    outcome = definition.get_batch(batch_parameters={"dataframe": batch_frame}).validate(suite)
+    outcome = validate_frame(context, suite, frame)
     result = QualityResult(
         ok=pre.ok,
         failures=list(pre.failures),
@@ -188,12 +167,6 @@ def validate(suite_json: dict[str, Any], frame: Any, pre: QualityResult) -> Qual
         result.ok = False
         result.failures.append(_describe(config.type, column, item.result, item.exception_info))
     return result
-
-
-def _is_string(series: Any) -> bool:
-    import pandas as pd
-
-    return pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series)
 
 
 def _describe(kind: str, column: str | None, result: dict[str, Any], exception: Any) -> str:

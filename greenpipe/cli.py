@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--role", help="sagemaker: the execution role ARN (else a pipeline parameter)")
     comp.add_argument("--bucket", help="sagemaker: the S3 bucket for artifacts (else a pipeline parameter)")
     comp.add_argument("--stage", metavar="ROOT", help="kfp: upload your code the steps reach to the pipeline root")
+    comp.add_argument(
+        "--shared", metavar="URI", help="where the registry and other state shared by runs live ($GREENPIPE_SHARED)"
+    )
+    comp.add_argument("--ia-after", type=int, metavar="DAYS", help="kfp, --stage s3://: run outputs to S3 IA after")
+    comp.add_argument("--expire-after", type=int, metavar="DAYS", help="kfp, --stage s3://: run outputs deleted after")
     comp.set_defaults(handler=_cmd_compile)
 
     deploy = pipeline_cmd("deploy", "create or update the pipeline on SageMaker, optionally start it")
@@ -119,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--ia-after", type=int, default=30, metavar="DAYS", help="run outputs to S3 IA after DAYS")
     deploy.add_argument("--expire-after", type=int, default=180, metavar="DAYS", help="run outputs deleted after")
     deploy.add_argument("--log-retention", type=int, default=90, metavar="DAYS", help="job log retention in days")
+    deploy.add_argument(
+        "--shared", metavar="URI", help="where state shared by runs lives (default s3://BUCKET/PREFIX/shared)"
+    )
     deploy.add_argument("--dry-run", action="store_true", help="print what deploy would upload and set; send nothing")
     deploy.set_defaults(handler=_cmd_deploy)
 
@@ -416,9 +424,19 @@ def _check_out_file(path: str, flag: str = "--out") -> None:
 def _cmd_compile(args: argparse.Namespace) -> int:
     _check_out_file(args.out)
     pipeline, params = _typed_overrides(args)
+    from greenpipe.backends.lifecycle import StoragePolicy
     from greenpipe.backends.targets import CompileOptions, compile_for
 
-    options = CompileOptions(image=args.image, role=args.role, bucket=args.bucket, stage=args.stage)
+    lifecycle = None
+    if args.ia_after is not None or args.expire_after is not None:
+        defaults = StoragePolicy()
+        lifecycle = StoragePolicy(
+            args.ia_after if args.ia_after is not None else defaults.infrequent_after_days,
+            args.expire_after if args.expire_after is not None else defaults.expire_after_days,
+        )
+    options = CompileOptions(
+        image=args.image, role=args.role, bucket=args.bucket, stage=args.stage, shared=args.shared, lifecycle=lifecycle
+    )
     compile_for(args.target, pipeline, args.out, params or None, options)
     print(f"wrote {args.out} ({args.target}, pipeline {pipeline.name})")
     return 0
@@ -432,7 +450,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     policy = StoragePolicy(args.ia_after, args.expire_after, log_retention_days=args.log_retention)
     plan = plan_deploy(
         pipeline, params or None, role_arn=args.role, bucket=args.bucket, image=args.image, name=args.name,
-        prefix=args.prefix, policy=policy,
+        prefix=args.prefix, policy=policy, shared=args.shared,
     )  # fmt: skip
     result = plan.describe() if args.dry_run else execute_plan(plan, start=args.start)
     print(json.dumps(result, indent=2, default=str))

@@ -41,6 +41,7 @@ from greenpipe.digest import digest_hex, digest_path
 from greenpipe.errors import CompileError, KnownOnlyAtRunTime
 from greenpipe.params import canonical_json, choices, coerce
 from greenpipe.pipeline import Condition, Graph, OutputRef, Pipeline, PipelineParam, Task
+from greenpipe.shared_state import compiled_location
 from greenpipe.step import REQUIRED, Step
 
 VERSION = "2020-12-01"
@@ -79,6 +80,7 @@ def compile_definition(
     max_wait_s: int | None = None,
     default_expire_after: str = "P30D",
     instance_types: dict[str, str] | None = None,
+    shared: str | None = None,
     validate: bool = True,
     code: CodeArchive | None = None,
 ) -> str:
@@ -92,6 +94,8 @@ def compile_definition(
             from s3://bucket/prefix/code/<digest>.tar.gz at start (GREENPIPE_CODE_URI) and check it.
         role_arn: the role jobs run as; None makes it a pipeline parameter `RoleArn`.
         bucket: where outputs go; None makes it a pipeline parameter `ArtifactBucket`.
+        shared: where state that outlives a run lives (s3://, gs:// or a folder every job reaches); default
+            GREENPIPE_SHARED, else s3://<bucket>/<prefix>/shared (see greenpipe.shared_state).
         volume_kms_key, output_kms_key, subnets, security_group_ids, network_isolation,
         inter_container_encryption: passed through to every job.
     """
@@ -112,6 +116,7 @@ def compile_definition(
         instance_types=dict(instance_types or {}),
         code_object=code.key("").removeprefix("code/") if code else None,
         code_steps=frozenset(code.fingerprints) if code else frozenset(),
+        shared=compiled_location(shared),
     )
     definition = build_definition(pipeline, params, options)
     if validate:

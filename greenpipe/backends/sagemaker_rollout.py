@@ -22,7 +22,6 @@ from greenpipe.backends.staging import object_key, staged_name
 from greenpipe.digest import digest_path
 from greenpipe.errors import GreenpipeError
 from greenpipe.pipeline import Pipeline
-from greenpipe.shared_state import compiled_location
 
 
 @dataclass
@@ -72,10 +71,23 @@ class DeployPlan:
                 "note": "greenpipe's rules for this prefix replace its earlier ones; other rules are kept",
             },
             "put_retention_policy": self.retention,
-            # where the state that outlives a run lives (greenpipe.shared_state); every job carries it
-            "shared": compiled_location(None) or f"s3://{self.bucket}/{self.prefix.strip('/')}/shared",
+            # where the state that outlives a run lives (greenpipe.shared_state): what the jobs carry
+            "shared": _shared_location(definition),
             "upsert_pipeline": {"PipelineName": self.name, "RoleArn": self.role_arn, "Steps": _step_names(definition)},
         }
+
+
+def _shared_location(definition: dict) -> str | None:
+    """GREENPIPE_SHARED as the compiled jobs carry it (every job carries the same one)."""
+    for step in definition["Steps"]:
+        for found in (step, *step["Arguments"].get("IfSteps", []), *step["Arguments"].get("ElseSteps", [])):
+            env = found["Arguments"].get("Environment") or found["Arguments"].get("TrainingJobDefinition", {}).get(
+                "Environment", {}
+            )
+            if "GREENPIPE_SHARED" in env:
+                value = env["GREENPIPE_SHARED"]
+                return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return None
 
 
 def _step_names(definition: dict) -> list[str]:

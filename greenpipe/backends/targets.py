@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from greenpipe.backends.lifecycle import StoragePolicy
 from greenpipe.errors import GreenpipeError
 from greenpipe.pipeline import Pipeline
 
@@ -21,9 +22,11 @@ class CompileOptions:
     role: str | None = None  # sagemaker: the execution role ARN
     bucket: str | None = None  # sagemaker: the S3 bucket for artifacts
     stage: str | None = None  # kfp: the pipeline root the code archive is uploaded to
+    shared: str | None = None  # where state that outlives a run lives (greenpipe.shared_state)
+    lifecycle: StoragePolicy | None = None  # kfp: expiry for the runs under an s3:// --stage root
 
     def given(self) -> set[str]:
-        return {name for name in ("image", "role", "bucket", "stage") if getattr(self, name)}
+        return {name for name in ("image", "role", "bucket", "stage", "shared", "lifecycle") if getattr(self, name)}
 
 
 class Target(Protocol):
@@ -39,17 +42,30 @@ class Target(Protocol):
 
 class KfpTarget:
     name = "kfp"
-    options = frozenset({"image", "stage"})
+    options = frozenset({"image", "stage", "shared", "lifecycle"})
 
     def compile(self, pipeline: Pipeline, out: str, params: dict[str, Any] | None, options: CompileOptions) -> None:
         from greenpipe.backends.kfp import compile_pipeline
 
-        compile_pipeline(pipeline, out, params, image=options.image, code_root=options.stage)
+        if options.lifecycle is not None and not (options.stage or "").startswith("s3://"):
+            raise GreenpipeError(
+                "--ia-after/--expire-after set an S3 lifecycle for the runs under the pipeline root: pass "
+                "--stage s3://BUCKET/PREFIX (a GCS root: see `gcloud storage buckets update --lifecycle-file`)"
+            )
+        compile_pipeline(
+            pipeline,
+            out,
+            params,
+            image=options.image,
+            code_root=options.stage,
+            shared=options.shared,
+            lifecycle=options.lifecycle,
+        )
 
 
 class SageMakerTarget:
     name = "sagemaker"
-    options = frozenset({"image", "role", "bucket"})
+    options = frozenset({"image", "role", "bucket", "shared"})
 
     def compile(self, pipeline: Pipeline, out: str, params: dict[str, Any] | None, options: CompileOptions) -> None:
         from greenpipe.artifacts import write_text_atomic
@@ -58,7 +74,10 @@ class SageMakerTarget:
 
         image = sagemaker_image(options.image)  # SageMaker pulls only from ECR: says how to get one when none is set
         write_text_atomic(
-            out, compile_definition(pipeline, params, role_arn=options.role, image=image, bucket=options.bucket)
+            out,
+            compile_definition(
+                pipeline, params, role_arn=options.role, image=image, bucket=options.bucket, shared=options.shared
+            ),
         )
 
 
@@ -67,6 +86,7 @@ WHY_NOT = {
     ("sagemaker", "stage"): "for SageMaker, `greenpipe deploy` uploads the code",
     ("kfp", "role"): "a KFP pipeline runs with the cluster's service account",
     ("kfp", "bucket"): "a KFP pipeline writes to its pipeline root",
+    ("sagemaker", "lifecycle"): "`greenpipe deploy` sets the bucket's lifecycle (--ia-after, --expire-after)",
 }
 
 

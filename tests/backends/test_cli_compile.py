@@ -73,3 +73,31 @@ def test_iam_policy_grants_only_processing_for_a_processing_pipeline(cli):
     }
     assert "sagemaker:CreateProcessingJob" in actions
     assert "sagemaker:CreateTrainingJob" not in actions and "sagemaker:CreateHyperParameterTuningJob" not in actions
+
+
+def test_shared_location_is_compiled_into_every_job_and_a_kfp_lifecycle_needs_an_s3_root(cli, tmp_path):
+    out = tmp_path / "d.json"
+    shared = "s3://team-bucket/greenpipe/state"
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "GREENPIPE_IMAGE": ECR_IMAGE}
+    cli("compile", "pipe.py:demo", "--target", "sagemaker", "--out", str(out), "--shared", shared, env=env)
+    steps = json.loads(out.read_text())["Steps"]
+    jobs = [s for s in steps if s["Type"] != "Condition"]
+    jobs += [j for s in steps if s["Type"] == "Condition" for j in s["Arguments"]["IfSteps"]]
+    assert jobs and {j["Arguments"]["Environment"]["GREENPIPE_SHARED"] for j in jobs} == {shared}
+    bad = cli(
+        "compile",
+        "pipe.py:demo",
+        "--target",
+        "sagemaker",
+        "--out",
+        str(out),
+        "--shared",
+        "ftp://x",
+        env=env,
+        check=False,
+    )
+    assert bad.returncode == 2 and "ftp://x" in bad.stderr and "Traceback" not in bad.stderr
+    pytest.importorskip("kfp")
+    args = ("compile", "pipe.py:demo", "--target", "kfp", "--out", str(tmp_path / "p.yaml"), "--expire-after", "90")
+    refused = cli(*args, check=False)
+    assert refused.returncode == 2 and "pass --stage s3://BUCKET/PREFIX" in refused.stderr

@@ -39,6 +39,7 @@ from typing import Any
 from greenpipe.errors import GreenpipeError
 from greenpipe.object_store import MARKER, ConditionFailed, object_prefix, object_store, stage_path
 from greenpipe.shared_lease import WAIT_SECONDS_ENV, Lease, LeaseLost
+from greenpipe.store import MISSING_OBJECT_FETCHERS, Store
 
 SHARED_ENV = "GREENPIPE_SHARED"
 LEASE_SECONDS_ENV = "GREENPIPE_SHARED_LEASE_S"  # how long a lease lasts without renewal (default 120)
@@ -86,6 +87,9 @@ def fetch_missing(store: Any, digest: str) -> None:
     session = _active()
     if session is not None:
         session.fetch_object(store, digest)
+
+
+MISSING_OBJECT_FETCHERS.append(fetch_missing)
 
 
 def _active() -> SharedSession | None:
@@ -181,8 +185,6 @@ class SharedSession:
 
     def use_folder(self, folder: Path, name: str, needed_for: str) -> None:
         with self._lock:
-            from greenpipe.store import Store
-
             self._require(needed_for)
             if not self.syncing or name in self.folders:
                 return

@@ -28,10 +28,9 @@ from results_file import figure, write_results  # noqa: E402
 COMMAND = "nice -n 5 .venv/bin/python bench/bayes_tune.py"
 TUNERS = (*ANCHORS, "bayes_tune")
 WORKERS = 4  # 2 cores, and fits wait on a loaded machine; CPU seconds are per process
-# 3 seeds, not the 5: on this machine shared by four sessions (load 10-14, these workers at nice 5 got
-# 0.36 of a core) 5 seeds of 5 tuners x 6 problems at 100 trial-equivalents did not fit in the session; the
-# harness caches every (problem, tuner, seed), so SEEDS = range(5) later measures only seeds 3 and 4
-SEEDS = range(3)
+# the harness caches every (problem, tuner, seed): a run stopped part-way (or one with fewer seeds) is resumed,
+# not repeated, by the next
+SEEDS = range(5)
 
 
 def _reference(name: str) -> dict[str, Any]:

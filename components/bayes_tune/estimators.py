@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from greenpipe.components.contracts.estimators import FAMILY_ALIASES, estimator
 from greenpipe.errors import GreenpipeError
 
 
@@ -65,27 +66,27 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
     for f in (
         EstimatorFamily(
             "logistic",
-            "sklearn.linear_model:LogisticRegression",
+            estimator("logistic", "classification").import_path,
             True,
             {"C": _float(1e-4, 1e3)},
             fixed={"max_iter": 500},
         ),
         EstimatorFamily(
             "sgd",
-            "sklearn.linear_model:SGDClassifier",
+            estimator("sgd", "classification").import_path,
             True,
             {"alpha": _float(1e-7, 1e-1), "l1_ratio": _float(0.0, 1.0, "Linear")},
             fixed={"penalty": "elasticnet"},
         ),
         EstimatorFamily(
             "svc",
-            "sklearn.svm:SVC",
+            estimator("svc", "classification").import_path,
             True,
             {"C": _float(1e-2, 1e3), "gamma": _float(1e-5, 1e0)},
         ),
         EstimatorFamily(
             "random_forest",
-            "sklearn.ensemble:RandomForestClassifier",
+            estimator("random_forest", "classification").import_path,
             True,
             {"max_depth": _int(2, 32), "min_samples_leaf": _int(1, 32), "max_features": _float(0.1, 1.0, "Linear")},
             fixed={"n_jobs": 1},
@@ -95,7 +96,7 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
         ),
         EstimatorFamily(
             "hist_gradient_boosting",
-            "sklearn.ensemble:HistGradientBoostingClassifier",
+            estimator("hist_gradient_boosting", "classification").import_path,
             True,
             {
                 "learning_rate": _float(0.01, 0.5),
@@ -110,7 +111,7 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
         ),
         EstimatorFamily(
             "mlp",
-            "sklearn.neural_network:MLPClassifier",
+            estimator("mlp", "classification").import_path,
             True,
             {
                 "hidden_layer_sizes": _int(16, 256),
@@ -124,8 +125,8 @@ ESTIMATORS: dict[str, EstimatorFamily] = {
 }
 
 
-# small_sample's candidate names for the same families
-ALIASES = {"linear": "logistic"}
+# small_sample's candidate names for the same families (the table's family is "linear", "logistic" its alias)
+ALIASES = {canonical: alias for alias, canonical in FAMILY_ALIASES.items()}
 
 
 def family(name: str) -> EstimatorFamily:

@@ -17,35 +17,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenpipe.components.bayes_tune.estimators import EstimatorFamily
+from greenpipe.components.contracts.metrics import Metric
+from greenpipe.components.contracts.metrics import metric as registered_metric
 from greenpipe.errors import GreenpipeError
 
 RUNG_FACTOR = 3
 FIDELITIES = ("none", "iterations", "sample")
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    direction: str  # the direction in which the metric gets better
-    needs_scores: bool = False  # needs predict_proba or decision_function
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("accuracy", "maximize"),
-        Metric("balanced_accuracy", "maximize"),
-        Metric("f1", "maximize"),
-        Metric("roc_auc", "maximize", needs_scores=True),
-        Metric("log_loss", "minimize", needs_scores=True),
-    )
-}
+# bayes_tune tunes classifiers: these are the registry's metrics it offers
+TUNABLE = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "log_loss")
 
 
 def metric(name: str) -> Metric:
-    if name not in METRICS:
-        raise GreenpipeError(f"metric={name!r} is not a metric bayes_tune computes: use one of {', '.join(METRICS)}")
-    return METRICS[name]
+    return registered_metric(name, allowed=TUNABLE, computed_by="bayes_tune")
 
 
 def resolve_direction(metric_name: str, direction: str) -> str:
@@ -66,23 +51,7 @@ def resolve_direction(metric_name: str, direction: str) -> str:
 
 def score(metric_name: str, estimator: Any, X: Any, y: Any) -> float:
     """The metric of a fitted estimator on (X, y)."""
-    import numpy as np
-    from sklearn import metrics as skm
-
-    labels = np.unique(y)
-    if metric_name == "accuracy":
-        return float(skm.accuracy_score(y, estimator.predict(X)))
-    if metric_name == "balanced_accuracy":
-        return float(skm.balanced_accuracy_score(y, estimator.predict(X)))
-    if metric_name == "f1":
-        average = "binary" if len(labels) == 2 else "macro"
-        return float(skm.f1_score(y, estimator.predict(X), average=average, pos_label=labels[-1]))
-    scores = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else estimator.decision_function(X)
-    if metric_name == "log_loss":
-        return float(skm.log_loss(y, scores, labels=estimator.classes_))
-    if scores.ndim == 2 and scores.shape[1] == 2:
-        scores = scores[:, 1]
-    return float(skm.roc_auc_score(y, scores, multi_class="ovr", labels=estimator.classes_))
+    return metric(metric_name).score(estimator, X, y)
 
 
 def rung_levels(fidelity: str, min_fraction: float) -> list[float]:

@@ -103,6 +103,7 @@ def bayes_tune(
         storage_at,
         warm_start,
     )
+    from greenpipe.shared_state import shared_folder
 
     ctx = current()
     picked = _read_choice(choice)
@@ -124,7 +125,7 @@ def bayes_tune(
         "space": json.dumps(space.to_dict(), sort_keys=True),
         "target": target,
     }
-    storage = storage_at(ctx.home / "bayes_tune")
+    storage = storage_at(shared_folder(ctx.home, "bayes_tune", "bayes_tune's Optuna studies"))
     parent = load_parent(storage, warm_start_from) if warm_start_from else None
     name = study_name or _study_name(fam.name, digest, attrs, settings)
     study = open_study(storage, name, settings, attrs)

@@ -49,8 +49,6 @@ def bayes_tune_trial(
     The other params mean what they mean for bayes_tune (same names, same defaults).
     """
     import pickle
-    import tempfile
-    from pathlib import Path
 
     from greenpipe.components.bayes_tune.estimators import family
     from greenpipe.components.bayes_tune.objective import Holdout, TrialRunner, resolve_direction
@@ -58,6 +56,7 @@ def bayes_tune_trial(
     from greenpipe.components.bayes_tune.step import DEFAULT_ESTIMATOR, _check_names, _fidelity, _load, _read_choice
     from greenpipe.components.bayes_tune.trial_table import history_frame
     from greenpipe.components.bayes_tune.tuning import TrialRecord
+    from greenpipe.components.contracts.model_folder import ModelDescription, write_model_folder
     from greenpipe.container import METRIC_LINE
     from greenpipe.ledger import UsageMeter, formula_kwh
 
@@ -95,15 +94,9 @@ def bayes_tune_trial(
     record = TrialRecord(0, "COMPLETE", value, params, rungs, cost, meter.cpu_s, meter.wall_s, energy_kwh, TRIAL_ORIGIN)
     history_frame([record]).to_parquet(history.path, index=False)
 
-    folder = Path(model.path)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as handle:
-        pickle.dump(runner.fitted, handle)
-    Path(handle.name).replace(folder / "model.pkl")
     features = [str(c) for c in _feature_names(data.path, target)]
-    write_json_atomic(
-        folder / "model.json", {"estimator": fam.name, "features": features, "target": target, "params": tuned}
-    )
+    described = ModelDescription(features=features, target=target, estimator=fam.name, params=tuned)
+    write_model_folder(model.path, pickle.dumps(runner.fitted), described)
     metrics.log_metric(metric, value)
     metrics.log_metric("trial_equivalents", cost)
     metrics.log_metric("trial_energy_wh", energy_kwh * 1000)

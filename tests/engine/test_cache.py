@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 
-from conftest import object_of, plan_of, statuses
+from cli_runs import object_of, plan_of, statuses
 
 PIPE = "pipe.py:demo"
 

@@ -1,6 +1,6 @@
 """when(...) gates steps on another step's returned value; a skip says why and credits what it avoided."""
 
-from conftest import statuses
+from cli_runs import statuses
 
 
 def test_false_condition_skips_with_reason_and_credits_last_measured_run(cli):

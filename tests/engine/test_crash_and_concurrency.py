@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import time
 
-from conftest import statuses
+from cli_runs import statuses
 
 
 def _wait_for(path, timeout=60.0):

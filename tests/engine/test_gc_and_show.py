@@ -2,7 +2,7 @@
 
 import sqlite3
 
-from conftest import statuses
+from cli_runs import statuses
 
 from greenpipe.store import Store
 

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from conftest import statuses
+from cli_runs import statuses
 
 LEASED = """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import plan_of, statuses
+from cli_runs import plan_of, statuses
 
 PIPE = "pipe.py:demo"
 

@@ -7,7 +7,7 @@ import os
 import sqlite3
 
 import pytest
-from conftest import object_of, plan_of, statuses
+from cli_runs import object_of, plan_of, statuses
 
 from greenpipe.errors import StoreError
 from greenpipe.store import Store

@@ -12,7 +12,7 @@ FAST = ["--param", "periods=8", "--param", "max_trials=4", "--param", "max_epoch
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One store in which `train` ran once (shared by the tests below: training is the slow part)."""
-    from conftest import CLI
+    from cli_runs import CLI
 
     root = tmp_path_factory.mktemp("reference")
     cli = CLI(root / "home", root)

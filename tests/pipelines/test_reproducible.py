@@ -29,7 +29,7 @@ def _outputs(doc: dict, cli) -> dict[str, dict[str, str]]:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     """`train` once, uninterrupted, on a fresh store: the reference bytes, and how long it took."""
-    from conftest import CLI
+    from cli_runs import CLI
 
     root = tmp_path_factory.mktemp("clean")
     cli = CLI(root / "home", root)
@@ -40,7 +40,7 @@ def clean(tmp_path_factory):
 
 
 def test_every_step_of_train_gives_the_same_bytes_on_a_fresh_store(clean, tmp_path):
-    from conftest import CLI
+    from cli_runs import CLI
 
     first, _ = clean
     cli = CLI(tmp_path / "home", tmp_path)
@@ -50,7 +50,7 @@ def test_every_step_of_train_gives_the_same_bytes_on_a_fresh_store(clean, tmp_pa
 
 
 def test_train_killed_at_random_moments_finishes_with_the_uninterrupted_bytes(clean, tmp_path):
-    from conftest import CLI
+    from cli_runs import CLI
 
     reference, wall_s = clean
     cli = CLI(tmp_path / "home", tmp_path)

@@ -58,6 +58,10 @@ class SharedStateMissing(GreenpipeError):
     """A step needs state shared between jobs, and the job has no shared location."""
 
 
+class SharedStateUnreachable(GreenpipeError):
+    """The shared location could not be read or written (credentials, bucket, network)."""
+
+
 class SharedStateConflict(GreenpipeError):
     """The shared state changed while this step held its lease (the lease expired and was taken over)."""
 
@@ -221,8 +225,17 @@ class SharedSession:
         if self.lease is not None:
             return
         self.store = store
-        self.lease = Lease(self.objects, self.key(LEASE_KEY), f"{self.task}@{_host()}", self.lease_s, self.wait_s)
-        self.lease.acquire()
+        lease = Lease(self.objects, self.key(LEASE_KEY), f"{self.task}@{_host()}", self.lease_s, self.wait_s)
+        try:
+            lease.acquire()
+        except GreenpipeError:
+            raise
+        except Exception as exc:  # the object store's own error (no credentials, no such bucket, no network)
+            raise SharedStateUnreachable(
+                f"step {self.task} cannot reach its shared location {self.location} ({type(exc).__name__}: {exc}); "
+                f"check that {SHARED_ENV} names a bucket or folder this job can write, with its credentials"
+            ) from exc
+        self.lease = lease  # released on the way out only once it is held
         found = self.objects.read(self.key(STATE_KEY))
         if found is not None:
             self.snapshot, self.snapshot_tag = json.loads(found.data), found.tag

@@ -162,6 +162,8 @@ class SageMakerEmulator:
             value = self.resolve(value)
             # a container path: on this machine it lives under the job's root
             env[key] = str(root / value.lstrip("/")) if value.startswith("/opt/ml") else value
+            if key == "GREENPIPE_SHARED" and value.startswith("s3://"):
+                env[key] = str(self.s3(value))  # the shared state, in the folder standing for S3
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, f"{item['Name']}: {proc.stderr}"
         self.procs[item["Name"]] = proc

@@ -169,6 +169,19 @@ def test_a_step_needing_shared_state_with_none_configured_fails_with_one_message
             shared_tables(Store(tmp_path / "h").create(), ["notes"], "the notes")
 
 
+def test_a_shared_location_the_job_cannot_reach_is_one_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GREENPIPE_", "AWS_")) and k != "PYTHONPATH"}
+    env.update(GREENPIPE_HOME=str(tmp_path / "job-home"), GREENPIPE_SHARED="s3://no-such-bucket/greenpipe/shared")
+    env.update(AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", HOME=str(tmp_path))  # no credentials
+    proc = subprocess.run(
+        [sys.executable, "-m", "greenpipe.run", "greenpipe.pipelines.rainfall:champion",
+         "--output", f"model={tmp_path / 'model'}", "--output", f"baseline={tmp_path / 'baseline'}"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cannot reach its shared location s3://no-such-bucket/greenpipe/shared (NoCredentialsError" in proc.stderr
+
+
 def test_outside_a_container_the_store_is_the_state(tmp_path):
     store = Store(tmp_path / "home").create()
     write_note(store, "a", "1")  # no session: nothing to pull, push or require

@@ -53,7 +53,7 @@ def _started(cli, project, tmp_path, sleep: str):
 
 
 def test_gc_during_a_run_keeps_what_the_run_will_read(cli, project, tmp_path):
-    proc = _started(cli, project, tmp_path, sleep="3")
+    proc = _started(cli, project, tmp_path, sleep="15")  # wide enough for gc to start on a loaded machine
     gc = cli.json("gc", "--older-than", "0s")
     assert gc["artifacts_deleted"] == 0  # first's output is held by the live run
     out, err = proc.communicate(timeout=120)

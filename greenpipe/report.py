@@ -10,7 +10,6 @@ a title and labelled axes; numbers share one format with units (report_format); 
 from __future__ import annotations
 
 import html
-import importlib
 import json
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from greenpipe.artifacts import write_bytes_atomic
 from greenpipe.ledger import credit_label
 from greenpipe.report_format import count, digest, number, quantity
-from greenpipe.report_sections import ArtifactView, figure, pyplot, render_artifact
+from greenpipe.report_sections import ArtifactView, figure, import_step_module, pyplot, render_artifact
 from greenpipe.store import Store
 
 
@@ -58,13 +57,9 @@ def _run_data(store: Store, run_id: str) -> dict[str, Any]:
 
 
 def _import_step_modules(executions: list[Any]) -> None:
-    """Import the modules of the steps that ran, so their components register credit kinds and sections; a step
-    from a project that is not importable here is shown with its raw names."""
-    for module in sorted({e["step_ref"].partition(":")[0] for e in executions} - {""}):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            continue
+    """Import the modules of the steps that ran, so their components register credit kinds and sections."""
+    for step_ref in sorted({e["step_ref"] for e in executions}):
+        import_step_module(step_ref)
 
 
 # -- summary ------------------------------------------------------------------------------------------------------

@@ -68,13 +68,22 @@ def render_artifact(view: ArtifactView) -> Section | None:
     return default(view) if default else None
 
 
-def _registered_renderer(step_ref: str, output: str) -> Renderer | None:
+def import_step_module(step_ref: str) -> bool:
+    """Import the module of the step `step_ref` ("module:function"), where a component registers its renderers
+    and credit kinds; False for a step from a project that is not importable here (shown by its raw names)."""
     module = step_ref.partition(":")[0]
-    if (step_ref, output) not in _REGISTERED and module:
-        try:
-            importlib.import_module(module)  # a component registers its renderers when its step module is imported
-        except ImportError:
-            return None  # a step from a project that is not importable here: show its output by kind
+    if not module:
+        return False
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def _registered_renderer(step_ref: str, output: str) -> Renderer | None:
+    if (step_ref, output) not in _REGISTERED and not import_step_module(step_ref):
+        return None  # show its output by kind
     found = _REGISTERED.get((step_ref, output))
     if isinstance(found, str):
         from greenpipe.refs import resolve_ref

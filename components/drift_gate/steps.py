@@ -116,8 +116,8 @@ def drift_gate(
         kpi_history: the model's KPI on each labelled period it has served, a JSON file {"values": [KPI at age
             0, 1, ..., the newest labelled period], "rows": [labelled rows of each]} (pipelines/retrain.py writes
             it from the registry). With it, the gate retrains when the KPI's shortfall since the model's first
-            periods, summed by a one-sided CUSUM (kpi_cusum.py), passes `cusum_h` noise units: the rule that beat
-            a calendar of the same size on the five streams of bench/drift_gate_calendar.py (narrowly on most).
+            periods, summed by a one-sided CUSUM (kpi_cusum.py), passes `cusum_h` noise units: on the five streams
+            of bench/drift_gate_calendar.py no stream below a calendar of the same size, but within noise on four.
         season: periods per seasonal cycle: the KPI at age a is compared with the KPI at age a mod `season`
             (2 for half-year periods of yearly weather), so a season's usual level is not read as decay.
         cusum_k: the CUSUM's slack per period, in noise units (0.5: textbook, for a one-noise-unit shift).

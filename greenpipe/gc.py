@@ -6,8 +6,9 @@ import shutil
 import time
 from dataclasses import dataclass
 
+from greenpipe.object_files import remove_object
 from greenpipe.run_log import live_runs
-from greenpipe.store import Store, remove_object
+from greenpipe.store import Store
 
 
 @dataclass
@@ -32,33 +33,20 @@ def collect_garbage(store: Store, older_than_s: float, dry_run: bool = False, no
     cutoff = now - older_than_s
     if not store.exists:
         return GcReport(0, 0, 0, 0)
-    stale = store.query("SELECT cache_key FROM cache WHERE last_used < ?", (cutoff,))
-    keep_sql = (
-        "SELECT o.digest FROM cache c JOIN outputs o ON o.exec_id = c.exec_id WHERE c.last_used >= ? "
-        "UNION SELECT digest FROM pins"
-    )
-    keep = {r["digest"] for r in store.query(keep_sql, (cutoff,))}
+    stale = store.cache_keys_unused_since(cutoff)
+    keep = store.digests_kept(cutoff)
     for run_id in live_runs(store, now):
-        keep |= {
-            r["digest"]
-            for r in store.query(
-                "SELECT o.digest FROM outputs o JOIN executions e ON e.exec_id = o.exec_id WHERE e.run_id=? "
-                "UNION SELECT i.digest FROM inputs i JOIN executions e ON e.exec_id = i.exec_id WHERE e.run_id=?",
-                (run_id, run_id),
-            )
-        }
-    candidates = store.query("SELECT digest, size FROM artifacts WHERE deleted IS NULL AND created < ?", (cutoff,))
-    doomed = [r for r in candidates if r["digest"] not in keep]
-    running = {r["exec_id"] for r in store.query("SELECT exec_id FROM executions WHERE status='running'")}
+        keep |= store.digests_of_run(run_id)
+    doomed = [r for r in store.live_artifacts(created_before=cutoff) if r["digest"] not in keep]
+    running = store.running_exec_ids()
     tmp_root = store.home / "tmp"
     tmp_dirs = [p for p in tmp_root.iterdir() if p.name not in running] if tmp_root.exists() else []
     report = GcReport(len(stale), len(doomed), sum(int(r["size"]) for r in doomed), len(tmp_dirs))
     if dry_run:
         return report
     with store.transaction() as db:
-        db.execute("DELETE FROM cache WHERE last_used < ?", (cutoff,))
-        for row in doomed:
-            db.execute("UPDATE artifacts SET deleted=? WHERE digest=?", (now, row["digest"]))
+        store.drop_cache_entries(cutoff, db)
+        store.forget_artifacts([r["digest"] for r in doomed], db, when=now)
     for row in doomed:  # files go after the index says they are gone: a crash leaves only unreferenced files
         path = store.object_path(row["digest"])
         if path.exists():

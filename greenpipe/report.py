@@ -40,7 +40,7 @@ def write_report(store: Store, run_ids: list[str], out: str | Path, title: str) 
 
 def runs_since(store: Store, since_s: float) -> list[str]:
     cutoff = time.time() - since_s
-    return [r["run_id"] for r in store.query("SELECT run_id FROM runs WHERE started >= ? ORDER BY started", (cutoff,))]
+    return store.run_ids_since(cutoff)
 
 
 def _run_data(store: Store, run_id: str) -> dict[str, Any]:
@@ -239,7 +239,7 @@ def _run_section(data: dict[str, Any], shown_in: dict[str, str]) -> str:
 
 def _findings(store: Store, runs: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
     """One section per distinct artifact (by digest), listing every run and step that produced or reused it."""
-    kinds = {r["digest"]: r["kind"] for r in store.query("SELECT digest, kind FROM artifacts")}
+    kinds = store.artifact_kinds()
     seen: dict[str, dict[str, Any]] = {}
     for r in runs:
         for e in r["executions"]:

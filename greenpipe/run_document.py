@@ -8,15 +8,16 @@ from typing import Any
 
 from greenpipe.errors import RunNotFound
 from greenpipe.results import run_totals
+from greenpipe.store import Store
 
 
-def run_document(store: Any, run_id: str) -> dict[str, Any]:
+def run_document(store: Store, run_id: str) -> dict[str, Any]:
     """A stored run as the same JSON shape `run --json` prints, plus its ledger credits and lineage."""
     if run_id == "latest":
-        latest = store.query("SELECT run_id FROM runs ORDER BY started DESC LIMIT 1")
-        if not latest:
+        latest = store.latest_run_id()
+        if latest is None:
             raise RunNotFound(f"no runs in {store.home}: run a pipeline first (greenpipe run train)")
-        run_id = latest[0]["run_id"]
+        run_id = latest
     run = store.run(run_id)
     if run is None:
         raise RunNotFound(f"run {run_id!r} is not in {store.home}: list runs with `greenpipe runs`")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import fcntl
-import inspect
 import json
 import os
 import secrets
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +19,13 @@ from greenpipe.errors import InputMissing
 from greenpipe.executor import execute
 from greenpipe.fingerprint import Fingerprint, code_ref_fingerprint
 from greenpipe.ledger import GridIntensity, co2e_g, energy_method, grid_intensity
+from greenpipe.object_files import remove_object
 from greenpipe.params import coerce
 from greenpipe.pipeline import Graph, OutputRef, Pipeline, PipelineParam, Task
 from greenpipe.results import PlanItem, RunResult, StepResult
 from greenpipe.run_log import RunLog
 from greenpipe.step import artifact_class
-from greenpipe.store import Store, remove_object
+from greenpipe.store import Store
 
 
 class Display(Protocol):
@@ -139,8 +138,7 @@ class Runner:
         if self.pipeline.requires is not None:
             self.pipeline.requires(self.store, self.values)
         for task in self.graph.tasks:
-            if task.step.check is not None:
-                task.step.check(**_accepted(task.step.check, self._task_params(task)))
+            task.step.check_params(self._task_params(task))
 
     def run(self) -> RunResult:
         self.preflight()
@@ -254,17 +252,15 @@ class Runner:
         credits = []
         if credit:
             # what this same task last measured when it ran; else the same step anywhere
-            prev = self.store.query(
-                "SELECT exec_id, energy_kwh FROM executions WHERE step_ref=? AND status='ran' "
-                "ORDER BY (pipeline=? AND task=?) DESC, finished DESC LIMIT 1",
-                (task.step.spec.ref, self.pipeline.name, task.name),
+            prev = self.store.latest_execution_of_step(
+                task.step.spec.ref, ("ran",), prefer=(self.pipeline.name, task.name)
             )
-            if prev and prev[0]["energy_kwh"] > 0:
+            if prev is not None and prev["energy_kwh"] > 0:
                 credits.append(
                     (
                         "gated_skip",
-                        float(prev[0]["energy_kwh"]),
-                        f"exec:{prev[0]['exec_id']}",
+                        float(prev["energy_kwh"]),
+                        f"exec:{prev['exec_id']}",
                         "a when-gated step skipped; credited what its last run measured",
                     )
                 )
@@ -281,8 +277,7 @@ class Runner:
             values=dict(hit.values),
         )
         credits = [("cache", hit.energy_kwh, f"exec:{hit.exec_id}", "cache hit: what the original run measured")]
-        with self.store.transaction() as db:
-            db.execute("UPDATE cache SET last_used=? WHERE exec_id=?", (time.time(), hit.exec_id))
+        self.store.touch_cache(hit.exec_id)
         self.log.record(run_id, task, result, resolved.parts, resolved.inputs, credits=credits)
         return result
 
@@ -337,11 +332,3 @@ def _fingerprint_with_code_refs(task: Task, params: dict[str, Any]) -> Fingerpri
             if isinstance(ref, str) and ":" in ref:
                 fingerprint = fingerprint.merged(code_ref_fingerprint(ref))
     return fingerprint
-
-
-def _accepted(fn: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """The params `fn` takes by name (all of them if it takes **kwargs): a check names only what it checks."""
-    signature = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values()):
-        return params
-    return {name: value for name, value in params.items() if name in signature}

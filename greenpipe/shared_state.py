@@ -5,8 +5,8 @@ and the objects they name are simply there. In a KFP pod or a SageMaker job GREE
 so a compiled pipeline carries GREENPIPE_SHARED (s3://bucket/prefix, gs://bucket/prefix, or a folder for
 kfp.local), and while a step runs in a container (`step_session`, opened by the entry point and the KFP runtime):
 
-- a component that keeps such state asks for it by name: `shared_tables(store, names, needed_for)` for store
-  tables, `shared_folder(home, name, needed_for)` for a folder of files. The first ask takes the location's
+- a component that keeps such state asks for it by name: `Store.declare_tables(names, ddl, shared_for)` for
+  store tables, `shared_folder(home, name, needed_for)` for a folder of files. The first ask takes the location's
   lease (`state/lease.json`, created only if absent; renewed while the step runs; taken over once expired) and
   replaces the local copy with the shared one (`state/tables.json`: the tables, the folders' file digests, the
   pins). The engine knows no component: it shares what was asked for.
@@ -31,7 +31,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from typing import Any
 from greenpipe.errors import GreenpipeError
 from greenpipe.object_store import MARKER, ConditionFailed, object_prefix, object_store, stage_path
 from greenpipe.shared_lease import WAIT_SECONDS_ENV, Lease, LeaseLost
-from greenpipe.store import MISSING_OBJECT_FETCHERS, Store
+from greenpipe.store import MISSING_OBJECT_FETCHERS, TABLE_DECLARATION_HOOKS, Store
 
 SHARED_ENV = "GREENPIPE_SHARED"
 LEASE_SECONDS_ENV = "GREENPIPE_SHARED_LEASE_S"  # how long a lease lasts without renewal (default 120)
@@ -66,14 +66,13 @@ class SharedStateConflict(GreenpipeError):
     """The shared state changed while this step held its lease (the lease expired and was taken over)."""
 
 
-def shared_tables(store: Any, names: Sequence[str], needed_for: str) -> None:
-    """Declare that `store`'s tables `names` are state shared between runs; call before reading or writing them.
-
-    In a container job, the first call pulls them (with the pins) from the shared location, and they are pushed
-    back when the step succeeds. Elsewhere it does nothing."""
+def use_shared_tables(store: Store, names: tuple[str, ...], needed_for: str) -> None:
+    """`store`'s tables `names` are state shared between runs (a component declared them with
+    `Store.declare_tables`). In a container job, the first use pulls them (with the pins) from the shared
+    location, and they are pushed back when the step succeeds. Elsewhere it does nothing."""
     session = _active()
     if session is not None:
-        session.use_tables(store, tuple(names), needed_for)
+        session.use_tables(store, names, needed_for)
 
 
 def shared_folder(home: str | os.PathLike[str], name: str, needed_for: str) -> Path:
@@ -86,7 +85,7 @@ def shared_folder(home: str | os.PathLike[str], name: str, needed_for: str) -> P
     return folder
 
 
-def fetch_missing(store: Any, digest: str) -> None:
+def fetch_missing(store: Store, digest: str) -> None:
     """Fetch an object `store` lacks from the shared location, if a container step runs with one (else nothing)."""
     session = _active()
     if session is not None:
@@ -94,6 +93,7 @@ def fetch_missing(store: Any, digest: str) -> None:
 
 
 MISSING_OBJECT_FETCHERS.append(fetch_missing)
+TABLE_DECLARATION_HOOKS.append(use_shared_tables)
 
 
 def _active() -> SharedSession | None:
@@ -151,11 +151,17 @@ class SharedSession:
         self.lease: Lease | None = None
         self.snapshot: dict[str, Any] = {}
         self.snapshot_tag: str | None = None
-        self.store: Any = None
+        self._store: Store | None = None  # the store of the step, once the session began
         self.tables: set[str] = set()
         self.folders: dict[str, Path] = {}
         self.pins_before: set[tuple[str, str]] = set()
         self._lock = threading.RLock()  # a step's worker threads share its session
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the shared session has not begun: no table, folder or object was asked for yet")
+        return self._store
 
     @property
     def syncing(self) -> bool:
@@ -176,7 +182,7 @@ class SharedSession:
                 f"{SHARED_ENV}={HOME_IS_SHARED} when every job mounts the same GREENPIPE_HOME"
             )
 
-    def use_tables(self, store: Any, names: tuple[str, ...], needed_for: str) -> None:
+    def use_tables(self, store: Store, names: tuple[str, ...], needed_for: str) -> None:
         with self._lock:
             self._require(needed_for)
             if not self.syncing:
@@ -185,7 +191,9 @@ class SharedSession:
             for name in names:
                 if name not in self.tables:
                     self.tables.add(name)
-                    _replace_table(self.store, name, self.snapshot.get("tables", {}).get(name))
+                    shared = self.snapshot.get("tables", {}).get(name)
+                    if shared is not None:  # else nothing shared yet: the component creates its table as always
+                        self.store.replace_table(name, shared)
 
     def use_folder(self, folder: Path, name: str, needed_for: str) -> None:
         with self._lock:
@@ -201,7 +209,7 @@ class SharedSession:
                     continue
                 self._download(digest, target)
 
-    def fetch_object(self, store: Any, digest: str) -> None:
+    def fetch_object(self, store: Store, digest: str) -> None:
         with self._lock:
             if not self.syncing:
                 return
@@ -220,11 +228,11 @@ class SharedSession:
 
     # -- the lease and the snapshot ---------------------------------------------------------------------------------
 
-    def _begin(self, store: Any) -> None:
+    def _begin(self, store: Store) -> None:
         """Take the lease and read the snapshot once per step; add the shared pins to the local store."""
         if self.lease is not None:
             return
-        self.store = store
+        self._store = store
         lease = Lease(self.objects, self.key(LEASE_KEY), f"{self.task}@{_host()}", self.lease_s, self.wait_s)
         try:
             lease.acquire()
@@ -240,8 +248,9 @@ class SharedSession:
         if found is not None:
             self.snapshot, self.snapshot_tag = json.loads(found.data), found.tag
         with store.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO pins (digest, owner) VALUES (?,?)", self.snapshot.get(PINS, []))
-        self.pins_before = _pins(store)
+            for digest, owner in self.snapshot.get(PINS, []):
+                store.pin(digest, owner, db)
+        self.pins_before = store.pins()
 
     def finish(self, known_paths: dict[str, str | os.PathLike[str]]) -> None:
         """After the step succeeded: upload what it pinned and the folder files it changed, then write the
@@ -254,7 +263,7 @@ class SharedSession:
         if self.lease is None:
             return
 
-        pins = _pins(self.store)
+        pins = self.store.pins()
         for digest in sorted({d for d, _ in pins - self.pins_before}):
             if self.objects.exists(f"{object_prefix(self.prefix, digest)}/{MARKER}"):
                 continue
@@ -270,7 +279,7 @@ class SharedSession:
         updated[PINS] = sorted(map(list, pins | {tuple(p) for p in self.snapshot.get(PINS, [])}))
         tables = dict(self.snapshot.get("tables", {}))
         for name in sorted(self.tables):
-            tables[name] = _dump_table(self.store, name)
+            tables[name] = self.store.table_rows(name)
         updated["tables"] = tables
         folders = dict(self.snapshot.get("folders", {}))
         for name, folder in sorted(self.folders.items()):
@@ -313,35 +322,7 @@ def _host() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pins(store: Any) -> set[tuple[str, str]]:
-    return {(r["digest"], r["owner"]) for r in store.query("SELECT digest, owner FROM pins")}
-
-
-def _dump_table(store: Any, name: str) -> dict[str, Any] | None:
-    db = store.connection()
-    schema = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-    if schema is None:
-        return None
-    cursor = db.execute(f"SELECT * FROM {name} ORDER BY rowid")
-    columns = [c[0] for c in cursor.description]
-    return {"schema": schema[0], "columns": columns, "rows": [list(row) for row in cursor.fetchall()]}
-
-
-def _replace_table(store: Any, name: str, table: dict[str, Any] | None) -> None:
-    """Make the local table the shared one (the location is the truth for shared tables; the lease is held)."""
-    if table is None:
-        return  # nothing shared yet: the component creates its table as it always does
-    with store.transaction() as db:
-        if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is None:
-            db.execute(table["schema"])
-        db.execute(f"DELETE FROM {name}")
-        if table["rows"]:
-            columns = ", ".join(table["columns"])
-            marks = ", ".join("?" for _ in table["columns"])
-            db.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", table["rows"])
-
-
-def _put_verified(store: Any, path: Path, digest: str, where: str) -> None:
+def _put_verified(store: Store, path: Path, digest: str, where: str) -> None:
     from greenpipe.digest import digest_path
 
     found = digest_path(path)

@@ -177,6 +177,16 @@ class Step:
     def name(self) -> str:
         return self.spec.name
 
+    def check_params(self, params: dict[str, Any]) -> None:
+        """Run the step's `check` (if it declares one) on the params it names (all of them if it takes
+        **kwargs), before anything runs or is submitted; it raises ParamError for a bad value."""
+        if self.check is None:
+            return
+        signature = inspect.signature(self.check).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values()):
+            params = {name: value for name, value in params.items() if name in signature}
+        self.check(**params)
+
     def fingerprint(self) -> Fingerprint:
         """The code fingerprint (see greenpipe.fingerprint), computed once per process."""
         if self._fingerprint is None:

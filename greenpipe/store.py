@@ -10,67 +10,26 @@ GREENPIPE_HOME (default `.greenpipe/` in the working directory) holds:
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from greenpipe.digest import digest_hex, digest_path
 from greenpipe.errors import StoreError
+from greenpipe.object_files import copy_links_in, make_read_only, remove_object, size_of
+from greenpipe.store_schema import ADDED_COLUMNS, SCHEMA
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, params TEXT NOT NULL,
-    region TEXT, intensity_g_per_kwh REAL, intensity_source TEXT, energy_method TEXT,
-    started REAL NOT NULL, finished REAL, pid INTEGER, host TEXT
-);
-CREATE TABLE IF NOT EXISTS executions (
-    exec_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, pipeline TEXT NOT NULL, task TEXT NOT NULL,
-    step_ref TEXT NOT NULL, cache_key TEXT, status TEXT NOT NULL, reason TEXT,
-    started REAL, finished REAL, wall_s REAL DEFAULT 0, cpu_s REAL DEFAULT 0, peak_mb REAL DEFAULT 0,
-    energy_kwh REAL DEFAULT 0, co2e_g REAL DEFAULT 0, avoided_kwh REAL DEFAULT 0, avoided_co2e_g REAL DEFAULT 0,
-    method TEXT, source_exec TEXT, fingerprint TEXT, version TEXT, params TEXT, inputs TEXT, vals TEXT, error TEXT
-);
-CREATE INDEX IF NOT EXISTS executions_by_task ON executions (pipeline, task, finished);
-CREATE INDEX IF NOT EXISTS executions_by_run ON executions (run_id);
-CREATE TABLE IF NOT EXISTS artifacts (
-    digest TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, relpath TEXT NOT NULL,
-    created REAL NOT NULL, deleted REAL
-);
-CREATE TABLE IF NOT EXISTS outputs (
-    exec_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (exec_id, name)
-);
-CREATE INDEX IF NOT EXISTS outputs_by_digest ON outputs (digest);
-CREATE TABLE IF NOT EXISTS inputs (
-    exec_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, source TEXT, PRIMARY KEY (exec_id, name)
-);
-CREATE TABLE IF NOT EXISTS cache (
-    cache_key TEXT PRIMARY KEY, exec_id TEXT NOT NULL, created REAL NOT NULL, last_used REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS credits (
-    exec_id TEXT NOT NULL, kind TEXT NOT NULL, energy_kwh REAL NOT NULL, co2e_g REAL NOT NULL,
-    traced_to TEXT NOT NULL, note TEXT
-);
-CREATE INDEX IF NOT EXISTS credits_by_exec ON credits (exec_id);
-CREATE TABLE IF NOT EXISTS pins (
-    digest TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (digest, owner)
-);
-CREATE TABLE IF NOT EXISTS file_digests (
-    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-    inode INTEGER NOT NULL, digest TEXT NOT NULL
-);
-"""
-
-
-# (table, column, type) added since the first release, so older stores gain them on open
-ADDED_COLUMNS = (("executions", "varies", "TEXT"),)
 # Called with (store, digest) when an object is missing, before the store reports it missing: greenpipe.shared_state
 # adds its fetch from the shared location when imported (the store does not import it: arrows point one way).
 MISSING_OBJECT_FETCHERS: list[Callable[[Store, str], None]] = []
+# Called with (store, table names, what needs them) when a component declares its tables, before they are
+# created: greenpipe.shared_state adds its pull of shared tables the same way.
+TABLE_DECLARATION_HOOKS: list[Callable[[Store, tuple[str, ...], str], None]] = []
 
 
 def default_home() -> Path:
@@ -156,6 +115,7 @@ class Store:
                     raise
                 raise self._unusable(exc) from None
             self._local.db = db
+            self._local.declared = set()  # the component DDL this connection ran (declare_tables)
             self._add_missing_columns()
         return db
 
@@ -175,6 +135,22 @@ class Store:
         if not self.exists:
             return []
         return self.connection().execute(sql, args).fetchall()
+
+    def declare_tables(self, names: Sequence[str], ddl: str, shared_for: str | None) -> None:
+        """A component's own tables: `ddl` creates `names` if absent (CREATE ... IF NOT EXISTS); call before
+        reading or writing them. The DDL runs once per connection.
+
+        `shared_for` names what needs them as state shared between runs (e.g. "the model registry"): in a
+        container job they are then pulled from the shared location first (greenpipe.shared_state). None for
+        tables that stay with this store, as the ledger does (a tuner's measured trials)."""
+        if shared_for is not None:
+            for hook in TABLE_DECLARATION_HOOKS:
+                hook(self, tuple(names), shared_for)
+        db = self.connection()
+        declared: set[str] = self._local.declared
+        if ddl not in declared:
+            db.executescript(ddl)
+            declared.add(ddl)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -210,23 +186,23 @@ class Store:
         to first, so nothing outside the store is ever made read-only, moved or deleted. `digest` is the
         content digest when the caller just computed it (a link and its copy have the same content).
         """
-        _copy_links_in(path)
+        copy_links_in(path)
         digest = digest or digest_path(path)
         target = self._object_file(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and self.digest_of(target) != digest:
             self._quarantine(target)  # a stored copy was damaged: the fresh one takes its place
         if target.exists():
-            _remove(path)
+            remove_object(path)
         else:
-            _make_read_only(path)
+            make_read_only(path)
             try:
                 os.rename(path, target)
             except OSError:  # another run stored the same content a moment ago
                 if not target.exists():
                     raise
-                _remove(path)
-        size = _size_of(target)
+                remove_object(path)
+        size = size_of(target)
         st = os.stat(target)
         with self.transaction() as db:
             db.execute(
@@ -251,7 +227,7 @@ class Store:
     def _quarantine(self, target: Path) -> None:
         aside = self.home / "tmp" / f"corrupt-{target.name}-{os.getpid()}"
         os.rename(target, aside)
-        _remove(aside)
+        remove_object(aside)
 
     # -- digest memo: (path, size, mtime_ns, ctime_ns, inode) -> digest ---------------------------------------
 
@@ -290,11 +266,57 @@ class Store:
             (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, digest),
         )
 
-    # -- reads used by the CLI, report and components ---------------------------------------------------------
+    # -- named queries: the store's tables are read and changed here (and written by greenpipe.run_log) -------
 
     def run(self, run_id: str) -> sqlite3.Row | None:
         rows = self.query("SELECT * FROM runs WHERE run_id=?", (run_id,))
         return rows[0] if rows else None
+
+    def latest_run_id(self, status: str | None = None) -> str | None:
+        """The run started last (with this status, if given)."""
+        where, args = ("WHERE status=?", (status,)) if status else ("", ())
+        rows = self.query(f"SELECT run_id FROM runs {where} ORDER BY started DESC LIMIT 1", args)
+        return str(rows[0]["run_id"]) if rows else None
+
+    def run_ids_since(self, cutoff: float) -> list[str]:
+        return [
+            r["run_id"] for r in self.query("SELECT run_id FROM runs WHERE started >= ? ORDER BY started", (cutoff,))
+        ]
+
+    def run_summaries(self, limit: int) -> list[sqlite3.Row]:
+        """The latest runs, newest first, each with its executions' energy, CO2e, avoided CO2e and step counts."""
+        return self.query(
+            "SELECT r.run_id, r.pipeline, r.status, r.started, r.finished, r.region, "
+            "COALESCE(SUM(e.energy_kwh),0) AS kwh, COALESCE(SUM(e.co2e_g),0) AS g, "
+            "COALESCE(SUM(e.avoided_co2e_g),0) AS av, "
+            "SUM(e.status='ran') AS ran, SUM(e.status='cached') AS cached FROM runs r "
+            "LEFT JOIN executions e ON e.run_id=r.run_id GROUP BY r.run_id ORDER BY r.started DESC LIMIT ?",
+            (limit,),
+        )
+
+    def latest_execution_of_task(self, pipeline: str, task: str, statuses: Sequence[str]) -> sqlite3.Row | None:
+        """The latest execution of this task in this pipeline (whatever step it ran) with one of `statuses`."""
+        rows = self.query(
+            f"SELECT * FROM executions WHERE pipeline=? AND task=? AND status IN ({_marks(statuses)}) "
+            "ORDER BY finished DESC LIMIT 1",
+            (pipeline, task, *statuses),
+        )
+        return rows[0] if rows else None
+
+    def latest_execution_of_step(
+        self, step_ref: str, statuses: Sequence[str], prefer: tuple[str, str] = ("", "")
+    ) -> sqlite3.Row | None:
+        """The latest execution of this step anywhere with one of `statuses`; one of the `prefer`red
+        (pipeline, task) first."""
+        rows = self.query(
+            f"SELECT * FROM executions WHERE step_ref=? AND status IN ({_marks(statuses)}) "
+            "ORDER BY (pipeline=? AND task=?) DESC, finished DESC LIMIT 1",
+            (step_ref, *statuses, *prefer),
+        )
+        return rows[0] if rows else None
+
+    def running_exec_ids(self) -> set[str]:
+        return {r["exec_id"] for r in self.query("SELECT exec_id FROM executions WHERE status='running'")}
 
     def executions(self, run_id: str) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM executions WHERE run_id=? ORDER BY started, rowid", (run_id,))
@@ -324,6 +346,92 @@ class Store:
         )
         return rows[0] if rows else None
 
+    def digests_of_run(self, run_id: str) -> set[str]:
+        """Every artifact a run produced so far or read."""
+        return {
+            r["digest"]
+            for r in self.query(
+                "SELECT o.digest FROM outputs o JOIN executions e ON e.exec_id = o.exec_id WHERE e.run_id=? "
+                "UNION SELECT i.digest FROM inputs i JOIN executions e ON e.exec_id = i.exec_id WHERE e.run_id=?",
+                (run_id, run_id),
+            )
+        }
+
+    # cache index
+
+    def cache_entry(self, key: str) -> sqlite3.Row | None:
+        """The execution a cache key points to: its exec_id, values, measured energy, and the entry's creation."""
+        rows = self.query(
+            "SELECT c.created, e.exec_id, e.vals, e.energy_kwh FROM cache c JOIN executions e ON e.exec_id=c.exec_id "
+            "WHERE c.cache_key=?",
+            (key,),
+        )
+        return rows[0] if rows else None
+
+    def touch_cache(self, exec_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE cache SET last_used=? WHERE exec_id=?", (time.time(), exec_id))
+
+    def cache_keys_unused_since(self, cutoff: float) -> list[str]:
+        return [r["cache_key"] for r in self.query("SELECT cache_key FROM cache WHERE last_used < ?", (cutoff,))]
+
+    def digests_kept(self, cutoff: float) -> set[str]:
+        """Artifacts gc keeps whatever their age: outputs of cache entries used since `cutoff`, and pinned ones."""
+        sql = (
+            "SELECT o.digest FROM cache c JOIN outputs o ON o.exec_id = c.exec_id WHERE c.last_used >= ? "
+            "UNION SELECT digest FROM pins"
+        )
+        return {r["digest"] for r in self.query(sql, (cutoff,))}
+
+    def drop_cache_entries(self, cutoff: float, db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM cache WHERE last_used < ?", (cutoff,))
+
+    # artifacts and pins
+
+    def artifact_kinds(self) -> dict[str, str]:
+        return {r["digest"]: r["kind"] for r in self.query("SELECT digest, kind FROM artifacts")}
+
+    def artifact_kind(self, digest: str) -> str | None:
+        rows = self.query("SELECT kind FROM artifacts WHERE digest=?", (digest,))
+        return str(rows[0]["kind"]) if rows else None
+
+    def live_artifacts(self, created_before: float | None = None) -> list[sqlite3.Row]:
+        """Stored artifacts not forgotten (digest, size), by digest; only those created before a time, if given."""
+        since = "" if created_before is None else " AND created < ?"
+        args: tuple[object, ...] = () if created_before is None else (created_before,)
+        return self.query(f"SELECT digest, size FROM artifacts WHERE deleted IS NULL{since} ORDER BY digest", args)
+
+    def forget_artifacts(self, digests: Iterable[str], db: sqlite3.Connection, when: float | None = None) -> None:
+        """Mark artifacts deleted (their files go after this commits: a crash leaves only unreferenced files)."""
+        when = when or time.time()
+        db.executemany("UPDATE artifacts SET deleted=? WHERE digest=?", [(when, d) for d in digests])
+
+    def pins(self) -> set[tuple[str, str]]:
+        return {(r["digest"], r["owner"]) for r in self.query("SELECT digest, owner FROM pins")}
+
+    # a whole table, for shared state: copied out as rows and replaced wholesale
+
+    def table_rows(self, name: str) -> dict[str, Any] | None:
+        """A table's schema, column names and rows (None if absent)."""
+        db = self.connection()
+        schema = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        if schema is None:
+            return None
+        cursor = db.execute(f"SELECT * FROM {name} ORDER BY rowid")
+        columns = [c[0] for c in cursor.description]
+        return {"schema": schema[0], "columns": columns, "rows": [list(row) for row in cursor.fetchall()]}
+
+    def replace_table(self, name: str, table: dict[str, Any]) -> None:
+        """Make the table hold exactly `table` (as `table_rows` gives it), creating it if absent."""
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is None:
+                db.execute(table["schema"])
+            db.execute(f"DELETE FROM {name}")
+            if table["rows"]:
+                columns = ", ".join(table["columns"])
+                marks = ", ".join("?" for _ in table["columns"])
+                db.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", table["rows"])
+
     def lineage(self, digest: str) -> list[sqlite3.Row]:
         """Every ran execution upstream of an artifact (itself included), each once."""
         seen: dict[str, sqlite3.Row] = {}
@@ -342,6 +450,10 @@ class Store:
         return list(seen.values())
 
 
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" for _ in values)
+
+
 def _use_wal(db: sqlite3.Connection) -> None:
     """Switch the file to WAL once (it stays WAL). Two processes creating the store at the same moment can both
     try; SQLite answers the loser 'locked' at once, without its busy handler, so wait and look again."""
@@ -356,51 +468,3 @@ def _use_wal(db: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-def _copy_links_in(path: Path) -> None:
-    """Replace every symbolic link at or under `path` by a copy of its target."""
-    links = [path] if path.is_symlink() else []
-    if not links and path.is_dir():
-        links = [Path(root) / name for root, dirs, files in os.walk(path) for name in dirs + files]
-        links = [link for link in links if link.is_symlink()]
-    for link in links:
-        target = link.resolve()
-        if not target.exists():
-            raise StoreError(
-                f"step output {link} is a symbolic link to {target}, which does not exist: write the output's "
-                "content itself (greenpipe stores a copy of what a link points to)"
-            )
-        link.unlink()
-        if target.is_dir():
-            shutil.copytree(target, link, symlinks=False)
-        else:
-            shutil.copy2(target, link)
-
-
-def _make_read_only(path: Path) -> None:
-    paths = [path] + (list(path.rglob("*")) if path.is_dir() else [])
-    for item in paths:
-        if item.is_file():
-            item.chmod(0o444)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        for item in path.rglob("*"):
-            if item.is_file():
-                item.chmod(0o644)
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-
-
-def _size_of(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
-
-
-def remove_object(path: Path) -> None:
-    """Delete a stored object (used by gc)."""
-    _remove(path)

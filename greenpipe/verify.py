@@ -31,7 +31,7 @@ class VerifyReport:
 def verify_store(store: Store) -> VerifyReport:
     """Rehash every live object; move damaged ones aside and forget them, so they are recomputed."""
     report = VerifyReport()
-    rows = store.query("SELECT digest FROM artifacts WHERE deleted IS NULL ORDER BY digest")
+    rows = store.live_artifacts()
     for row in rows:
         digest = str(row["digest"])
         path = store.object_path(digest)
@@ -46,5 +46,5 @@ def verify_store(store: Store) -> VerifyReport:
     damaged = report.corrupt + report.missing
     if damaged:
         with store.transaction() as db:
-            db.executemany("UPDATE artifacts SET deleted=? WHERE digest=?", [(time.time(), d) for d in damaged])
+            store.forget_artifacts(damaged, db)
     return report

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from greenpipe import Artifact, CachePolicy, Dataset, Metrics, Model, Output, Report, step
 from greenpipe.errors import GreenpipeError, ParamError
+from greenpipe.store import Store
 
 TARGET = "rain"
 PERIOD_DAYS = 182
@@ -153,7 +154,7 @@ class Champion(NamedTuple):
     version: int
 
 
-def require_champion(store: Any, params: dict[str, Any]) -> None:
+def require_champion(store: Store, params: dict[str, Any]) -> None:
     """A retrain compares against the registered champion: refuse to start one before any model was trained."""
     from greenpipe.components.register import aliases
 

@@ -9,7 +9,7 @@ registry's record of its training window) passes its alarm level, or when the ba
 import json
 import pickle
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from greenpipe import Artifact, Dataset, Model, Output, pipeline, step, when
 from greenpipe.components.drift_gate import drift_baseline, drift_gate
@@ -27,6 +27,7 @@ from greenpipe.pipelines.rainfall import (
     time_split,
 )
 from greenpipe.pipelines.rainfall_features import ENTITY_KEY, EVENT_TIME, FEATURE_SET, TRANSFORM
+from greenpipe.store import Store
 
 
 def _features(raw):  # the same feature set, shared with train through feature_dedup
@@ -57,7 +58,7 @@ class ChampionHistory(NamedTuple):
     periods_scored: int
 
 
-def first_served_period(store: Any, model_name: str, model_digest: str) -> tuple[int | None, int | None]:
+def first_served_period(store: Store, model_name: str, model_digest: str) -> tuple[int | None, int | None]:
     """(the registered version holding this model, the first period after its training window), from the params of
     the run that registered it: `train` trained on [first_period, first_period + periods), `retrain` on the
     `window` periods before `period`. None for a model or run the registry cannot place."""

@@ -35,8 +35,8 @@ def history_frame(records: list[TrialRecord]) -> Any:
 def record_trials(ctx: Any, study: str, records: list[TrialRecord]) -> None:
     """Insert the trials this study ran itself; a resumed study keeps the rows of its earlier executions."""
     store = ctx.store()
+    store.declare_tables(("bayes_tune_trials",), TABLE, shared_for=None)
     with store.transaction() as db:
-        db.execute(TABLE)
         db.executemany(
             "INSERT OR IGNORE INTO bayes_tune_trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 
 from greenpipe.components.feature_dedup.feature_set import FeatureSet, FeatureSetError
-from greenpipe.shared_state import shared_tables
 from greenpipe.store import Store
 
 SCHEMA = """
@@ -73,8 +72,7 @@ class FeatureCatalog:
 
     def __init__(self, store: Store):
         self.store = store
-        shared_tables(store, TABLE_NAMES, "the feature catalog")
-        store.connection().executescript(SCHEMA)
+        store.declare_tables(TABLE_NAMES, SCHEMA, shared_for="the feature catalog")
 
     def find(self, fingerprint: str) -> StoredSet | None:
         """The stored set with this fingerprint (a primary-key probe), or None."""

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from greenpipe.store import Store
+
 
 @dataclass
 class Footprint:
@@ -33,7 +35,7 @@ class Footprint:
         return asdict(self)
 
 
-def lineage_executions(store: Any, digests: list[str]) -> list[Any]:
+def lineage_executions(store: Store, digests: list[str]) -> list[Any]:
     """Every ran execution upstream of any of these artifacts, each once, in the order they finished."""
     seen: dict[str, Any] = {}
     for digest in digests:
@@ -42,7 +44,7 @@ def lineage_executions(store: Any, digests: list[str]) -> list[Any]:
     return sorted(seen.values(), key=lambda r: (r["finished"] or 0.0, r["exec_id"]))
 
 
-def footprint_of(store: Any, digests: list[str]) -> Footprint:
+def footprint_of(store: Store, digests: list[str]) -> Footprint:
     """Sum the ledger over the lineage of `digests` (a model and the metrics that assessed it)."""
     rows = lineage_executions(store, digests)
     fp = Footprint()
@@ -89,12 +91,11 @@ def footprint_of(store: Any, digests: list[str]) -> Footprint:
     return fp
 
 
-def data_digests(store: Any, rows: list[Any]) -> dict[str, str]:
+def data_digests(store: Store, rows: list[Any]) -> dict[str, str]:
     """The data that went in: every dataset or pipeline input file consumed by a lineage execution."""
     out: dict[str, str] = {}
     for row in rows:
         for item in store.inputs_of(row["exec_id"]):
-            kind = store.query("SELECT kind FROM artifacts WHERE digest=?", (item["digest"],))
-            if (kind and kind[0]["kind"] == "dataset") or str(item["source"] or "").startswith("file:"):
+            if store.artifact_kind(item["digest"]) == "dataset" or str(item["source"] or "").startswith("file:"):
                 out[f"{row['task']}.{item['name']}"] = item["digest"]
     return dict(sorted(out.items()))

@@ -9,12 +9,12 @@ computable), the candidate is not promoted and the reason says why.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import greenpipe.components.register.registry as registry
 from greenpipe.components.contracts.model_folder import read_description
 from greenpipe.components.register.errors import RegistryError
 from greenpipe.components.register.scoring import score
+from greenpipe.store import Store
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def beats(candidate: float, champion: float, higher_is_better: bool, margin: flo
 
 
 def decide(
-    store: Any,
+    store: Store,
     *,
     name: str,
     version: int,
@@ -85,7 +85,7 @@ def decide(
 
 
 def _rescore(
-    store: Any,
+    store: Store,
     name: str,
     champion: registry.ModelVersion,
     metric: str,
@@ -116,14 +116,14 @@ def _rescore(
     return value, ""
 
 
-def _promote(store: Any, name: str, version: int, reason: str, champ: float | None, cand: float) -> Decision:
+def _promote(store: Store, name: str, version: int, reason: str, champ: float | None, cand: float) -> Decision:
     registry.set_alias(store, name, "champion", version, reason)
     registry.set_approval(store, name, version, "Approved", reason)
     return Decision(True, version, reason, champ, cand)
 
 
 def _keep(
-    store: Any, name: str, version: int, champion_version: int, reason: str, champ: float | None, cand: float
+    store: Store, name: str, version: int, champion_version: int, reason: str, champ: float | None, cand: float
 ) -> Decision:
     registry.add_event(store, name, version, "not_promoted", reason)
     return Decision(False, champion_version, reason, champ, cand)

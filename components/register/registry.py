@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from greenpipe.components.register.errors import ModelTampered, RegistryError
-from greenpipe.shared_state import shared_tables
+from greenpipe.store import Store
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")  # SageMaker's ModelApprovalStatus values
 
@@ -76,9 +76,8 @@ class ModelVersion:
 TABLE_NAMES = ("registry_models", "registry_versions", "registry_aliases", "registry_evaluations", "registry_events")
 
 
-def ensure_tables(store: Any) -> None:
-    shared_tables(store, TABLE_NAMES, "the model registry")
-    store.connection().executescript(TABLES)
+def ensure_tables(store: Store) -> None:
+    store.declare_tables(TABLE_NAMES, TABLES, shared_for="the model registry")
 
 
 def pin_owner(name: str, version: int) -> str:
@@ -86,7 +85,7 @@ def pin_owner(name: str, version: int) -> str:
 
 
 def add_version(
-    store: Any,
+    store: Store,
     *,
     name: str,
     model_digest: str,
@@ -161,7 +160,7 @@ def add_version(
 
 
 def record_evaluation(
-    store: Any, name: str, version: int, eval_digest: str, metric: str, value: float, source: str
+    store: Store, name: str, version: int, eval_digest: str, metric: str, value: float, source: str
 ) -> None:
     """Remember a version's score on one evaluation data set (the latest measurement wins)."""
     ensure_tables(store)
@@ -173,7 +172,7 @@ def record_evaluation(
         )
 
 
-def set_alias(store: Any, name: str, alias: str, version: int, detail: str = "") -> None:
+def set_alias(store: Store, name: str, alias: str, version: int, detail: str = "") -> None:
     ensure_tables(store)
     get_version(store, name, version)
     with store.transaction() as db:
@@ -184,7 +183,7 @@ def set_alias(store: Any, name: str, alias: str, version: int, detail: str = "")
         _event(db, name, version, f"alias:{alias}", detail)
 
 
-def set_approval(store: Any, name: str, version: int, status: str, detail: str = "") -> None:
+def set_approval(store: Store, name: str, version: int, status: str, detail: str = "") -> None:
     if status not in APPROVAL_STATUSES:
         raise RegistryError(f"approval status={status!r} is not one of {', '.join(APPROVAL_STATUSES)}")
     get_version(store, name, version)
@@ -193,7 +192,7 @@ def set_approval(store: Any, name: str, version: int, status: str, detail: str =
         _event(db, name, version, f"approval:{status}", detail)
 
 
-def set_card(store: Any, name: str, version: int, card: dict[str, Any], exec_id: str | None) -> None:
+def set_card(store: Store, name: str, version: int, card: dict[str, Any], exec_id: str | None) -> None:
     """Keep the card content, and which execution wrote the card folder (its `card` output)."""
     with store.transaction() as db:
         db.execute(
@@ -202,7 +201,7 @@ def set_card(store: Any, name: str, version: int, card: dict[str, Any], exec_id:
         )
 
 
-def add_event(store: Any, name: str, version: int, event: str, detail: str) -> None:
+def add_event(store: Store, name: str, version: int, event: str, detail: str) -> None:
     with store.transaction() as db:
         _event(db, name, version, event, detail)
 
@@ -217,7 +216,7 @@ def _event(db: Any, name: str, version: int, event: str, detail: str) -> None:
 # -- reads (for the step, the report and users) ----------------------------------------------------------------
 
 
-def list_models(store: Any) -> list[dict[str, Any]]:
+def list_models(store: Store) -> list[dict[str, Any]]:
     """Every registered model name with its metric, version count and aliases."""
     if not _has_tables(store):
         return []
@@ -238,14 +237,14 @@ def list_models(store: Any) -> list[dict[str, Any]]:
     return out
 
 
-def list_versions(store: Any, name: str) -> list[ModelVersion]:
+def list_versions(store: Store, name: str) -> list[ModelVersion]:
     if not _has_tables(store):
         return []
     rows = store.query("SELECT * FROM registry_versions WHERE name=? ORDER BY version", (name,))
     return [_version_of(r) for r in rows]
 
 
-def get_version(store: Any, name: str, version: int) -> ModelVersion:
+def get_version(store: Store, name: str, version: int) -> ModelVersion:
     rows = (
         store.query("SELECT * FROM registry_versions WHERE name=? AND version=?", (name, int(version)))
         if _has_tables(store)
@@ -257,7 +256,7 @@ def get_version(store: Any, name: str, version: int) -> ModelVersion:
     return _version_of(rows[0])
 
 
-def aliases(store: Any, name: str) -> dict[str, int]:
+def aliases(store: Store, name: str) -> dict[str, int]:
     """Alias -> version for one model (e.g. {"candidate": 3, "champion": 2})."""
     if not _has_tables(store):
         return {}
@@ -267,12 +266,12 @@ def aliases(store: Any, name: str) -> dict[str, int]:
     }
 
 
-def version_by_alias(store: Any, name: str, alias: str) -> ModelVersion | None:
+def version_by_alias(store: Store, name: str, alias: str) -> ModelVersion | None:
     number = aliases(store, name).get(alias)
     return None if number is None else get_version(store, name, number)
 
 
-def evaluations(store: Any, name: str, version: int) -> list[dict[str, Any]]:
+def evaluations(store: Store, name: str, version: int) -> list[dict[str, Any]]:
     """Every score measured for a version: on which evaluation data, which metric, and where it came from."""
     if not _has_tables(store):
         return []
@@ -286,7 +285,7 @@ def evaluations(store: Any, name: str, version: int) -> list[dict[str, Any]]:
     ]
 
 
-def score_on(store: Any, name: str, version: int, eval_digest: str, metric: str) -> float | None:
+def score_on(store: Store, name: str, version: int, eval_digest: str, metric: str) -> float | None:
     rows = store.query(
         "SELECT value FROM registry_evaluations WHERE name=? AND version=? AND eval_digest=? AND metric=?",
         (name, version, eval_digest, metric),
@@ -294,7 +293,7 @@ def score_on(store: Any, name: str, version: int, eval_digest: str, metric: str)
     return float(rows[0]["value"]) if rows else None
 
 
-def events(store: Any, name: str) -> list[dict[str, Any]]:
+def events(store: Store, name: str) -> list[dict[str, Any]]:
     """What happened to a model, oldest first: registrations, alias moves, approvals, comparisons."""
     if not _has_tables(store):
         return []
@@ -306,7 +305,7 @@ def events(store: Any, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def read_card(store: Any, name: str, version: int) -> dict[str, Any]:
+def read_card(store: Store, name: str, version: int) -> dict[str, Any]:
     """The SageMaker-format model card content registered with a version."""
     record = get_version(store, name, version)
     if record.card is None:
@@ -314,7 +313,7 @@ def read_card(store: Any, name: str, version: int) -> dict[str, Any]:
     return record.card
 
 
-def card_folder(store: Any, name: str, version: int) -> Path | None:
+def card_folder(store: Store, name: str, version: int) -> Path | None:
     """The stored card folder (model_card.json, card.md, card.html) the register step wrote, if it ran in a
     pipeline (a plain call keeps its card where the caller put it)."""
     get_version(store, name, version)
@@ -324,7 +323,7 @@ def card_folder(store: Any, name: str, version: int) -> Path | None:
     return store.object_path(digest) if digest else None
 
 
-def load_model(store: Any, name: str, version: int) -> Any:
+def load_model(store: Store, name: str, version: int) -> Any:
     """Unpickle a registered model, only after its stored bytes match the digest the registry recorded."""
     record = get_version(store, name, version)
     return load_verified(store.object_path(record.model_digest), record.model_digest, f"{name} v{version}")
@@ -351,9 +350,12 @@ def load_verified(path: str | Path, expected_digest: str, label: str) -> Any:
     return load_model(path)  # verified above against the registry's digest
 
 
-def _has_tables(store: Any) -> bool:
-    shared_tables(store, TABLE_NAMES, "the model registry")
-    return bool(store.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='registry_versions'"))
+def _has_tables(store: Store) -> bool:
+    """True when there is a registry to read: a read never creates a store just to find nothing in it."""
+    if not store.exists:
+        return False
+    ensure_tables(store)
+    return True
 
 
 def _version_of(row: Any) -> ModelVersion:

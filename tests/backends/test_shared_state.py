@@ -19,7 +19,6 @@ from greenpipe.shared_state import (
     SharedStateMissing,
     compiled_location,
     shared_folder,
-    shared_tables,
     step_session,
 )
 from greenpipe.store import Store
@@ -42,15 +41,13 @@ def location(request, tmp_path, monkeypatch):
 
 
 def write_note(store, key, value):
-    shared_tables(store, ["notes"], "the notes")
-    store.connection().execute(NOTES)
+    store.declare_tables(["notes"], NOTES, shared_for="the notes")
     with store.transaction() as db:
         db.execute("INSERT OR REPLACE INTO notes VALUES (?,?)", (key, value))
 
 
 def notes(store):
-    shared_tables(store, ["notes"], "the notes")
-    store.connection().execute(NOTES)
+    store.declare_tables(["notes"], NOTES, shared_for="the notes")
     return {r["k"]: r["v"] for r in store.query("SELECT k, v FROM notes")}
 
 
@@ -166,7 +163,7 @@ def test_a_step_needing_shared_state_with_none_configured_fails_with_one_message
     assert "GREENPIPE_SHARED=s3://BUCKET/PREFIX" in proc.stderr
     with pytest.raises(SharedStateMissing):
         with step_session("register", {}):
-            shared_tables(Store(tmp_path / "h").create(), ["notes"], "the notes")
+            Store(tmp_path / "h").create().declare_tables(["notes"], NOTES, shared_for="the notes")
 
 
 def test_a_shared_location_the_job_cannot_reach_is_one_message(tmp_path):

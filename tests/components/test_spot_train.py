@@ -20,7 +20,6 @@ from greenpipe.components.spot_train.checkpoints import CheckpointStore
 from greenpipe.components.spot_train.harness import TrainContext
 from greenpipe.components.spot_train.job import execute_job, job_spec
 from greenpipe.components.spot_train.rules import History, make_rule, parse_rules
-from greenpipe.components.spot_train.sagemaker_request import training_job_request, validate_request
 from greenpipe.components.spot_train.supervisor import TrainingFailed, run_supervised
 from greenpipe.context import StepContext, activate
 from greenpipe.errors import GreenpipeError
@@ -472,50 +471,6 @@ def test_torch_loop_resumed_from_a_checkpoint_matches_an_uninterrupted_run(tmp_p
 
     X = pd.read_parquet(val).drop(columns=["target"]).to_numpy()
     assert (whole.predict_proba(X) == resumed.predict_proba(X)).all()
-
-
-# -- SageMaker -----------------------------------------------------------------------------------------------
-
-REQUEST = dict(
-    job_name_prefix="gp-spot-train",
-    image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/greenpipe:0.1.0",
-    role_arn="arn:aws:iam::123456789012:role/SageMakerRole",
-    train_s3="s3://bucket/data/train/",
-    validation_s3="s3://bucket/data/val/",
-    output_s3="s3://bucket/out/",
-    checkpoint_s3="s3://bucket/ckpt/abc/",
-    target="rain",
-    rules=["ExplodingTensor", {"name": "StalledTrainingRule", "threshold": 600}],
-)
-
-
-def test_sagemaker_request_is_valid_managed_spot_with_checkpoints_and_deterministic():
-    request = training_job_request(
-        **REQUEST, debugger_rule_image="503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest"
-    )
-    validate_request(request)
-    assert request["EnableManagedSpotTraining"] is True
-    stop = request["StoppingCondition"]
-    assert stop["MaxWaitTimeInSeconds"] >= stop["MaxRuntimeInSeconds"]
-    assert request["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
-    rules = json.loads(request["HyperParameters"]["rules"])
-    assert [r["name"] for r in rules] == ["ExplodingTensor", "StalledTrainingRule"]  # they run in the container
-    stalled = request["DebugRuleConfigurations"][1]["RuleParameters"]
-    assert stalled["training_job_name_prefix"] == "gp-spot-train"
-    assert request == training_job_request(
-        **REQUEST, debugger_rule_image="503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest"
-    )
-    assert request["TrainingJobName"].startswith("gp-spot-train-")
-    assert "DebugRuleConfigurations" not in training_job_request(**REQUEST)
-
-
-def test_sagemaker_request_refuses_a_wait_shorter_than_the_runtime_and_bad_rules():
-    with pytest.raises(GreenpipeError, match="max_wait_s"):
-        training_job_request(**REQUEST, max_runtime_s=3600, max_wait_s=600)
-    with pytest.raises(GreenpipeError, match="not a stop-rule"):
-        training_job_request(**{**REQUEST, "rules": ["Nope"]})
-    with pytest.raises(GreenpipeError, match="InstanceType"):
-        validate_request(training_job_request(**REQUEST, instance_type="m5.large"))
 
 
 def test_checkpoints_are_postponed_when_saving_would_cost_more_than_the_overhead_budget(tmp_path: Path):

@@ -12,7 +12,6 @@ import pytest
 from greenpipe.components.spot_train.cpu_demand import CpuDemand
 from greenpipe.components.spot_train.evidence import trend
 from greenpipe.components.spot_train.rules import History, make_rule, parse_rules
-from greenpipe.components.spot_train.sagemaker_request import training_job_request
 
 
 def _history(loss: list[float], val_loss: list[float] | None = None) -> History:
@@ -97,20 +96,6 @@ def test_defaults_and_greenpipe_only_parameters():
     ]
     with pytest.raises(Exception, match="evidence_sigmas"):
         parse_rules({"Overtraining": {"evidence_sigmas": -1}})
-    request = training_job_request(
-        job_name_prefix="gp",
-        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/greenpipe:0.1.0",
-        role_arn="arn:aws:iam::123456789012:role/R",
-        train_s3="s3://b/t/",
-        output_s3="s3://b/o/",
-        checkpoint_s3="s3://b/c/",
-        target="y",
-        rules=[{"name": "LossNotDecreasing", "evidence_sigmas": 2}],
-        debugger_rule_image="503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest",
-    )
-    sent = request["DebugRuleConfigurations"][0]["RuleParameters"]
-    assert "evidence_sigmas" not in sent and sent["num_steps"] == "10"  # Debugger gets only its own parameters
-    assert '"evidence_sigmas": 2' in request["HyperParameters"]["rules"]  # the container's rules get all
 
 
 def test_cpu_demand_tells_a_waiting_job_from_a_working_one():

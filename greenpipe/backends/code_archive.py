@@ -40,7 +40,7 @@ class CodeArchive:
     data: bytes
     digest: str
     roots: tuple[str, ...]  # the top-level modules and packages packed, e.g. ("my_project",)
-    fingerprints: dict[str, dict] = field(default_factory=dict)  # step ref -> {"digest", "parts"}
+    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict[str, Any])  # step ref -> {"digest", "parts"}
 
     def key(self, prefix: str) -> str:
         """The object key under `prefix`: code/<digest hex>.tar.gz."""

@@ -30,7 +30,9 @@ CODE_URI_ENV = "GREENPIPE_CODE_URI"
 FINGERPRINT_ENV = "GREENPIPE_FINGERPRINT"
 
 
-def prepare_code(environ: dict[str, str] | None = None, home: str | os.PathLike[str] | None = None) -> dict | None:
+def prepare_code(
+    environ: dict[str, str] | None = None, home: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
     """Fetch and unpack the archive named by GREENPIPE_CODE_URI, put it first on sys.path; its manifest.
 
     None when the job names no archive (the step's code is in the image)."""
@@ -45,7 +47,7 @@ def prepare_code(environ: dict[str, str] | None = None, home: str | os.PathLike[
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     with open(folder / MANIFEST, encoding="utf-8") as handle:
-        manifest: dict = json.load(handle)
+        manifest: dict[str, Any] = json.load(handle)
     manifest["uri"] = uri
     installed = ensure_requirements(manifest.get("requirements", []), cache / "site-packages")
     if installed:
@@ -121,7 +123,7 @@ def read_uri(uri: str) -> bytes:
     raise GreenpipeError(f"code archive {uri}: scheme {parsed.scheme!r} is not supported; use s3://, gs:// or a path")
 
 
-def check_code(step: Step, manifest: dict | None, environ: dict[str, str] | None = None) -> list[str]:
+def check_code(step: Step, manifest: dict[str, Any] | None, environ: dict[str, str] | None = None) -> list[str]:
     """Refuse to run `step` if its code here is not the code it was compiled from; returns warnings.
 
     The warnings name third-party packages or a Python version that differ from the compiling machine's."""

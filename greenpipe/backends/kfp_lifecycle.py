@@ -38,7 +38,7 @@ def lifecycle_plan(root: str, policy: StoragePolicy | None = None) -> dict[str, 
     return None
 
 
-def apply_kfp_lifecycle(root: str, policy: StoragePolicy | None = None, client: Any = None) -> dict | None:
+def apply_kfp_lifecycle(root: str, policy: StoragePolicy | None = None, client: Any = None) -> dict[str, Any] | None:
     """Set greenpipe's lifecycle rules for an s3:// root's prefix (others' rules kept); the request sent, or None
     when the root is not on S3."""
     policy = policy or StoragePolicy()

@@ -32,7 +32,7 @@ def load_step(ref: str) -> Step:
     return obj
 
 
-def run_step(ref: str, arguments: dict[str, Any]) -> tuple | None:
+def run_step(ref: str, arguments: dict[str, Any]) -> tuple[Any, ...] | None:
     """Call the step `ref` with KFP's arguments; return its values as a tuple in declared order (or None).
 
     Input artifacts become greenpipe artifacts on the same path, with their content digest; outputs are

@@ -85,11 +85,11 @@ class StoragePolicy:
             )
 
 
-def lifecycle_rules(prefix: str, policy: StoragePolicy) -> list[dict]:
+def lifecycle_rules(prefix: str, policy: StoragePolicy) -> list[dict[str, Any]]:
     """The rules greenpipe owns for `prefix`."""
     base = prefix.strip("/")
 
-    def rule(name: str, sub: str, **body: Any) -> dict:
+    def rule(name: str, sub: str, **body: Any) -> dict[str, Any]:
         key_prefix = f"{base}/{sub}" if base else sub
         return {
             "ID": RULE_ID.format(prefix=base, name=name),
@@ -110,21 +110,21 @@ def lifecycle_rules(prefix: str, policy: StoragePolicy) -> list[dict]:
     ]
 
 
-def merged_rules(existing: list[dict], prefix: str, policy: StoragePolicy) -> list[dict]:
+def merged_rules(existing: list[dict[str, Any]], prefix: str, policy: StoragePolicy) -> list[dict[str, Any]]:
     """The bucket's rules with greenpipe's rules for `prefix` replaced (others' rules untouched)."""
     own = RULE_ID.format(prefix=prefix.strip("/"), name="")
     kept = [r for r in existing if not str(r.get("ID", "")).startswith(own)]
     return kept + lifecycle_rules(prefix, policy)
 
 
-def lifecycle_request(bucket: str, rules: list[dict]) -> dict:
+def lifecycle_request(bucket: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
     """PutBucketLifecycleConfiguration's parameters, checked against botocore's S3 model."""
     request = {"Bucket": bucket, "LifecycleConfiguration": {"Rules": rules}}
     validate("s3", "PutBucketLifecycleConfiguration", request)
     return request
 
 
-def retention_requests(step_types: list[str], policy: StoragePolicy) -> list[dict]:
+def retention_requests(step_types: list[str], policy: StoragePolicy) -> list[dict[str, Any]]:
     """PutRetentionPolicy's parameters for the log groups the pipeline's job types write to, checked."""
     groups = sorted({LOG_GROUPS[t] for t in step_types if t in LOG_GROUPS})
     requests = [{"logGroupName": g, "retentionInDays": policy.log_retention_days} for g in groups]
@@ -133,7 +133,7 @@ def retention_requests(step_types: list[str], policy: StoragePolicy) -> list[dic
     return requests
 
 
-def validate(service: str, operation: str, request: dict) -> None:
+def validate(service: str, operation: str, request: dict[str, Any]) -> None:
     """Raise GreenpipeError listing how `request` breaks `operation`'s input shape (types, required members,
     enums, patterns, lengths and ranges)."""
     from greenpipe.aws_requests import request_problems
@@ -143,7 +143,7 @@ def validate(service: str, operation: str, request: dict) -> None:
         raise GreenpipeError(f"the {service} {operation} request is invalid:\n  " + "\n  ".join(problems))
 
 
-def apply_lifecycle(s3: Any, bucket: str, prefix: str, policy: StoragePolicy) -> dict:
+def apply_lifecycle(s3: Any, bucket: str, prefix: str, policy: StoragePolicy) -> dict[str, Any]:
     """Read the bucket's lifecycle, replace greenpipe's rules for `prefix`, write it back; the request sent."""
     from botocore.exceptions import ClientError
 
@@ -158,7 +158,7 @@ def apply_lifecycle(s3: Any, bucket: str, prefix: str, policy: StoragePolicy) ->
     return request
 
 
-def apply_retention(logs: Any, requests: list[dict]) -> None:
+def apply_retention(logs: Any, requests: list[dict[str, Any]]) -> None:
     """Create each log group if it does not exist yet (SageMaker creates it at the first job), set retention."""
     from botocore.exceptions import ClientError
 

@@ -126,7 +126,7 @@ def compile_definition(
     return json.dumps(definition, indent=2, sort_keys=True) + "\n"
 
 
-def build_definition(pipeline: Pipeline, params: dict[str, Any] | None, options: SageMakerOptions) -> dict:
+def build_definition(pipeline: Pipeline, params: dict[str, Any] | None, options: SageMakerOptions) -> dict[str, Any]:
     graph = pipeline.build()
     runtimes = {t.name: t.step.spec.runtime for t in graph.tasks}
     for task in graph.tasks:
@@ -134,14 +134,14 @@ def build_definition(pipeline: Pipeline, params: dict[str, Any] | None, options:
             raise CompileError(f"step {task.name}: SageMaker step names are 1-64 letters, digits, - or _")
     effective = _effective_conditions(graph)
     gating = {c.ref.task.name for conds in effective.values() for c in conds}
-    job_steps: dict[str, dict] = {}
+    job_steps: dict[str, dict[str, Any]] = {}
     for task in graph.tasks:
         sources = {name: input_source(task, name, ref, runtimes, options) for name, ref in task.inputs.items()}
         job_steps[task.name] = job_step(task, sources, options, property_file=task.name in gating)
         # downstream steps read properties of the job type this step compiled to (a run-time-only tuning search
         # becomes a Training job), so record that, not the declared runtime
         runtimes[task.name] = {v: k for k, v in STEP_TYPES.items()}[job_steps[task.name]["Type"]]
-    top: list[dict] = []
+    top: list[dict[str, Any]] = []
     groups: dict[tuple[int, ...], tuple[tuple[Condition, ...], list[str]]] = {}
     for task in graph.tasks:
         conds = effective[task.name]
@@ -164,7 +164,7 @@ def build_definition(pipeline: Pipeline, params: dict[str, Any] | None, options:
 
 def job_step(
     task: Task, sources: dict[str, InputSource], options: SageMakerOptions, *, property_file: bool = False
-) -> dict:
+) -> dict[str, Any]:
     """One job step of the definition: Name, Type, Arguments, CacheConfig (and PropertyFiles)."""
     spec = task.step.spec
     builders = {"processing": processing_arguments, "training": training_arguments, "tuning": tuning_arguments}
@@ -191,7 +191,7 @@ def job_step(
     return out
 
 
-def _property_file_entry(task: Task) -> dict:
+def _property_file_entry(task: Task) -> dict[str, Any]:
     if task.step.spec.runtime != "processing":
         raise CompileError(
             f"step {task.name}: when(...) tests its values, but it runs as a SageMaker "
@@ -236,7 +236,7 @@ def _check_condition(task: Task, cond: Condition) -> None:
         )
 
 
-def _condition_step(conds: tuple[Condition, ...], steps: list[dict], taken: set[str]) -> dict:
+def _condition_step(conds: tuple[Condition, ...], steps: list[dict[str, Any]], taken: set[str]) -> dict[str, Any]:
     base = "if-" + "-".join(f"{c.ref.task.name}-{c.ref.name}" for c in conds)
     base = re.sub(r"[^A-Za-z0-9\-_]", "-", base)[:58]
     name, n = base, 2
@@ -251,7 +251,7 @@ def _condition_step(conds: tuple[Condition, ...], steps: list[dict], taken: set[
     }
 
 
-def _condition(cond: Condition) -> dict:
+def _condition(cond: Condition) -> dict[str, Any]:
     left = {
         "Std:JsonGet": {
             "PropertyFile": {"Get": f"Steps.{cond.ref.task.name}.PropertyFiles.values"},
@@ -264,7 +264,9 @@ def _condition(cond: Condition) -> dict:
     return {"Type": CONDITION_TYPES[cond.op], "LeftValue": left, "RightValue": right}
 
 
-def _parameters(pipeline: Pipeline, overrides: dict[str, Any] | None, options: SageMakerOptions) -> list[dict]:
+def _parameters(
+    pipeline: Pipeline, overrides: dict[str, Any] | None, options: SageMakerOptions
+) -> list[dict[str, Any]]:
     overrides = dict(overrides or {})
     known = {p.name for p in pipeline.params}
     for name in overrides:
@@ -273,7 +275,7 @@ def _parameters(pipeline: Pipeline, overrides: dict[str, Any] | None, options: S
                 f"pipeline {pipeline.name} has no param {name!r}; its params are: "
                 f"{', '.join(sorted(known)) or '(none)'}"
             )
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for param in pipeline.params:
         if param.name in RESERVED_PARAMS:
             raise CompileError(
@@ -306,7 +308,7 @@ def _parameter_type(tp: Any) -> str:
     return {bool: "Boolean", int: "Integer", float: "Float", str: "String"}.get(base, "String")
 
 
-def _dataset_parameters(param: PipelineParam, given: Any, options: SageMakerOptions) -> list[dict]:
+def _dataset_parameters(param: PipelineParam, given: Any, options: SageMakerOptions) -> list[dict[str, Any]]:
     """A Dataset parameter: its S3 URI and its content digest (the entry point refuses other content)."""
     uri: dict[str, Any] = {"Name": param.name, "Type": "String"}
     digest: dict[str, Any] = {"Name": f"{param.name}_digest", "Type": "String", "DefaultValue": ""}
@@ -327,7 +329,7 @@ def _dataset_parameters(param: PipelineParam, given: Any, options: SageMakerOpti
 
 def step_template(
     step: Step, *, image: str | None = None, role_arn: str | None = None, bucket: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """One step alone as the SageMaker job step it compiles to (for the catalog).
 
     Its inputs and its params without a default become pipeline parameters (listed under "parameters").
@@ -355,7 +357,7 @@ def step_template(
 
 def deploy(
     definition_json: str, name: str, role_arn: str, start: bool = False, client: Any = None, **kwargs: Any
-) -> dict:
+) -> dict[str, Any]:
     """Create or update the SageMaker pipeline `name`, and optionally start an execution."""
     from greenpipe.backends.sagemaker_deploy import deploy as _deploy
 

@@ -17,7 +17,7 @@ def deploy(
     *,
     description: str | None = None,
     parameters: dict[str, Any] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Create the pipeline `name` or update it if it exists (describe -> update or create).
 
     Args:
@@ -61,7 +61,7 @@ def deploy(
     return out
 
 
-def execution_parameters(definition: dict, role_arn: str, given: dict[str, Any]) -> dict[str, str]:
+def execution_parameters(definition: dict[str, Any], role_arn: str, given: dict[str, Any]) -> dict[str, str]:
     """Parameter values for StartPipelineExecution: the given ones, plus RoleArn; refuses missing ones."""
     declared = {p["Name"]: p for p in definition.get("Parameters", [])}
     values = {k: _text(v) for k, v in given.items()}

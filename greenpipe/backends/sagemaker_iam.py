@@ -89,7 +89,7 @@ def iam_policy(
     input_uris: list[str] | tuple[str, ...] = (),
     region: str = "*",
     account: str = "*",
-) -> dict:
+) -> dict[str, Any]:
     """The policy document (IAM JSON) for `pipeline`'s execution role.
 
     Args:

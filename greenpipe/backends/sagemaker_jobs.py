@@ -75,7 +75,7 @@ class SageMakerOptions:
     def bucket_ref(self) -> Any:
         return self.bucket if self.bucket else {"Get": "Parameters.ArtifactBucket"}
 
-    def vpc(self) -> dict | None:
+    def vpc(self) -> dict[str, Any] | None:
         if bool(self.subnets) != bool(self.security_group_ids):
             raise CompileError(
                 "VPC config needs both subnets and security_group_ids (SageMaker's VpcConfig "
@@ -135,7 +135,9 @@ def instance_type(task: Task, options: SageMakerOptions) -> str:
     )
 
 
-def environment(task: Task, extra: dict[str, str] | None = None, options: SageMakerOptions | None = None) -> dict:
+def environment(
+    task: Task, extra: dict[str, str] | None = None, options: SageMakerOptions | None = None
+) -> dict[str, Any]:
     env: dict[str, Any] = {
         "GREENPIPE_FINGERPRINT": task.step.fingerprint().digest,
         "GREENPIPE_STEP": task.step.spec.ref,
@@ -199,7 +201,7 @@ def container_arguments(task: Task, mode: str, sources: dict[str, InputSource], 
     return args
 
 
-def processing_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
+def processing_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict[str, Any]:
     spec = task.step.spec
     if any(o.name == VALUES_OUTPUT for o in spec.outputs):
         raise CompileError(
@@ -255,7 +257,7 @@ def processing_arguments(task: Task, sources: dict[str, InputSource], options: S
     return args
 
 
-def _processing_network(options: SageMakerOptions) -> dict:
+def _processing_network(options: SageMakerOptions) -> dict[str, Any]:
     network: dict[str, Any] = {}
     if options.inter_container_encryption:
         network["EnableInterContainerTrafficEncryption"] = True
@@ -280,7 +282,7 @@ def compute_resources(task: Task, options: SageMakerOptions) -> dict[str, Any]:
     return resources
 
 
-def _training_common(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
+def _training_common(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict[str, Any]:
     """The members a training job and a tuning job's TrainingJobDefinition share."""
     resources = compute_resources(task, options)
     output: dict[str, Any] = {"S3OutputPath": training_output_path(task, options)}
@@ -340,12 +342,12 @@ def hyperparameters(task: Task, skip: Collection[str] = ()) -> dict[str, Any]:
     return out
 
 
-def metric_definitions(task: Task) -> list[dict]:
+def metric_definitions(task: Task) -> list[dict[str, Any]]:
     name = _metric_name(task)
     return metric_definitions_for([name] if name is not None else [])
 
 
-def metric_definitions_for(names: Collection[str]) -> list[dict]:
+def metric_definitions_for(names: Collection[str]) -> list[dict[str, Any]]:
     """MetricDefinitions reading the `greenpipe-metric <name>=<value>` lines greenpipe.run prints."""
     return [
         {"Name": name, "Regex": f"{METRIC_LINE} {_java_escape(name)}=([-+0-9.eE]+|nan|inf)"} for name in sorted(names)
@@ -371,7 +373,7 @@ def _java_escape(text: str) -> str:
     return re.sub(r"([^A-Za-z0-9_])", r"\\\1", text)
 
 
-def training_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
+def training_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict[str, Any]:
     args = _training_common(task, sources, options)
     algorithm: dict[str, Any] = {
         "TrainingImage": options.image,
@@ -385,7 +387,7 @@ def training_arguments(task: Task, sources: dict[str, InputSource], options: Sag
     return {"AlgorithmSpecification": algorithm, "HyperParameters": hyperparameters(task), **args}
 
 
-def cache_config(task: Task, default_expire_after: str) -> dict:
+def cache_config(task: Task, default_expire_after: str) -> dict[str, Any]:
     policy = task.step.spec.cache
     if not policy.enabled:
         return {"Enabled": False}
@@ -410,5 +412,5 @@ def expire_after(text: str, where: str = "pipeline") -> str:
     return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
-def property_file(task: Task) -> dict:
+def property_file(task: Task) -> dict[str, Any]:
     return {"PropertyFileName": "values", "OutputName": VALUES_OUTPUT, "FilePath": VALUES_FILE}

@@ -37,7 +37,7 @@ class DeployPlan:
     code: CodeArchive | None
     inputs: dict[str, tuple[str, str]] = field(default_factory=dict)  # param -> (local path, digest)
     policy: StoragePolicy = field(default_factory=StoragePolicy)
-    retention: list[dict] = field(default_factory=list)
+    retention: list[dict[str, Any]] = field(default_factory=list)
 
     def code_key(self) -> str | None:
         return self.code.key(self.prefix) if self.code else None
@@ -77,7 +77,7 @@ class DeployPlan:
         }
 
 
-def _shared_location(definition: dict) -> str | None:
+def _shared_location(definition: dict[str, Any]) -> str | None:
     """GREENPIPE_SHARED as the compiled jobs carry it (every job carries the same one)."""
     for step in definition["Steps"]:
         for found in (step, *step["Arguments"].get("IfSteps", []), *step["Arguments"].get("ElseSteps", [])):
@@ -90,7 +90,7 @@ def _shared_location(definition: dict) -> str | None:
     return None
 
 
-def _step_names(definition: dict) -> list[str]:
+def _step_names(definition: dict[str, Any]) -> list[str]:
     names = []
     for step in definition["Steps"]:
         names.append(step["Name"])
@@ -99,7 +99,7 @@ def _step_names(definition: dict) -> list[str]:
     return names
 
 
-def _step_types(definition: dict) -> list[str]:
+def _step_types(definition: dict[str, Any]) -> list[str]:
     types = []
     for step in definition["Steps"]:
         types.append(step["Type"])
@@ -175,7 +175,7 @@ def plan_deploy(
 
 def execute_plan(
     plan: DeployPlan, *, s3: Any = None, logs: Any = None, sagemaker: Any = None, start: bool = False
-) -> dict:
+) -> dict[str, Any]:
     """Upload what is missing, set lifecycle and log retention, upsert the pipeline; what was done."""
     from greenpipe.backends.lifecycle import apply_lifecycle, apply_retention
     from greenpipe.backends.sagemaker_deploy import deploy

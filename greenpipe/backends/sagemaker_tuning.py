@@ -48,7 +48,7 @@ from greenpipe.step import Step
 from greenpipe.tuning_hook import TuningHook
 
 
-def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
+def tuning_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict[str, Any]:
     """HyperParameterTuningJobConfig, TrainingJobDefinition and (when warm-started) WarmStartConfig."""
     contract = tuning_contract(task.step)
     if contract is not None:
@@ -63,7 +63,7 @@ def tuning_contract(step: Step) -> TuningHook | None:
 
 def _contract_arguments(
     task: Task, contract: TuningHook, sources: dict[str, InputSource], options: SageMakerOptions
-) -> dict:
+) -> dict[str, Any]:
     trial: Step = contract.trial_step
     _check_trial(task, trial)
     given = {name: _constant_param(task, name) for name in contract.compile_params}
@@ -141,7 +141,7 @@ def _constant_param(task: Task, name: str) -> Any:
     return value
 
 
-def _own_params_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict:
+def _own_params_arguments(task: Task, sources: dict[str, InputSource], options: SageMakerOptions) -> dict[str, Any]:
     """A tuning job whose training jobs each run the step once at one point of its own params' search space."""
     spec = task.step.spec
     space = _constant(task, "search_space", dict)
@@ -155,7 +155,7 @@ def _own_params_arguments(task: Task, sources: dict[str, InputSource], options: 
         )
     if direction not in ("maximize", "minimize"):
         raise CompileError(f"step {task.name}: direction={direction!r} must be 'maximize' or 'minimize'")
-    ranges: dict[str, list] = {
+    ranges: dict[str, list[Any]] = {
         "IntegerParameterRanges": [],
         "ContinuousParameterRanges": [],
         "CategoricalParameterRanges": [],

@@ -39,7 +39,9 @@ def is_expression(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _EXPRESSIONS
 
 
-def validate_request(operation: str, params: dict, *, where: str, defaults: dict[str, Any] | None = None) -> None:
+def validate_request(
+    operation: str, params: dict[str, Any], *, where: str, defaults: dict[str, Any] | None = None
+) -> None:
     """Raise CompileError listing every way `params` breaks the input shape of `operation`."""
     concrete = substitute(params, input_shape(operation), defaults or {})
     problems = request_problems(operation, concrete)
@@ -69,7 +71,7 @@ def render(value: Any, defaults: dict[str, Any]) -> str:
         return "true" if value else "false"
     if isinstance(value, dict) and "Std:Join" in value:
         join = value["Std:Join"]
-        return join["On"].join(render(v, defaults) for v in join["Values"])
+        return str(join["On"]).join(render(v, defaults) for v in join["Values"])
     if isinstance(value, dict) and "Get" in value and value["Get"].startswith("Parameters."):
         default = defaults.get(value["Get"][len("Parameters.") :])
         if default is not None:
@@ -77,7 +79,7 @@ def render(value: Any, defaults: dict[str, Any]) -> str:
     return "x0"
 
 
-def _placeholder(expr: dict, shape: Any, defaults: dict[str, Any]) -> Any:
+def _placeholder(expr: dict[str, Any], shape: Any, defaults: dict[str, Any]) -> Any:
     kind = shape.type_name
     if kind in ("integer", "long"):
         return max(int(shape.metadata.get("min", 1)), 1)
@@ -100,7 +102,7 @@ def _placeholder(expr: dict, shape: Any, defaults: dict[str, Any]) -> Any:
     return "x0"
 
 
-def validate_definition(definition: dict) -> None:
+def validate_definition(definition: dict[str, Any]) -> None:
     """Every job step against its Create* call; every reference resolves; condition steps are well formed."""
     if definition.get("Version") != "2020-12-01":
         raise CompileError(f"definition Version={definition.get('Version')!r}: SageMaker Pipelines reads 2020-12-01")
@@ -136,7 +138,7 @@ def validate_definition(definition: dict) -> None:
                 )
 
 
-def _all_steps(steps: list[dict]) -> Any:
+def _all_steps(steps: list[dict[str, Any]]) -> Any:
     for step in steps:
         yield step
         if step.get("Type") == "Condition":
@@ -144,7 +146,9 @@ def _all_steps(steps: list[dict]) -> Any:
             yield from _all_steps(step["Arguments"].get("ElseSteps", []))
 
 
-def _check_references(step: dict, where: str, params: dict, names: set[str], property_files: set[str]) -> None:
+def _check_references(
+    step: dict[str, Any], where: str, params: dict[str, Any], names: set[str], property_files: set[str]
+) -> None:
     body = {k: v for k, v in step.items() if k != "Arguments"}
     args = step["Arguments"]
     if step["Type"] == "Condition":
@@ -175,7 +179,7 @@ def _gets(value: Any) -> Any:
             yield from _gets(item)
 
 
-def _check_cache(step: dict, where: str) -> None:
+def _check_cache(step: dict[str, Any], where: str) -> None:
     if step["Type"] == "Condition":
         return
     cache = step.get("CacheConfig")
@@ -187,7 +191,7 @@ def _check_cache(step: dict, where: str) -> None:
             raise CompileError(f"{where}: CacheConfig.ExpireAfter={text!r} is not an ISO-8601 duration like P30D")
 
 
-def _check_condition_step(step: dict, where: str) -> None:
+def _check_condition_step(step: dict[str, Any], where: str) -> None:
     args = step["Arguments"]
     if not args.get("Conditions"):
         raise CompileError(f"{where}: a Condition step needs at least one condition")
@@ -195,7 +199,7 @@ def _check_condition_step(step: dict, where: str) -> None:
         _check_condition(cond, where)
 
 
-def _check_condition(cond: dict, where: str) -> None:
+def _check_condition(cond: dict[str, Any], where: str) -> None:
     if cond.get("Type") not in CONDITION_TYPES:
         raise CompileError(f"{where}: condition type {cond.get('Type')!r} is not one of {sorted(CONDITION_TYPES)}")
     if cond["Type"] == "Not":

@@ -7,12 +7,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from greenpipe.backends.targets import TARGETS
 from greenpipe.errors import GreenpipeError, RunNotFound
-from greenpipe.run_document import iso_time, run_document
+from greenpipe.run_document import run_document
 
 EXIT_USER_ERROR = 2
 
@@ -186,6 +186,11 @@ def _store(args: argparse.Namespace) -> Any:
     return Store(args.home)
 
 
+def _emit(args: argparse.Namespace, doc: dict[str, Any], render: Callable[[dict[str, Any]], str]) -> None:
+    """Print what a command found: its document with --json, else `render(doc)`, the text for a person."""
+    print(json.dumps(doc, indent=2, default=str) if args.json else render(doc))
+
+
 def _overrides(pairs: list[str]) -> dict[str, str]:
     from greenpipe.params import name_value_pairs
 
@@ -229,165 +234,44 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from greenpipe.display import plan_table
 
     items = _runner(args).plan()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "pipeline": args.pipeline,
-                    "steps": [
-                        {
-                            "name": i.name,
-                            "action": i.action,
-                            "reason": i.reason,
-                            "untracked": list(i.untracked),
-                            "varies": i.varies or None,
-                        }
-                        for i in items
-                    ],
-                },
-                indent=2,
-            )
-        )
-    else:
-        print(plan_table(items))
+    doc = {"pipeline": args.pipeline, "steps": [item.to_dict() for item in items]}
+    _emit(args, doc, lambda _: plan_table(items))
     return 0
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from greenpipe.display import table
+    from greenpipe.display import runs_text
+    from greenpipe.run_document import run_list
 
     store = _store(args)
-    rows = store.run_summaries(args.limit)
-    docs = [
-        {
-            "run_id": r["run_id"],
-            "pipeline": r["pipeline"],
-            "status": r["status"],
-            "started": iso_time(r["started"]),
-            "wall_s": round((r["finished"] or r["started"]) - r["started"], 3),
-            "ran": r["ran"] or 0,
-            "cached": r["cached"] or 0,
-            "energy_wh": r["kwh"] * 1000,
-            "co2e_g": r["g"],
-            "avoided_co2e_g": r["av"],
-            "region": r["region"],
-        }
-        for r in rows
-    ]
-    if args.json:
-        print(json.dumps({"runs": docs}, indent=2))
-    elif not docs:
-        print(f"no runs in {store.home}")
-    else:
-        print(
-            table(
-                [
-                    "run",
-                    "pipeline",
-                    "status",
-                    "started",
-                    "ran",
-                    "cached",
-                    "energy Wh",
-                    "gCO2e",
-                    "avoided gCO2e",
-                ],
-                [
-                    [
-                        d["run_id"],
-                        d["pipeline"],
-                        d["status"],
-                        d["started"],
-                        d["ran"],
-                        d["cached"],
-                        d["energy_wh"],
-                        d["co2e_g"],
-                        d["avoided_co2e_g"],
-                    ]
-                    for d in docs
-                ],
-                "lllrrrrrr",
-            )
-        )
+    _emit(args, run_list(store, args.limit), lambda doc: runs_text(doc, store.home))
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from greenpipe.display import lineage_lines, table
+    from greenpipe.display import run_text
 
-    doc = run_document(_store(args), args.run)
-    if args.json:
-        print(json.dumps(doc, indent=2, default=str))
-        return 0
-    print(f"run {doc['run_id']}  pipeline {doc['pipeline']}  {doc['status']}  started {doc['started']}")
-    print(f"params {json.dumps(doc['params'])}")
-    print(
-        table(
-            ["step", "status", "wall s", "CPU s", "peak MB", "energy Wh", "gCO2e", "avoided gCO2e", "reason"],
-            [
-                [
-                    s["name"],
-                    s["status"],
-                    s["wall_s"],
-                    s["cpu_s"],
-                    s["peak_mb"],
-                    s["energy_wh"],
-                    s["co2e_g"],
-                    s["avoided_co2e_g"],
-                    s["reason"],
-                ]
-                for s in doc["steps"]
-            ],
-            "llrrrrrrl",
-        )
-    )
-    for s in doc["steps"]:
-        if s["varies"]:
-            print(f"note: {s['name']}: outputs vary between runs on the same inputs: {s['varies']}")
-    if doc["credits"]:
-        print("\nledger: avoided")
-        print(
-            table(
-                ["step", "kind", "Wh", "gCO2e", "traced to"],
-                [[c["step"], c["kind"], c["energy_wh"], c["co2e_g"], c["traced_to"]] for c in doc["credits"]],
-                "llrrl",
-            )
-        )
-    print("\nlineage: each output, its digest, and the outputs it was made from (digests in --json)")
-    print("\n".join(lineage_lines(doc["lineage"])))
-    print(f"\ngrid: {doc['region']} {doc['intensity_g_per_kwh']:g} gCO2e/kWh — {doc['intensity_source']}")
+    _emit(args, run_document(_store(args), args.run), run_text)
     return 0
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    from greenpipe.display import verify_text
     from greenpipe.verify import verify_store
 
     report = verify_store(_store(args))
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        print(f"verified {report.checked} stored objects: {len(report.corrupt)} corrupt, {len(report.missing)} missing")
-        for digest in report.corrupt:
-            print(f"  corrupt {digest}: moved to tmp/corrupt/; the next run recomputes it")
-        for digest in report.missing:
-            print(f"  missing {digest}: the next run recomputes it")
+    _emit(args, report.to_dict(), verify_text)
     return 0 if report.ok else 1
 
 
 def _cmd_gc(args: argparse.Namespace) -> int:
+    from greenpipe.display import gc_text
     from greenpipe.durations import parse_duration
     from greenpipe.gc import collect_garbage
 
     age = parse_duration(args.older_than, field="--older-than")
     report = collect_garbage(_store(args), age, dry_run=args.dry_run)
-    if args.json:
-        print(json.dumps(report.to_dict() | {"dry_run": args.dry_run}, indent=2))
-    else:
-        verb = "would free" if args.dry_run else "freed"
-        print(
-            f"gc {verb} {report.bytes_freed} bytes: {report.artifacts_deleted} artifacts, "
-            f"{report.cache_entries_dropped} cache entries, {report.tmp_dirs_removed} temporary folders"
-        )
+    _emit(args, report.to_dict() | {"dry_run": args.dry_run}, gc_text)
     return 0
 
 
@@ -497,50 +381,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
-    from greenpipe.display import table
-    from greenpipe.ledger import grid_intensity, intensity_table
+    from greenpipe.display import regions_text
+    from greenpipe.regions import regions_document
 
-    current = grid_intensity(args.region)
-    store = _store(args)
-    last = store.latest_run_id("succeeded")
-    kwh = 0.0
-    if last:
-        kwh = sum(e["energy_kwh"] for e in store.executions(last))
-    rows = sorted(intensity_table()["regions"].items(), key=lambda kv: kv[1]["g_per_kwh"])
-    docs = [
-        {
-            "region": key,
-            "name": row["name"],
-            "g_per_kwh": row["g_per_kwh"],
-            "current": key == current.key,
-            "last_run_co2e_g": kwh * row["g_per_kwh"],
-            "source": row["source"],
-            "year": row["year"],
-        }
-        for key, row in rows
-    ]
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "current": current.key,
-                    "last_run": last,
-                    "last_run_energy_wh": kwh * 1000,
-                    "regions": docs,
-                },
-                indent=2,
-            )
-        )
-        return 0
-    print(
-        table(
-            ["", "region", "name", "gCO2e/kWh", "last run gCO2e"],
-            [["*" if d["current"] else "", d["region"], d["name"], d["g_per_kwh"], d["last_run_co2e_g"]] for d in docs],
-            "lllrr",
-        )
-    )
-    print(f"\n* current region. Last run: {last or 'none'} ({kwh * 1000:.4f} Wh measured).")
-    print(f"Source: {rows[0][1]['source']} ({rows[0][1]['year']}; grid data {rows[0][1].get('data_years', '')}).")
+    _emit(args, regions_document(_store(args), args.region), regions_text)
     return 0
 
 

@@ -1,7 +1,9 @@
-"""Terminal output: live progress while a pipeline runs, and the tables `run`, `plan`, `runs` and `show` print."""
+"""Terminal output: live progress while a pipeline runs, and the text each command prints for a person (with
+--json the command prints its document instead)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -138,6 +140,74 @@ def plan_table(items: list[PlanItem]) -> str:
         if item.varies:
             lines.append(f"note: {item.name}: outputs vary between runs on the same inputs: {item.varies}")
     return "\n".join(lines)
+
+
+def runs_text(doc: dict[str, Any], home: object) -> str:
+    """`runs`: one line per run (greenpipe.run_document.run_list)."""
+    if not doc["runs"]:
+        return f"no runs in {home}"
+    headers = ["run", "pipeline", "status", "started", "ran", "cached", "energy Wh", "gCO2e", "avoided gCO2e"]
+    keys = ["run_id", "pipeline", "status", "started", "ran", "cached", "energy_wh", "co2e_g", "avoided_co2e_g"]
+    return table(headers, [[d[k] for k in keys] for d in doc["runs"]], "lllrrrrrr")
+
+
+def run_text(doc: dict[str, Any]) -> str:
+    """`show`: a stored run's steps, avoided energy and lineage (greenpipe.run_document.run_document)."""
+    lines = [f"run {doc['run_id']}  pipeline {doc['pipeline']}  {doc['status']}  started {doc['started']}"]
+    lines.append(f"params {json.dumps(doc['params'])}")
+    headers = ["step", "status", "wall s", "CPU s", "peak MB", "energy Wh", "gCO2e", "avoided gCO2e", "reason"]
+    keys = ["name", "status", "wall_s", "cpu_s", "peak_mb", "energy_wh", "co2e_g", "avoided_co2e_g", "reason"]
+    lines.append(table(headers, [[s[k] for k in keys] for s in doc["steps"]], "llrrrrrrl"))
+    lines.extend(
+        f"note: {s['name']}: outputs vary between runs on the same inputs: {s['varies']}"
+        for s in doc["steps"]
+        if s["varies"]
+    )
+    if doc["credits"]:
+        lines.append("\nledger: avoided")
+        lines.append(
+            table(
+                ["step", "kind", "Wh", "gCO2e", "traced to"],
+                [[c["step"], c["kind"], c["energy_wh"], c["co2e_g"], c["traced_to"]] for c in doc["credits"]],
+                "llrrl",
+            )
+        )
+    lines.append("\nlineage: each output, its digest, and the outputs it was made from (digests in --json)")
+    lines.extend(lineage_lines(doc["lineage"]))
+    lines.append(f"\ngrid: {doc['region']} {doc['intensity_g_per_kwh']:g} gCO2e/kWh — {doc['intensity_source']}")
+    return "\n".join(lines)
+
+
+def regions_text(doc: dict[str, Any]) -> str:
+    """`regions`: the intensity table, the current region marked (greenpipe.regions.regions_document)."""
+    rows = doc["regions"]
+    ranked = table(
+        ["", "region", "name", "gCO2e/kWh", "last run gCO2e"],
+        [["*" if d["current"] else "", d["region"], d["name"], d["g_per_kwh"], d["last_run_co2e_g"]] for d in rows],
+        "lllrr",
+    )
+    return (
+        f"{ranked}\n\n* current region. Last run: {doc['last_run'] or 'none'} "
+        f"({doc['last_run_energy_wh']:.4f} Wh measured).\n"
+        f"Source: {rows[0]['source']} ({rows[0]['year']}; grid data {rows[0]['data_years']})."
+    )
+
+
+def verify_text(doc: dict[str, Any]) -> str:
+    """`verify`: what was checked, and what happens to each damaged object (greenpipe.verify)."""
+    lines = [f"verified {doc['checked']} stored objects: {len(doc['corrupt'])} corrupt, {len(doc['missing'])} missing"]
+    lines.extend(f"  corrupt {d}: moved to tmp/corrupt/; the next run recomputes it" for d in doc["corrupt"])
+    lines.extend(f"  missing {d}: the next run recomputes it" for d in doc["missing"])
+    return "\n".join(lines)
+
+
+def gc_text(doc: dict[str, Any]) -> str:
+    """`gc`: what was (or would be) freed (greenpipe.gc)."""
+    verb = "would free" if doc["dry_run"] else "freed"
+    return (
+        f"gc {verb} {doc['bytes_freed']} bytes: {doc['artifacts_deleted']} artifacts, "
+        f"{doc['cache_entries_dropped']} cache entries, {doc['tmp_dirs_removed']} temporary folders"
+    )
 
 
 def lineage_lines(lineage: list[dict[str, Any]]) -> list[str]:

@@ -61,6 +61,15 @@ class PlanItem:
     untracked: tuple[str, ...] = ()  # values the step's code reaches that its fingerprint cannot see
     varies: str = ""  # why its outputs differ between runs on the same inputs, if they do
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "action": self.action,
+            "reason": self.reason,
+            "untracked": list(self.untracked),
+            "varies": self.varies or None,
+        }
+
 
 def run_totals(steps: list[dict[str, Any]]) -> dict[str, float]:
     """A run's totals from its steps (as `run --json` and `show --json` print them): sums, peak, counts."""

@@ -1,4 +1,5 @@
-"""A stored run as one JSON document: the shape `run --json` prints, plus its params, ledger credits and lineage."""
+"""Stored runs as JSON documents: one run (the shape `run --json` prints, plus its params, ledger credits and
+lineage), and the list `runs` prints."""
 
 from __future__ import annotations
 
@@ -84,3 +85,24 @@ def run_document(store: Store, run_id: str) -> dict[str, Any]:
 
 def iso_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def run_list(store: Store, limit: int) -> dict[str, Any]:
+    """The latest runs, newest first, with their step counts and ledger totals (`greenpipe runs`)."""
+    runs = [
+        {
+            "run_id": r["run_id"],
+            "pipeline": r["pipeline"],
+            "status": r["status"],
+            "started": iso_time(r["started"]),
+            "wall_s": round((r["finished"] or r["started"]) - r["started"], 3),
+            "ran": r["ran"] or 0,
+            "cached": r["cached"] or 0,
+            "energy_wh": r["kwh"] * 1000,
+            "co2e_g": r["g"],
+            "avoided_co2e_g": r["av"],
+            "region": r["region"],
+        }
+        for r in store.run_summaries(limit)
+    ]
+    return {"runs": runs}

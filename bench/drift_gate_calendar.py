@@ -160,6 +160,15 @@ def policies(stream: streams.Stream, tables: streams.Tables, settings: dict[str,
     return out
 
 
+def initial_slope(by_age: list[float], period_sd: float) -> tuple[float, float]:
+    """The initial window's accuracy change per period of model age and its standard error (one period's
+    accuracy has sd `period_sd`): what the cadence policy reads, with how little it knows."""
+    ages = np.arange(1, len(by_age) + 1, dtype=float)
+    spread = float(((ages - ages.mean()) ** 2).sum())
+    slope = float(((ages - ages.mean()) * (np.array(by_age) - np.mean(by_age))).sum()) / spread
+    return slope, period_sd / math.sqrt(spread)
+
+
 def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
     floor = streams.effect_floor(stream)
     by_age, p0, noise = streams.initial_decay(stream)
@@ -172,6 +181,7 @@ def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
         "cadence": cadence_for_budget(by_age, BUDGET, longest=stream.count - stream.first - 1),
         "effect_floor": floor,
         "p0": p0,
+        "initial_slope": initial_slope(by_age, noise / math.sqrt(2)),
     }
     tables = streams.tabulate(stream, floor)
     acc = tables.accuracy
@@ -258,6 +268,16 @@ def main() -> None:
             f"\n{name}: {res['count']} periods, W={res['window']}, F={res['first']}; from the initial window: "
             f"KPI noise {s['noise']:.4f}, drop {s['drop']:.4f}, effect floor {s['effect_floor']:.3f}, cadence "
             f"{s['cadence']}; every period: {res['every_retrains']:.0f} retrains, {res['every']:.4f}",
+            flush=True,
+        )
+        slope, error = s["initial_slope"]
+        every_k = ", ".join(
+            f"k={k} {count:.1f} retrains {100 * (res['every'] - series.mean()):.2f} under"
+            for k, (count, series) in enumerate(res["calendar"][:8], start=1)
+        )
+        print(
+            f"  initial window's accuracy change per period of age {100 * slope:+.2f} +- {100 * error:.2f} pts; "
+            f"calendar every k periods (phase-averaged), pts under every period: {every_k}",
             flush=True,
         )
         print(f"  budget rule's reference: {res['reference_check']}", flush=True)

@@ -70,7 +70,8 @@ class ValueRef:
     __hash__ = object.__hash__
 
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
+# the comparisons `when` takes; applied to KFP's output channels too, where they build KFP's own conditions
+OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b,
@@ -89,7 +90,7 @@ class Condition:
     operand: Any
 
     def holds(self, value: Any) -> bool:
-        return _OPS[self.op](value, self.operand)
+        return bool(OPERATORS[self.op](value, self.operand))
 
     def describe(self) -> str:
         return f"{self.ref.task.name}.{self.ref.name} {self.op} {self.operand!r}"

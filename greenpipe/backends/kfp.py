@@ -37,7 +37,7 @@ from greenpipe.backends.lifecycle import StoragePolicy
 from greenpipe.digest import digest_path
 from greenpipe.errors import CompileError
 from greenpipe.params import canonical_json, coerce
-from greenpipe.pipeline import Condition, OutputRef, Pipeline, PipelineParam, Task, ValueRef
+from greenpipe.pipeline import OPERATORS, Condition, OutputRef, Pipeline, PipelineParam, Task, ValueRef
 from greenpipe.shared_state import compiled_location
 from greenpipe.step import REQUIRED
 
@@ -200,14 +200,6 @@ def pipeline_component(
 
 
 _ANNOTATIONS = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}
-_OPS = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
 
 
 def _kfp_name(name: str) -> str:
@@ -353,7 +345,7 @@ def _kfp_condition(cond: Condition, kfp_tasks: dict[str, Any], bound: dict[str, 
     elif isinstance(right, PipelineParam):
         right, right_type = bound[right.name], right.type
     if not options.local_conditions:
-        return _OPS[cond.op](left, right)
+        return OPERATORS[cond.op](left, right)
     from greenpipe.backends.kfp_component import condition_component
 
     check = condition_component(cond.ref.type, right_type, options.image)(value=left, operand=right, op=cond.op)

@@ -206,3 +206,16 @@ def test_gcs_without_its_library_is_one_clear_message(monkeypatch):
     monkeypatch.delattr("google.cloud.storage", raising=False)  # (an earlier test imported it)
     with pytest.raises(Exception, match=r"gs://bucket: reaching Google Cloud Storage needs google-cloud-storage"):
         object_store("gs://bucket/team/shared")
+
+
+def test_tables_a_component_keeps_to_itself_need_no_shared_location(tmp_path):
+    """Store.declare_tables with shared_for=None (a tuner's measured trials, on the ledger's side) works in a
+    container step with no GREENPIPE_SHARED; the same tables declared as shared state ask for the setting."""
+    store = Store(tmp_path / "h").create()
+    with step_session("bayes_tune", {}):
+        store.declare_tables(["notes"], NOTES, shared_for=None)
+        with store.transaction() as db:
+            db.execute("INSERT INTO notes VALUES ('k', 'v')")
+        with pytest.raises(SharedStateMissing, match="the notes"):
+            store.declare_tables(["notes"], NOTES, shared_for="the notes")
+    assert [r["v"] for r in store.query("SELECT v FROM notes")] == ["v"]

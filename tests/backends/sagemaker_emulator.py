@@ -1,5 +1,10 @@
 """SageMaker's job execution emulated on this machine: each job of a compiled definition (or one standalone
-request) run as a subprocess on a temporary /opt/ml root, with local folders under `tmp/s3` standing for S3."""
+request) run as a subprocess on a fresh /opt/ml root, in the definition's order.
+
+S3 is either local folders under `tmp/s3` (FolderS3) or moto's S3 server over HTTP (MotoS3); the jobs' commands
+run with this Python and the test's code on the path, or with the python of a fresh virtualenv holding only a
+greenpipe wheel (`fresh_venv_with_greenpipe`), as an image would.
+"""
 
 import json
 import os
@@ -17,23 +22,111 @@ class MissingProperty(AssertionError):
     """A definition reads a step property that SageMaker would not have for that step."""
 
 
+def _split(uri: str) -> tuple[str, str]:
+    assert uri.startswith("s3://"), uri
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+class FolderS3:
+    """S3 as folders: s3://bucket/key is `root/bucket/key`."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path(self, uri: str) -> Path:
+        bucket, key = _split(uri)
+        return self.root / bucket / key
+
+    def download(self, uri: str, local: Path) -> None:
+        """An S3Prefix input: every object under the prefix, or the one object the URI names, into `local`."""
+        source = self.path(uri)
+        if source.is_dir():
+            shutil.copytree(source, local)
+        else:
+            local.mkdir(parents=True)
+            shutil.copyfile(source, local / source.name)
+
+    def upload(self, local: Path, uri: str) -> None:
+        target = self.path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(local, target) if local.is_dir() else shutil.copyfile(local, target)
+
+    def fetch(self, uri: str, local: Path) -> Path:
+        return self.path(uri)
+
+    def job_environment(self, key: str, value: str) -> str:
+        # the shared state, in the folder standing for S3 (moto needs no such mapping: the jobs reach its server)
+        return str(self.path(value)) if key == "GREENPIPE_SHARED" and value.startswith("s3://") else value
+
+
+class MotoS3:
+    """S3 as moto's server over HTTP (the `aws` fixture's endpoint and credentials are in the environment)."""
+
+    def __init__(self):
+        import boto3
+
+        self.client = boto3.client("s3")
+
+    def download(self, uri: str, local: Path) -> None:
+        bucket, prefix = _split(uri)
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                relative = obj["Key"][len(prefix) :].lstrip("/") or obj["Key"].rsplit("/", 1)[-1]
+                target = local / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.client.download_file(bucket, obj["Key"], str(target))
+
+    def upload(self, local: Path, uri: str) -> None:
+        bucket, key = _split(uri)
+        if local.is_file():
+            self.client.upload_file(str(local), bucket, key)
+            return
+        for file in sorted(p for p in local.rglob("*") if p.is_file()):
+            self.client.upload_file(str(file), bucket, f"{key}/{file.relative_to(local).as_posix()}")
+
+    def fetch(self, uri: str, local: Path) -> Path:
+        """The object or prefix downloaded to `local` (a file, or a folder for a prefix)."""
+        bucket, key = _split(uri)
+        if self.client.list_objects_v2(Bucket=bucket, Prefix=key + "/").get("KeyCount", 0):
+            self.download(uri + "/", local)
+            return local
+        local.parent.mkdir(parents=True, exist_ok=True)
+        self.client.download_file(bucket, key, str(local))
+        return local
+
+    def job_environment(self, key: str, value: str) -> str:
+        return value
+
+
 class SageMakerEmulator:
     """Runs a compiled definition's jobs the way SageMaker would, as subprocesses on temporary /opt/ml roots.
 
-    Local folders under `tmp/s3` stand for S3. Each job gets a fresh root (a new container): its inputs are
-    downloaded into the /opt/ml folders the job's request names, its command is the request's ContainerEntrypoint
-    and arguments, and its outputs are uploaded where SageMaker would put them (a Training job's /opt/ml/model as
-    model.tar.gz under S3OutputPath/<job name>/output/). A step property is only readable once a step of the right
-    type has run and set it, so a definition that reads a property its step type lacks fails here as it would on
-    SageMaker. Condition steps evaluate their JsonGet on the property file and run IfSteps or ElseSteps.
+    Each job gets a fresh root (a new container): its inputs are downloaded into the /opt/ml folders the job's
+    request names, its command is the request's ContainerEntrypoint and arguments, and its outputs are uploaded
+    where SageMaker would put them (a Training job's /opt/ml/model as model.tar.gz under
+    S3OutputPath/<job name>/output/). A step property is only readable once a step of the right type has run and
+    set it, so a definition that reads a property its step type lacks fails here as it would on SageMaker.
+    Condition steps evaluate their JsonGet on the property file and run IfSteps or ElseSteps.
+
+    Args:
+        s3: FolderS3 (default, under tmp/s3) or MotoS3.
+        python: the container's python; the default is this one, with this folder on PYTHONPATH (the image
+            holds the user's code: here demo_steps.py); another (a fresh venv's) runs without it.
+        env: more environment for every job (the moto endpoint and credentials).
     """
 
-    def __init__(self, tmp: Path, definition: dict, overrides: dict | None = None):
+    def __init__(self, tmp: Path, definition: dict, overrides: dict | None = None, *, s3=None, python=None, env=None):
         self.tmp = tmp
+        self.s3 = s3 or FolderS3(tmp / "s3")
+        self.python = python or sys.executable
+        self.env = dict(env or {})
+        if python is None:
+            self.env["PYTHONPATH"] = str(HERE)
         self.params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
         self.params.update(overrides or {})
         self.properties: dict[str, str] = {}  # "Steps.x.ModelArtifacts.S3ModelArtifacts" -> value
-        self.property_files: dict[str, Path] = {}  # "Steps.x.PropertyFiles.values" -> local file
+        self.property_files: dict[str, str] = {}  # "Steps.x.PropertyFiles.values" -> S3 URI of the file
         self.status: dict[str, str] = {}  # step name -> ran | skipped
         self.procs: dict[str, subprocess.CompletedProcess] = {}
         self.steps = definition["Steps"]
@@ -61,7 +154,7 @@ class SageMakerEmulator:
         if "Std:JsonGet" in value:
             ref = value["Std:JsonGet"]["PropertyFile"]["Get"]
             assert ref in self.property_files, f"no step has set the property file {ref}"
-            document = json.loads(self.property_files[ref].read_text())
+            document = json.loads(self._read(self.property_files[ref]))
             for part in value["Std:JsonGet"]["Path"].split("."):
                 document = document[part]
             return document
@@ -74,36 +167,21 @@ class SageMakerEmulator:
             raise MissingProperty(f"the definition reads {ref}, which no step that ran has set")
         return self.properties[ref]
 
-    def s3(self, uri: str) -> Path:
-        assert uri.startswith("s3://"), uri
-        return self.tmp / "s3" / uri[len("s3://") :]
-
-    def download(self, uri: str, local: Path) -> None:
-        """An S3Prefix input: every object under the prefix, or the one object the URI names, into `local`."""
-        source = self.s3(uri)
-        if source.is_dir():
-            shutil.copytree(source, local)
-        else:
-            local.mkdir(parents=True)
-            shutil.copyfile(source, local / source.name)
+    def _read(self, uri: str) -> bytes:
+        return self.s3.fetch(uri, self.tmp / "read" / uri[len("s3://") :]).read_bytes()
 
     def _container(self, item: dict, spec: dict, root: Path) -> subprocess.CompletedProcess:
-        command = [sys.executable if c == "python" else c for c in spec["ContainerEntrypoint"]]
+        command = [self.python if c == "python" else c for c in spec["ContainerEntrypoint"]]
         command += [self.resolve(a) for a in spec.get("ContainerArguments", [])]
-        # the image holds the user's code: here demo_steps.py, found through PYTHONPATH
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(HERE),
-            "GREENPIPE_SM_ROOT": str(root),
-            "GREENPIPE_HOME": str(root / "home"),
-        }
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("GREENPIPE_")}
+        env.update(self.env, GREENPIPE_SM_ROOT=str(root), GREENPIPE_HOME=str(root / "home"))
         for key, value in item["Arguments"].get("Environment", {}).items():
-            value = self.resolve(value)
+            value = self.s3.job_environment(key, self.resolve(value))
             # a container path: on this machine it lives under the job's root
             env[key] = str(root / value.lstrip("/")) if value.startswith("/opt/ml") else value
-            if key == "GREENPIPE_SHARED" and value.startswith("s3://"):
-                env[key] = str(self.s3(value))  # the shared state, in the folder standing for S3
-        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        work = root / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, f"{item['Name']}: {proc.stderr}"
         self.procs[item["Name"]] = proc
         self.status[item["Name"]] = "ran"
@@ -113,19 +191,19 @@ class SageMakerEmulator:
         args, name = item["Arguments"], item["Name"]
         root = self.tmp / "jobs" / name
         for entry in args.get("ProcessingInputs", []):
-            self.download(self.resolve(entry["S3Input"]["S3Uri"]), root / entry["S3Input"]["LocalPath"].lstrip("/"))
+            self.s3.download(self.resolve(entry["S3Input"]["S3Uri"]), root / entry["S3Input"]["LocalPath"].lstrip("/"))
         self._container(item, args["AppSpecification"], root)
         uploaded = {}
         for entry in args["ProcessingOutputConfig"]["Outputs"]:
             uri = self.resolve(entry["S3Output"]["S3Uri"])
-            shutil.copytree(root / entry["S3Output"]["LocalPath"].lstrip("/"), self.s3(uri))
+            self.s3.upload(root / entry["S3Output"]["LocalPath"].lstrip("/"), uri)
             uploaded[entry["OutputName"]] = uri
             self.properties[f"Steps.{name}.ProcessingOutputConfig.Outputs['{entry['OutputName']}'].S3Output.S3Uri"] = (
                 uri
             )
         for prop in item.get("PropertyFiles", []):
             self.property_files[f"Steps.{name}.PropertyFiles.{prop['PropertyFileName']}"] = (
-                self.s3(uploaded[prop["OutputName"]]) / prop["FilePath"]
+                f"{uploaded[prop['OutputName']]}/{prop['FilePath']}"
             )
 
     def training(self, item: dict) -> None:
@@ -134,20 +212,20 @@ class SageMakerEmulator:
         job_name = f"pipelines-exec-1-{name.replace('_', '-')}"
         for channel in args.get("InputDataConfig", []):
             uri = self.resolve(channel["DataSource"]["S3DataSource"]["S3Uri"])
-            self.download(uri, root / "opt/ml/input/data" / channel["ChannelName"])
+            self.s3.download(uri, root / "opt/ml/input/data" / channel["ChannelName"])
         config = root / "opt/ml/input/config"
         config.mkdir(parents=True)
         hyperparameters = {k: self.resolve(v) for k, v in args.get("HyperParameters", {}).items()}
         (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
         (root / "opt/ml/model").mkdir(parents=True)
         self._container(item, args["AlgorithmSpecification"], root)
-        output = self.s3(self.resolve(args["OutputDataConfig"]["S3OutputPath"])) / job_name / "output"
-        output.mkdir(parents=True)
+        uri = self.resolve(args["OutputDataConfig"]["S3OutputPath"]).rstrip("/") + f"/{job_name}/output"
         for archive, folder in (("model.tar.gz", "opt/ml/model"), ("output.tar.gz", "opt/ml/output/data")):
-            with tarfile.open(output / archive, "w:gz") as tar:
-                for entry in sorted((root / folder).iterdir()):
+            packed = root / archive
+            with tarfile.open(packed, "w:gz") as tar:
+                for entry in sorted((root / folder).iterdir()) if (root / folder).exists() else []:
                     tar.add(entry, arcname=entry.name)
-        uri = self.resolve(args["OutputDataConfig"]["S3OutputPath"]) + f"/{job_name}/output"
+            self.s3.upload(packed, f"{uri}/{archive}")
         self.properties[f"Steps.{name}.ModelArtifacts.S3ModelArtifacts"] = f"{uri}/model.tar.gz"
         self.properties[f"Steps.{name}.TrainingJobName"] = job_name
 
@@ -163,7 +241,7 @@ class SageMakerEmulator:
             return not self.holds(cond["Condition"])
         if cond["Type"] == "Or":
             return any(self.holds(c) for c in cond["Conditions"])
-        left, right = (self._operand(cond[k]) for k in ("LeftValue", "RightValue"))
+        left, right = (self.operand(cond[k]) for k in ("LeftValue", "RightValue"))
         return {
             "Equals": left == right,
             "GreaterThan": left > right,
@@ -172,28 +250,60 @@ class SageMakerEmulator:
             "LessThanOrEqualTo": left <= right,
         }[cond["Type"]]
 
-    def _operand(self, value):
+    def operand(self, value):
+        """A Condition's operand as SageMaker reads it (a property file's JSON path, a step property, a value)."""
         if isinstance(value, dict) and ("Get" in value or "Std:Join" in value):
             text = self.resolve(value)
             return json.loads(text) if re.fullmatch(r"-?[0-9.eE+-]+|true|false", text) else text
         return self.resolve(value) if isinstance(value, dict) else value
 
-    def output_file(self, step: str, output: str) -> Path:
-        """Where a step's output artifact landed, unpacked from model.tar.gz for a Training step."""
+    def output_path(self, step: str, output: str) -> Path:
+        """Where a step's output artifact landed (a file, or a folder for a folder output), unpacked from
+        model.tar.gz for a Training step."""
         key = f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"
         if key in self.properties:
-            return self.s3(self.properties[key]) / output
-        archive = self.s3(self.properties[f"Steps.{step}.ModelArtifacts.S3ModelArtifacts"])
-        target = self.tmp / "unpacked" / step
-        if not target.exists():
-            with tarfile.open(archive) as tar:
-                tar.extractall(target, filter="data")
-        return target / output
+            return self.s3.fetch(self.properties[key], self.tmp / "downloaded" / step) / output
+        return self._unpacked(step, "model.tar.gz") / output
+
+    def output_bytes(self, step: str, output: str) -> bytes:
+        return self.output_path(step, output).read_bytes()
 
     def ledger(self, step: str) -> dict:
         key = f"Steps.{step}.ProcessingOutputConfig.Outputs['greenpipe'].S3Output.S3Uri"
         if key in self.properties:
-            return json.loads((self.s3(self.properties[key]) / "ledger.json").read_text())
-        archive = self.s3(self.properties[f"Steps.{step}.ModelArtifacts.S3ModelArtifacts"]).parent / "output.tar.gz"
-        with tarfile.open(archive) as tar:
-            return json.load(tar.extractfile("ledger.json"))
+            return json.loads(self._read(self.properties[key] + "/ledger.json"))
+        return json.loads((self._unpacked(step, "output.tar.gz") / "ledger.json").read_text())
+
+    def _unpacked(self, step: str, archive: str) -> Path:
+        model = self.properties[f"Steps.{step}.ModelArtifacts.S3ModelArtifacts"]
+        uri = model.rsplit("/", 1)[0] + "/" + archive
+        target = self.tmp / "unpacked" / step / archive
+        if not target.exists():
+            local = self.s3.fetch(uri, self.tmp / "archives" / step / archive)
+            with tarfile.open(local) as tar:
+                tar.extractall(target, filter="data")
+        return target
+
+
+def fresh_venv_with_greenpipe(tmp: Path) -> str:
+    """A new virtualenv with greenpipe installed from a wheel built from this checkout (not editable), and
+    nothing of the user's: its third-party libraries are this environment's, reached by a .pth line (no
+    network here to install them), which loads no editable-install hook. Returns its python."""
+    import site
+    import venv
+
+    wheels = tmp / "wheels"
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels)]
+    subprocess.run([*build, str(Path(__file__).resolve().parents[2])], check=True, capture_output=True)
+    env_dir = tmp / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    wheel = next(wheels.glob("greenpipe-*.whl"))
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", str(wheel)]
+    subprocess.run(pip, check=True, capture_output=True)
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    (Path(purelib) / "greenpipe-test-deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    return python

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from moto_jobs import MotoJobs, fresh_venv_with_greenpipe
+from sagemaker_emulator import MotoS3, SageMakerEmulator, fresh_venv_with_greenpipe
 from user_project import PACKAGE, import_project, write_project
 
 from greenpipe.backends.lifecycle import StoragePolicy
@@ -131,7 +131,7 @@ def test_deployed_jobs_run_job_by_job_on_moto_without_the_user_package_and_match
     steps, data = user_steps
     plan = plan_deploy(steps.travel, {"src": str(data), "factor": 3.0}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
     execute_plan(plan)
-    jobs = MotoJobs(tmp_path, json.loads(plan.definition_json), aws)
+    jobs = SageMakerEmulator(tmp_path, json.loads(plan.definition_json), s3=MotoS3(), env=aws)
     jobs.run()
     store = Store(tmp_path / "local")
     local = Runner(steps.travel, {"src": str(data), "factor": 3.0}, store=store).run()
@@ -183,7 +183,7 @@ def test_a_greenpipe_new_project_deploys_to_moto_and_its_jobs_match_the_local_ru
         "greenpipe-code.json").read())  # fmt: skip
     assert "scikit-learn>=1" in manifest["requirements"]
     execute_plan(plan)
-    jobs = MotoJobs(tmp_path, json.loads(plan.definition_json), aws)
+    jobs = SageMakerEmulator(tmp_path, json.loads(plan.definition_json), s3=MotoS3(), env=aws)
     jobs.run()
     local = Runner(pipe, store=Store(tmp_path / "local")).run()
     assert local.status == "succeeded"
@@ -219,7 +219,7 @@ def test_jobs_in_a_fresh_venv_with_greenpipe_from_a_wheel_run_the_deployed_user_
     assert "site-packages" in where and str(tmp_path / "venv") in where  # the wheel's greenpipe, not the checkout
     plan = plan_deploy(steps.travel, {"src": str(data), "factor": 3.0}, role_arn=ROLE, bucket=BUCKET, image=IMAGE)
     execute_plan(plan)
-    jobs = MotoJobs(tmp_path, json.loads(plan.definition_json), aws, python=python)
+    jobs = SageMakerEmulator(tmp_path, json.loads(plan.definition_json), s3=MotoS3(), env=aws, python=python)
     jobs.run()
     local = Runner(steps.travel, {"src": str(data), "factor": 3.0}, store=Store(tmp_path / "local")).run()
     for result in local.steps:
@@ -233,7 +233,7 @@ def test_a_user_training_step_runs_as_a_training_job_on_moto_from_the_code_archi
     fit = next(item for item in definition["Steps"] if item["Name"] == "fit_mean")
     assert fit["Type"] == "Training" and "GREENPIPE_CODE_URI" in fit["Arguments"]["Environment"]
     execute_plan(plan)
-    jobs = MotoJobs(tmp_path, definition, aws)
+    jobs = SageMakerEmulator(tmp_path, definition, s3=MotoS3(), env=aws)
     jobs.run()
     local = Runner(steps.travel_train, {"src": str(data)}, store=Store(tmp_path / "local")).run()
     assert local.status == "succeeded"

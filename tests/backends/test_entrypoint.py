@@ -102,7 +102,7 @@ def assert_same_as_local(tmp_path, pipe, params, emulator):
         for output, digest in result.outputs.items():
             if kinds[output] != "metrics":
                 continue
-            remote = json.loads(emulator.output_file(result.name, output).read_text())
+            remote = json.loads(emulator.output_path(result.name, output).read_text())
             expected = json.loads(store.object_path(digest).read_text())
             assert set(remote) == set(expected), result.name
             for metric, value in expected.items():

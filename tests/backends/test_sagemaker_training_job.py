@@ -106,7 +106,7 @@ def test_the_standalone_job_trains_when_sagemaker_runs_it(tmp_path):
     request = spot_request(params={"target": "y", "max_epochs": 3, "isolate": False})
     emulator = SageMakerEmulator(tmp_path, {"Parameters": [], "Steps": []})
     emulator.training({"Name": "spot_train", "Type": "Training", "Arguments": request})
-    with open(emulator.output_file("spot_train", "model") / "model.pkl", "rb") as f:
+    with open(emulator.output_path("spot_train", "model") / "model.pkl", "rb") as f:
         model = pickle.load(f)
     assert model.score(frame[300:][["a", "b", "c"]], frame[300:]["y"]) > 0.8
     ledger = emulator.ledger("spot_train")

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from moto_jobs import MotoJobs, fresh_venv_with_greenpipe
+from sagemaker_emulator import MotoS3, SageMakerEmulator, fresh_venv_with_greenpipe
 
 from greenpipe.digest import digest_path
 
@@ -81,7 +81,9 @@ def test_train_then_retrain_as_sagemaker_jobs_on_moto_share_only_the_bucket(aws,
         return json.loads(text)
 
     python = fresh_venv_with_greenpipe(tmp_path)
-    train = MotoJobs(tmp_path / "train", definition("train", TRAIN_PARAMS), aws, python)
+    train = SageMakerEmulator(
+        tmp_path / "train", definition("train", TRAIN_PARAMS), s3=MotoS3(), env=aws, python=python
+    )
     train.run()
     state = boto3.client("s3").get_object(Bucket="gp-artifacts", Key="greenpipe/shared/state/tables.json")
     snapshot = json.loads(state["Body"].read())
@@ -89,7 +91,13 @@ def test_train_then_retrain_as_sagemaker_jobs_on_moto_share_only_the_bucket(aws,
     assert version == 1
     trained = rainfall_versions(snapshot)  # register's, then register_compressed's
 
-    retrain = MotoJobs(tmp_path / "retrain", definition("retrain", {**RETRAIN_PARAMS, "drift_share": 0.1}), aws, python)
+    retrain = SageMakerEmulator(
+        tmp_path / "retrain",
+        definition("retrain", {**RETRAIN_PARAMS, "drift_share": 0.1}),
+        s3=MotoS3(),
+        env=aws,
+        python=python,
+    )
     retrain.run()  # its Condition step read from drift_gate's property file, as SageMaker does
     values = retrain.properties["Steps.champion.ProcessingOutputConfig.Outputs['greenpipe'].S3Output.S3Uri"]
     bucket, _, prefix = values[len("s3://") :].partition("/")

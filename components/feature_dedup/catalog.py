@@ -131,6 +131,15 @@ class FeatureCatalog:
             .fetchall()
         )
 
+    def declaration(self, group_id: str) -> dict:
+        """The feature set declaration a group was registered with (entity_key, event_time, ...)."""
+        row = (
+            self.store.connection()
+            .execute("SELECT declaration FROM feature_dedup_groups WHERE group_id=?", (group_id,))
+            .fetchone()
+        )
+        return json.loads(row["declaration"])
+
     def group_of(self, name: str, version: int | None = None) -> sqlite3.Row:
         """The group a name points to (its latest version unless one is given)."""
         if version is None:

@@ -214,12 +214,7 @@ class FeatureStore:
             con.execute("SET preserve_insertion_order=true")
             query = f"SELECT * FROM read_parquet({_sql_list([str(f) for f in files])})"
             if stored.selection is not None:
-                group = (
-                    self.catalog.store.connection()
-                    .execute("SELECT declaration FROM feature_dedup_groups WHERE group_id=?", (stored.group_id,))
-                    .fetchone()
-                )
-                decl = json.loads(group["declaration"])
+                decl = self.catalog.declaration(stored.group_id)
                 on = " AND ".join(f"s.{_q(k)} = k.{_q(k)}" for k in [*decl["entity_key"], decl["event_time"]])
                 query = (
                     f"SELECT s.* FROM ({query}) s "

@@ -213,7 +213,9 @@ def main() -> None:
                 f"{PARENT_TRIALS}-trial study on the 3,000 days before; the earlier study's compute not counted",
             )
         )
-    path = write_results("bayes_tune_ablation", " ".join([COMMAND, *sys.argv[1:]]), figures)
+    # a warm-start-only run keeps its own file, so it does not overwrite the levers' table
+    name = "bayes_tune_ablation" if any(lever in LEVERS for lever in levers) else "bayes_tune_warm_start"
+    path = write_results(name, " ".join([COMMAND, *sys.argv[1:]]), figures)
     document = json.loads(path.read_text())
     document["table"] = table
     if warm:

@@ -85,7 +85,10 @@ class Variant:
 
     def fidelity_for(self, problem: Problem) -> str:
         """What the step's fidelity rule picks (step._fidelity) with no small_sample fraction."""
-        if self.pruner == "none" and self.fidelity in (None, "auto"):
+        from greenpipe.components.bayes_tune.tuning import TuneSettings
+
+        shipped = {f.name: f.default for f in dataclasses.fields(TuneSettings)}["pruner"]
+        if (self.pruner or shipped) == "none" and self.fidelity in (None, "auto"):
             return "none"
         if self.fidelity == "sample":
             return "sample"

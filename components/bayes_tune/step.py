@@ -42,7 +42,7 @@ def bayes_tune(
     metric: str = "accuracy",
     max_trials: int = 30,
     max_parallel: int = 1,
-    pruner: Literal["hopeless", "median", "successive_halving", "hyperband", "none"] = "hopeless",
+    pruner: Literal["hopeless", "median", "successive_halving", "hyperband", "none"] = "none",
     sampler: Literal["tpe", "gp", "random"] = "tpe",
     fidelity: Literal["auto", "iterations", "sample", "none"] = "auto",
     sample_fraction: float = 1.0,
@@ -72,14 +72,16 @@ def bayes_tune(
             direction (maximise or minimise) is the metric's own.
         max_trials: trials this study runs itself (a resumed study counts the ones it already ran).
         max_parallel: trials at a time; 1 (the guidance's advice) lets each trial learn from all before it.
-        pruner: "hopeless" (the default; stops a trial only when 1.5 x the largest late gain seen cannot
-            reach the best, so slow starters survive), "median", "successive_halving", "hyperband", "none".
+        pruner: "none" (the default: every trial one fit at the full budget, which reached the bench's targets
+            with the least CPU; see the README), "hopeless" (stops a trial only when 1.5 x the largest late gain
+            seen cannot reach the best, so slow starters survive), "median", "successive_halving", "hyperband".
         sampler: "tpe" (multivariate TPE, for mixed and conditional spaces), "gp" (Optuna's Gaussian-process
-            sampler, for small continuous spaces; needs torch) or "random". The first trials come from a
-            scrambled Sobol design unless the sampler is random.
+            sampler, for small continuous spaces; needs torch) or "random". The first trials are the sampler's
+            own random startup.
         fidelity: "iterations" (trees/rounds/epochs in rungs), "sample" (growing data samples from
-            sample_fraction or choice's fraction), "none", or "auto" (sample if a fraction < 1 is given, else
-            iterations where growing the estimator equals one fit, as for boosting rounds and trees). Whatever
+            sample_fraction or choice's fraction), "none", or "auto" (one rung when pruner is "none", the
+            default; else sample if a fraction < 1 is given, else iterations where growing the estimator equals
+            one fit, as for boosting rounds and trees). Whatever
             the fidelity, a trial's last rung trains exactly best_params (all rows, the full budget, the seed).
         sample_fraction: the first data rung of fidelity "sample" (small_sample's fraction in `choice` wins).
         warm_start_from / warm_start_type: a study name from an earlier run's best_params JSON; the type

@@ -37,7 +37,7 @@ def bayes_tune_trial(
     estimator: str = "",
     search_space: dict | None = None,
     metric: str = "accuracy",
-    pruner: Literal["hopeless", "median", "successive_halving", "hyperband", "none"] = "hopeless",
+    pruner: Literal["hopeless", "median", "successive_halving", "hyperband", "none"] = "none",
     fidelity: Literal["auto", "iterations", "sample", "none"] = "auto",
     sample_fraction: float = 1.0,
     validation_share: float = 0.25,

@@ -338,7 +338,8 @@ def test_a_tuning_jobs_training_container_evaluates_one_configuration(tmp_path, 
 
     @pipeline(name="tune_sm")
     def tune_sm(data: Dataset) -> None:
-        bayes_tune(data=data, target="target", estimator="hist_gradient_boosting", max_trials=4)
+        # rungs and a pruner (not the default one rung): the trial then prints what Auto early stopping compares
+        bayes_tune(data=data, target="target", estimator="hist_gradient_boosting", max_trials=4, pruner="hopeless")
 
     definition = json.loads(compile_definition(tune_sm, role_arn="arn:aws:iam::123456789012:role/r", bucket="b"))
     args = definition["Steps"][0]["Arguments"]

@@ -22,7 +22,10 @@ many retrains, by dynamic programming over the accuracy table). Each gain over t
 bootstrap 90% interval over periods. The gate_* and simulated_gated_* figures judge `default`, declared before
 the run; the others are printed and plotted for comparison. Issue 14's budget rules (drift_gate_budget_rules.py:
 budget, declared before its first run; budget_cusum, history_cadence and measured_buy, tried after it lost) keep a
-1-point budget against retraining every period; `budget_vs_calendar` judges `budget`.
+1-point budget against retraining every period; `budget_vs_calendar` judges `budget`. Issue 14's challenger rule
+(drift_gate_challenger.py, declared before its first run: a model fitted on 15% of the newest window each period
+estimates what a fresh model would score) is judged at its cost-counted retrain count (retrains + challengers x
+their measured CPU as a fraction of a retrain's), and `challenger_*` figures judge it.
 """
 
 from __future__ import annotations
@@ -37,13 +40,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import drift_gate_budget_rules as budget_rules  # noqa: E402
+import drift_gate_challenger as challenger  # noqa: E402
 import drift_gate_streams as streams  # noqa: E402
 
 BUDGET = 0.005  # the accuracy the cadence policy may give up on average against retraining every period
 GATE = "default"  # the policy the gate_* and gated_* figures judge: drift_gate's default rule, declared before the run
 BASE_POLICIES = ("kpi", "cbpe", "drift", "kpi_or_drift", "cadence", "cusum", "default")
 BUDGET_POLICIES = ("budget", "budget_cusum", "history_cadence", "measured_buy")  # drift_gate_budget_rules.py
-POLICIES = BASE_POLICIES + BUDGET_POLICIES
+POLICIES = BASE_POLICIES + BUDGET_POLICIES + ("challenger",)
 PLOT = HERE.parent / "components" / "drift_gate" / "calendar_pareto.png"
 
 
@@ -122,7 +126,9 @@ def block_bootstrap(diff: np.ndarray, rng: np.random.Generator, draws: int = 200
     return float(low), float(high)
 
 
-def policies(stream: streams.Stream, tables: streams.Tables, settings: dict[str, Any]) -> dict[str, set[int]]:
+def policies(
+    stream: streams.Stream, tables: streams.Tables, settings: dict[str, Any], chal: np.ndarray
+) -> dict[str, set[int]]:
     """Each policy's retrain points, decided period by period from what it could know then."""
     from greenpipe.components.drift_gate.kpi_cusum import cusum_status
 
@@ -157,6 +163,7 @@ def policies(stream: streams.Stream, tables: streams.Tables, settings: dict[str,
     out.update(
         budget_rules.schedules(lambda e, t: float(acc[e, t]), list(tables.rows), stream.first, season, cusum_status)
     )
+    out["challenger"] = challenger.schedule(acc, chal, tables.rows, stream.first, budget_rules.BUDGET_PTS / 100)[0]
     return out
 
 
@@ -187,24 +194,37 @@ def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
     acc = tables.accuracy
     cal = calendars(acc, stream.first)
     best = oracle(acc, stream.first)
+    chal, chal_cpu = challenger.challenger_table(stream)
+    ratio = challenger.cost_ratio(chal_cpu, stream.fit_cpu)
+    runs = stream.count - stream.first - 1  # one challenger per decision
+    settings["challenger"] = {"cost_ratio": ratio, "runs": runs, "fits": len(stream.fit_cpu)}
     rows = {}
-    retrain_sets = policies(stream, tables, settings)
+    retrain_sets = policies(stream, tables, settings, chal)
     for name, retrain_at in retrain_sets.items():
         series = run_schedule(acc, stream.first, retrain_at)
         r = len(retrain_at)
-        calendar = calendar_at(cal, r)
+        # The challenger's compute is not free: it is judged at the retrain count its CPU buys, not at its retrains.
+        cost = r + runs * ratio if name == "challenger" else float(r)
+        calendar = calendar_at(cal, cost)
         gain = float((series - calendar).mean())
-        oracle_gain = float(best[r] - calendar.mean())
+        low_b, frac = min(int(cost), len(best) - 1), cost - int(cost)
+        best_at = best[low_b] + frac * (best[min(low_b + 1, len(best) - 1)] - best[low_b])
+        oracle_gain = float(best_at - calendar.mean())
         low, high = block_bootstrap(series - calendar, rng)
+        r_random = min(round(cost), stream.count - stream.first - 1)
         rows[name] = {
             "retrains": r,
+            "cost_retrains": cost,
+            "gain_at_retrains_pts": 100 * float((series - calendar_at(cal, r)).mean()),
             "accuracy": float(series.mean()),
             "calendar": float(calendar.mean()),
             "gain_pts": 100 * gain,
             "interval_pts": (100 * low, 100 * high),
             "oracle_gain_pts": 100 * oracle_gain,
             "capture": gain / oracle_gain if oracle_gain > 1e-9 else float("nan"),
-            "random_95": random_95(acc, stream.first, r, rng) if 0 < r < stream.count - stream.first - 1 else None,
+            "random_95": random_95(acc, stream.first, r_random, rng)
+            if 0 < r_random < stream.count - stream.first - 1
+            else None,
         }
     every = float(cal[0][1].mean())
     check = budget_rules.reference_check(
@@ -241,10 +261,10 @@ def plot(results: dict[str, dict[str, Any]]) -> None:
         ax.plot(counts, [s.mean() for _, s in res["calendar"]], "-", color="#888", label="calendar (phase-averaged)")
         ax.plot(range(len(res["oracle"])), res["oracle"], "-", color="#2ca02c", label="oracle (DP)")
         for policy, row in res["rows"].items():
-            marker = "s" if policy in BUDGET_POLICIES else "o"  # more policies than colours: squares for budget
-            ax.plot(row["retrains"], row["accuracy"], marker, label=policy)
+            marker = "s" if policy in BUDGET_POLICIES else "D" if policy == "challenger" else "o"
+            ax.plot(row["cost_retrains"], row["accuracy"], marker, label=policy)  # challenger: at its cost
             if row["random_95"] is not None:
-                ax.plot(row["retrains"], row["random_95"], "x", color="#999")
+                ax.plot(row["cost_retrains"], row["random_95"], "x", color="#999")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("retrains", fontsize=8)
         ax.set_ylabel("mean accuracy", fontsize=8)
@@ -281,13 +301,25 @@ def main() -> None:
             flush=True,
         )
         print(f"  budget rule's reference: {res['reference_check']}", flush=True)
+        c = s["challenger"]
+        print(
+            f"  challenger: {c['runs']} runs at {c['cost_ratio']:.3f} of a retrain's CPU each (mean over {c['fits']} "
+            f"full fits in this process) = {c['runs'] * c['cost_ratio']:.1f} retrains of compute",
+            flush=True,
+        )
         for policy, row in res["rows"].items():
             rand = "" if row["random_95"] is None else f", random 95th {row['random_95']:.4f}"
             print(
-                f"  {policy:13s} {row['retrains']:3d} retrains, acc {row['accuracy']:.4f}; "
+                f"  {policy:13s} {row['retrains']:3d} retrains ({row['cost_retrains']:.1f} with challenger cost), "
+                f"acc {row['accuracy']:.4f}; "
                 f"calendar {row['calendar']:.4f}"
                 f" -> gain {row['gain_pts']:+.2f} pts [{row['interval_pts'][0]:+.2f}, {row['interval_pts'][1]:+.2f}]"
-                f"; oracle gain {row['oracle_gain_pts']:+.2f}, capture {row['capture']:+.2f}{rand}",
+                f"; oracle gain {row['oracle_gain_pts']:+.2f}, capture {row['capture']:+.2f}{rand}"
+                + (
+                    f"; gain at its bare retrain count {row['gain_at_retrains_pts']:+.2f} (challenger free)"
+                    if policy == "challenger"
+                    else ""
+                ),
                 flush=True,
             )
     plot(results)
@@ -378,7 +410,63 @@ def main() -> None:
             + budget_words,
         ),
     ]
+    figures += challenger_figures(results)
     write_results("drift_gate_calendar", "nice -n 5 .venv/bin/python bench/drift_gate_calendar.py", figures)
+
+
+def challenger_figures(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 14's challenger rule, judged at its cost-counted retrain count (retrains + challenger CPU)."""
+    from results_file import figure
+
+    chal = {n: r["rows"]["challenger"] for n, r in results.items()}
+    rain, rain_chal = results["rainfall_182d"], chal["rainfall_182d"]
+    per_stream = ", ".join(
+        f"{n} {c['gain_pts']:+.2f} [{c['interval_pts'][0]:+.2f}, {c['interval_pts'][1]:+.2f}] "
+        f"({c['retrains']} retrains + {c['cost_retrains'] - c['retrains']:.1f} of challenger CPU; "
+        f"{c['gain_at_retrains_pts']:+.2f} at its bare retrain count, as if the challenger were free"
+        + ("" if c["random_95"] is None else f"; {c['accuracy']:.4f} vs random {c['random_95']:.4f}")
+        + ")"
+        for n, c in chal.items()
+    )
+    cost = f"{rain_chal['retrains']} retrains + {rain_chal['cost_retrains'] - rain_chal['retrains']:.1f} retrains' CPU"
+    return [
+        figure(
+            "challenger_vs_calendar",
+            round(min(c["gain_pts"] for c in chal.values()), 3),
+            "accuracy points",
+            0,
+            "higher",
+            "worst stream's gain of the challenger rule (drift_gate_challenger.py, declared before the run) over the "
+            "phase-averaged calendar at its cost-counted retrain count (90% block-bootstrap intervals): " + per_stream,
+        ),
+        figure(
+            "challenger_capture_of_oracle",
+            round(float(np.nanmedian([c["capture"] for c in chal.values()])), 3),
+            "ratio",
+            0.3,
+            "higher",
+            "median over streams of the challenger rule's gain over the calendar / the oracle's gain, both at its "
+            "cost-counted retrain count: " + ", ".join(f"{n} {c['capture']:+.2f}" for n, c in chal.items()),
+        ),
+        figure(
+            "challenger_retrain_reduction",
+            round(1 - rain_chal["cost_retrains"] / rain["every_retrains"], 4),
+            "share of retrain compute avoided",
+            0.6,
+            "higher",
+            f"rainfall, the challenger rule on the accuracy tables: {cost} vs {rain['every_retrains']:.0f} retraining "
+            "every period (challenger CPU measured as a fraction of a full fit's in the same process)",
+        ),
+        figure(
+            "challenger_accuracy_delta_pts",
+            round(100 * (rain["every"] - rain_chal["accuracy"]), 3),
+            "accuracy points",
+            1,
+            "lower",
+            f"rainfall, every-period retraining {rain['every']:.4f} vs the challenger rule "
+            f"{rain_chal['accuracy']:.4f} ({cost}), simulated on the accuracy tables",
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ of features the gate's statistics call drifted against the model's training wind
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ class Stream:
     first: int
     categorical: list[str] = field(default_factory=list)
     models: dict[int, Any] = field(default_factory=dict)
+    fit_cpu: list[float] = field(default_factory=list)  # CPU seconds of each model fitted (the challenger's yardstick)
 
     @property
     def count(self) -> int:
@@ -141,7 +143,10 @@ def model(stream: Stream, end: int, start: int | None = None) -> Any:
         train = pd.concat(stream.periods[start:end])
         mask = [f in stream.categorical for f in stream.features]
         clf = HistGradientBoostingClassifier(max_iter=MAX_ITER, random_state=0, categorical_features=mask or None)
+        start = time.process_time()
         stream.models[key] = clf.fit(train[stream.features], train["label"])
+        if key == end:  # a retrain's fit: the full window (initial_decay's half-window model is not one)
+            stream.fit_cpu.append(time.process_time() - start)
     return stream.models[key]
 
 

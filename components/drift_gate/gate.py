@@ -125,7 +125,7 @@ def _feature_row(
         if pair.current.size == 0 or entry["count"] == 0:
             row["note"] = "no non-null values to compare"
             return row, outcomes
-        test = pick_test(settings.numeric_test, "numeric", entry["count"], thresholds)
+        test = pick_test(settings.numeric_test, "numeric", thresholds)
         if isinstance(test, PopulationStability):
             test.edges = entry["quantiles"][::10]  # the reference's deciles, from the baseline
         score = test.score(pair)
@@ -142,7 +142,7 @@ def _feature_row(
         if not current_counts or not reference:
             row["note"] = "no non-null values to compare"
             return row, outcomes
-        test = pick_test(settings.categorical_test, "categorical", entry["count"], thresholds)
+        test = pick_test(settings.categorical_test, "categorical", thresholds)
         score = test.score(reference, current_counts)
         p_value = score.p_value if test.uses_p_value else ChiSquare().score(reference, current_counts).p_value
         row["effect"] = jensenshannon_distance(reference, current_counts)

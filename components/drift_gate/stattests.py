@@ -290,7 +290,7 @@ DRIFT_TESTS: dict[str, type[DriftTest]] = {
 }
 
 
-def pick_test(name: str, kind: str, reference_rows: int, thresholds: dict[str, float]) -> DriftTest:
+def pick_test(name: str, kind: str, thresholds: dict[str, float]) -> DriftTest:
     """The test named `name` ("auto": KS for numeric, chi-square for categorical features, at any size).
 
     The anchors (Evidently) switch to a bare distance above 1,000 reference rows; greenpipe keeps the test and

@@ -25,7 +25,11 @@ budget, declared before its first run; budget_cusum, history_cadence and measure
 1-point budget against retraining every period; `budget_vs_calendar` judges `budget`. Issue 14's challenger rule
 (drift_gate_challenger.py, declared before its first run: a model fitted on 15% of the newest window each period
 estimates what a fresh model would score) is judged at its cost-counted retrain count (retrains + challengers x
-their measured CPU as a fraction of a retrain's), and `challenger_*` figures judge it.
+their measured CPU as a fraction of a retrain's), and `challenger_*` figures judge it. Issue 14's fallback
+(drift_gate_carried_cadence.py, declared before its first run: the default rule, or the model's age reaching the
+cadence cadence.py reads from the initial window's decay for a 1-point budget, capped by the median of the OTHER
+streams' hindsight 1-point cadences) is judged after every stream's calendars are known; `capped_*` figures judge it
+the way gate_* judge the default.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import drift_gate_budget_rules as budget_rules  # noqa: E402
+import drift_gate_carried_cadence as carried  # noqa: E402
 import drift_gate_challenger as challenger  # noqa: E402
 import drift_gate_streams as streams  # noqa: E402
 
@@ -47,7 +52,8 @@ BUDGET = 0.005  # the accuracy the cadence policy may give up on average against
 GATE = "default"  # the policy the gate_* and gated_* figures judge: drift_gate's default rule, declared before the run
 BASE_POLICIES = ("kpi", "cbpe", "drift", "kpi_or_drift", "cadence", "cusum", "default")
 BUDGET_POLICIES = ("budget", "budget_cusum", "history_cadence", "measured_buy")  # drift_gate_budget_rules.py
-POLICIES = BASE_POLICIES + BUDGET_POLICIES + ("challenger",)
+CARRIED_POLICIES = ("capped", "carried_calendar")  # drift_gate_carried_cadence.py: need every stream's calendars
+POLICIES = BASE_POLICIES + BUDGET_POLICIES + ("challenger",) + CARRIED_POLICIES
 PLOT = HERE.parent / "components" / "drift_gate" / "calendar_pareto.png"
 
 
@@ -176,6 +182,39 @@ def initial_slope(by_age: list[float], period_sd: float) -> tuple[float, float]:
     return slope, period_sd / math.sqrt(spread)
 
 
+def score(
+    acc: np.ndarray,
+    first: int,
+    cal: list[tuple[float, np.ndarray]],
+    best: np.ndarray,
+    retrain_at: set[int],
+    cost: float,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """One policy's row: its accuracy against the calendar, the oracle and random timing at `cost` retrains."""
+    series = run_schedule(acc, first, retrain_at)
+    calendar = calendar_at(cal, cost)
+    gain = float((series - calendar).mean())
+    low_b, frac = min(int(cost), len(best) - 1), cost - int(cost)
+    best_at = best[low_b] + frac * (best[min(low_b + 1, len(best) - 1)] - best[low_b])
+    oracle_gain = float(best_at - calendar.mean())
+    low, high = block_bootstrap(series - calendar, rng)
+    decisions = acc.shape[0] - first - 1
+    r_random = min(round(cost), decisions)
+    return {
+        "retrains": len(retrain_at),
+        "cost_retrains": cost,
+        "gain_at_retrains_pts": 100 * float((series - calendar_at(cal, len(retrain_at))).mean()),
+        "accuracy": float(series.mean()),
+        "calendar": float(calendar.mean()),
+        "gain_pts": 100 * gain,
+        "interval_pts": (100 * low, 100 * high),
+        "oracle_gain_pts": 100 * oracle_gain,
+        "capture": gain / oracle_gain if oracle_gain > 1e-9 else float("nan"),
+        "random_95": random_95(acc, first, r_random, rng) if 0 < r_random < decisions else None,
+    }
+
+
 def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
     floor = streams.effect_floor(stream)
     by_age, p0, noise = streams.initial_decay(stream)
@@ -189,6 +228,7 @@ def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
         "effect_floor": floor,
         "p0": p0,
         "initial_slope": initial_slope(by_age, noise / math.sqrt(2)),
+        "by_age": by_age,
     }
     tables = streams.tabulate(stream, floor)
     acc = tables.accuracy
@@ -201,36 +241,15 @@ def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
     rows = {}
     retrain_sets = policies(stream, tables, settings, chal)
     for name, retrain_at in retrain_sets.items():
-        series = run_schedule(acc, stream.first, retrain_at)
-        r = len(retrain_at)
         # The challenger's compute is not free: it is judged at the retrain count its CPU buys, not at its retrains.
-        cost = r + runs * ratio if name == "challenger" else float(r)
-        calendar = calendar_at(cal, cost)
-        gain = float((series - calendar).mean())
-        low_b, frac = min(int(cost), len(best) - 1), cost - int(cost)
-        best_at = best[low_b] + frac * (best[min(low_b + 1, len(best) - 1)] - best[low_b])
-        oracle_gain = float(best_at - calendar.mean())
-        low, high = block_bootstrap(series - calendar, rng)
-        r_random = min(round(cost), stream.count - stream.first - 1)
-        rows[name] = {
-            "retrains": r,
-            "cost_retrains": cost,
-            "gain_at_retrains_pts": 100 * float((series - calendar_at(cal, r)).mean()),
-            "accuracy": float(series.mean()),
-            "calendar": float(calendar.mean()),
-            "gain_pts": 100 * gain,
-            "interval_pts": (100 * low, 100 * high),
-            "oracle_gain_pts": 100 * oracle_gain,
-            "capture": gain / oracle_gain if oracle_gain > 1e-9 else float("nan"),
-            "random_95": random_95(acc, stream.first, r_random, rng)
-            if 0 < r_random < stream.count - stream.first - 1
-            else None,
-        }
+        cost = len(retrain_at) + runs * ratio if name == "challenger" else float(len(retrain_at))
+        rows[name] = score(acc, stream.first, cal, best, retrain_at, cost, rng)
     every = float(cal[0][1].mean())
     check = budget_rules.reference_check(
         lambda e, t: float(acc[e, t]), stream.first, stream.count, settings["season"], retrain_sets["budget"]
     )
     return {
+        "tables": tables,
         "reference_check": check,
         "settings": settings,
         "rows": rows,
@@ -239,6 +258,36 @@ def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
         "every": every,
         "every_retrains": cal[0][0],
     }
+
+
+def judge_carried(results: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Issue 14's fallback (drift_gate_carried_cadence.py, declared before its run): each stream judged with the
+    cap carried over from the OTHER streams' hindsight 1-point cadences. Adds the `capped` and `carried_calendar`
+    rows; returns each stream's hindsight cadence."""
+    from greenpipe.components.drift_gate.cadence import cadence_for_budget
+    from greenpipe.components.drift_gate.kpi_cusum import cusum_status
+
+    hindsight = {
+        name: carried.hindsight_cadence(res["every"], [series.mean() for _, series in res["calendar"][:-1]])
+        for name, res in results.items()
+    }
+    caps = carried.carried_caps(hindsight)
+    for index, (name, res) in enumerate(results.items()):
+        tables, settings = res["tables"], res["settings"]
+
+        def default_fires(end: int, t: int, tables: streams.Tables = tables, season: int = settings["season"]) -> bool:
+            alarm = cusum_status(list(tables.accuracy[end, end:t]), list(tables.rows[end:t]), season)["alarm"]
+            return bool(alarm or tables.drift[end, t] >= 0.5)
+
+        cadence = cadence_for_budget(settings["by_age"], carried.BUDGET_PTS / 100, longest=caps[name])
+        settings["carried"] = {"hindsight": hindsight[name], "cap": caps[name], "cadence": cadence}
+        rng = np.random.default_rng(140 + index)  # its own stream: the other rows keep their draws
+        for policy, k in (("capped", cadence), ("carried_calendar", caps[name])):
+            retrain_at = carried.schedule(res["first"], res["count"], default_fires, k)
+            res["rows"][policy] = score(
+                tables.accuracy, res["first"], res["calendar"], res["oracle"], retrain_at, float(len(retrain_at)), rng
+            )
+    return hindsight
 
 
 def judge_named(name: str) -> dict[str, Any]:
@@ -282,6 +331,7 @@ def main() -> None:
     names = list(streams.STREAMS)
     with ProcessPoolExecutor(2) as pool:  # two streams at a time: the machine's two cores
         results = dict(zip(names, pool.map(judge_named, names), strict=True))
+    hindsight = judge_carried(results)
     for name, res in results.items():
         s = res["settings"]
         print(
@@ -301,6 +351,12 @@ def main() -> None:
             flush=True,
         )
         print(f"  budget rule's reference: {res['reference_check']}", flush=True)
+        c = s["carried"]
+        print(
+            f"  carried cadence: hindsight 1-point cadence {c['hindsight']} (used only for the other streams), cap "
+            f"carried from the others {c['cap']}, cadence from the initial decay under that cap {c['cadence']}",
+            flush=True,
+        )
         c = s["challenger"]
         print(
             f"  challenger: {c['runs']} runs at {c['cost_ratio']:.3f} of a retrain's CPU each (mean over {c['fits']} "
@@ -411,6 +467,7 @@ def main() -> None:
         ),
     ]
     figures += challenger_figures(results)
+    figures += carried_figures(results, hindsight)
     write_results("drift_gate_calendar", "nice -n 5 .venv/bin/python bench/drift_gate_calendar.py", figures)
 
 
@@ -465,6 +522,74 @@ def challenger_figures(results: dict[str, dict[str, Any]]) -> list[dict[str, Any
             "lower",
             f"rainfall, every-period retraining {rain['every']:.4f} vs the challenger rule "
             f"{rain_chal['accuracy']:.4f} ({cost}), simulated on the accuracy tables",
+        ),
+    ]
+
+
+def carried_figures(results: dict[str, dict[str, Any]], hindsight: dict[str, int]) -> list[dict[str, Any]]:
+    """Issue 14's fallback rule (drift_gate_carried_cadence.py), judged like the gate: `capped`."""
+    from results_file import figure
+
+    capped = {n: r["rows"]["capped"] for n, r in results.items()}
+    rain, rain_capped = results["rainfall_182d"], capped["rainfall_182d"]
+    caps = ", ".join(
+        f"{n} hindsight {hindsight[n]}, cap {c['cap']}, cadence {c['cadence']}"
+        for n, c in ((n, r["settings"]["carried"]) for n, r in results.items())
+    )
+    setting = f"; carried caps (median of the other streams' hindsight 1-point cadences): {caps}; shipped cap " + str(
+        carried.shipped_cap(hindsight)
+    )
+    budget = "; against retraining every period: " + ", ".join(
+        f"{n} {c['retrains']} of {r['every_retrains']:.0f} retrains, {100 * (r['every'] - c['accuracy']):.2f} pts under"
+        for (n, c), r in zip(capped.items(), results.values(), strict=True)
+    )
+    return [
+        figure(
+            "capped_vs_calendar",
+            round(min(c["gain_pts"] for c in capped.values()), 3),
+            "accuracy points",
+            0,
+            "higher",
+            "worst stream's gain of the capped rule (drift_gate_carried_cadence.py, declared before the run: the "
+            "default rule or the model's age reaching the initial window's 1-point cadence under a cap carried over "
+            "from the other streams) over the phase-averaged calendar at its retrain count (90% block-bootstrap "
+            "intervals, random-timing 95th percentile): "
+            + ", ".join(
+                f"{n} {c['gain_pts']:+.2f} [{c['interval_pts'][0]:+.2f}, {c['interval_pts'][1]:+.2f}] "
+                f"({c['retrains']} retrains"
+                + ("" if c["random_95"] is None else f"; {c['accuracy']:.4f} vs random {c['random_95']:.4f}")
+                + ")"
+                for n, c in capped.items()
+            )
+            + setting,
+        ),
+        figure(
+            "capped_capture_of_oracle",
+            round(float(np.nanmedian([c["capture"] for c in capped.values()])), 3),
+            "ratio",
+            0.3,
+            "higher",
+            "median over streams of the capped rule's gain over the calendar / the oracle's gain at its retrain count: "
+            + ", ".join(f"{n} {c['capture']:+.2f}" for n, c in capped.items())
+            + budget,
+        ),
+        figure(
+            "simulated_capped_retrain_reduction",
+            round(1 - rain_capped["retrains"] / rain["every_retrains"], 4),
+            "share of retrains avoided",
+            0.6,
+            "higher",
+            f"rainfall, the capped rule simulated on the accuracy tables: {rain_capped['retrains']} retrains vs "
+            f"{rain['every_retrains']:.0f} retraining every period" + budget,
+        ),
+        figure(
+            "simulated_capped_accuracy_delta_pts",
+            round(100 * (rain["every"] - rain_capped["accuracy"]), 3),
+            "accuracy points",
+            1,
+            "lower",
+            f"rainfall, every-period retraining {rain['every']:.4f} vs the capped rule {rain_capped['accuracy']:.4f} "
+            f"({rain_capped['retrains']} retrains), simulated on the accuracy tables" + budget,
         ),
     ]
 

@@ -41,7 +41,9 @@ def hindsight_cadence(every: float, calendar_means: Sequence[float], budget: flo
 
 def carried_caps(hindsight: dict[str, int]) -> dict[str, int]:
     """Each stream's cap: the median of the other streams' hindsight cadences, rounded down."""
-    return {name: math.floor(float(np.median([k for other, k in hindsight.items() if other != name]))) for name in hindsight}
+    return {
+        name: math.floor(float(np.median([k for other, k in hindsight.items() if other != name]))) for name in hindsight
+    }
 
 
 def shipped_cap(hindsight: dict[str, int]) -> int:
@@ -49,9 +51,7 @@ def shipped_cap(hindsight: dict[str, int]) -> int:
     return math.floor(float(np.median(list(hindsight.values()))))
 
 
-def schedule(
-    first: int, count: int, default_fires: Callable[[int, int], bool], cadence: int
-) -> set[int]:
+def schedule(first: int, count: int, default_fires: Callable[[int, int], bool], cadence: int) -> set[int]:
     """Retrain points: default_fires(e, t) is drift_gate's default rule for the model first served at e, decided
     before period t; a model is also retired once it has served `cadence` periods."""
     end, retrain_at = first, set()

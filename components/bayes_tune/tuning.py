@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from greenpipe.components.bayes_tune.pruning import PRUNERS, make_pruner
+from greenpipe.components.bayes_tune.rung_meter import RungMeter
 from greenpipe.components.bayes_tune.search_space import SearchSpace
 from greenpipe.components.bayes_tune.space_filling import ORIGIN as SPACE_FILLING
 from greenpipe.components.bayes_tune.space_filling import sobol_points
 from greenpipe.errors import GreenpipeError
-from greenpipe.ledger import UsageMeter, formula_kwh
+from greenpipe.ledger import formula_kwh
 
 SAMPLERS = ("tpe", "gp", "random")
 # the first trials: a space-filling Sobol design, or the sampler's own random startup (the default: it reached the
@@ -32,9 +33,6 @@ TRANSFER_TOP_K = 1  # a transfer warm start re-evaluates the parent's best confi
 COPIED = ("warm_start", "transfer_prior")  # origins of trials copied from a parent study, not run here
 ABANDONED = "abandoned"  # user attr of a trial a killed process left running (abandon_interrupted)
 STORAGE_FILE = "studies.journal"
-# a rung of a small model takes tens of ms; sampling RSS (a psutil walk of the process tree) every 20 ms cost a
-# large share of that, so rungs sample it 4 times a second (a rung's peak RSS is also taken at its start and end)
-RSS_SAMPLE_S = 0.25
 
 
 class Trials(Protocol):
@@ -302,21 +300,26 @@ def run_trials(
         totals = {"cost": 0.0, "cpu_s": 0.0, "wall_s": 0.0, "energy_kwh": 0.0}
         rung_kwh: list[float] = []
         value = float("nan")
-        for index, step_no in enumerate(steps):
-            with UsageMeter(sample_s=RSS_SAMPLE_S) as meter:
-                _, cost, value = next(rung_iter)
-            kwh = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024)
-            rung_kwh.append(kwh)
-            spent: dict[str, float] = {"cost": cost, "cpu_s": meter.cpu_s, "wall_s": meter.wall_s, "energy_kwh": kwh}
-            for key, amount in spent.items():
-                totals[key] += amount
-            for key, total in totals.items():
-                trial.set_user_attr(key, total)
-            trial.set_user_attr("rung_kwh", rung_kwh)
-            trial.set_user_attr("origin", trial.user_attrs.get("origin", "tuned"))
-            trial.report(value, step=step_no)
-            if index < len(steps) - 1 and trial.should_prune():
-                raise optuna.TrialPruned()
+        try:
+            for index, step_no in enumerate(steps):
+                with RungMeter() as meter:
+                    _, cost, value = next(rung_iter)
+                kwh = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024)
+                rung_kwh.append(kwh)
+                for key, amount in (
+                    ("cost", cost),
+                    ("cpu_s", meter.cpu_s),
+                    ("wall_s", meter.wall_s),
+                    ("energy_kwh", kwh),
+                ):
+                    totals[key] += amount
+                trial.report(value, step=step_no)
+                if index < len(steps) - 1 and trial.should_prune():
+                    raise optuna.TrialPruned()
+        finally:
+            # written once, when the trial ends however it ends (each write is a journal append under a file
+            # lock); a trial cut short by a killed process is abandoned on resume and counted nowhere anyway
+            keep_measurements(trial, totals, rung_kwh)
         return value
 
     abandon_interrupted(study)
@@ -358,6 +361,15 @@ def run_trials(
     elif log is not None:
         log("max_parallel > 1: trials overlapped, so per-trial energy is shared and pruning credits no energy")
     return outcome
+
+
+def keep_measurements(trial: Any, totals: dict[str, float], rung_kwh: list[float]) -> None:
+    """Store a trial's measured totals, its energy per rung and its origin on the trial."""
+    for key, total in totals.items():
+        trial.set_user_attr(key, total)
+    trial.set_user_attr("rung_kwh", rung_kwh)
+    if "origin" not in trial.user_attrs:  # enqueued and space-filling trials keep the origin they were given
+        trial.set_user_attr("origin", "tuned")
 
 
 def reseed_for_next_trial(study: Any, settings: TuneSettings) -> None:

@@ -207,10 +207,7 @@ class Runner:
             if isinstance(value, PipelineParam):
                 value = coerce(f"{task.name}.{name}", task.step.spec.param(name).type, self.values[value.name])
             params[name] = value
-        for spec in task.step.spec.params:  # defaults are part of what ran: key on them too
-            if spec.name not in params and not spec.required:
-                params[spec.name] = spec.default
-        return params
+        return task.step.spec.with_defaults(params)
 
     def _resolve(self, task: Task, *, planning: bool = False, will_run: set[str] | None = None) -> _Resolved:
         params = self._task_params(task)

@@ -142,6 +142,12 @@ class StepSpec:
                 return spec
         raise KeyError(name)
 
+    def with_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` plus the declared default of every optional param they leave out (defaults are part of what
+        a step runs with: the cache keys on them, and a check or a compiled request reads them)."""
+        missing = {spec.name: spec.default for spec in self.params if not spec.required and spec.name not in params}
+        return {**params, **missing}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -356,12 +356,7 @@ def metric_definitions_for(names: Collection[str]) -> list[dict[str, Any]]:
 
 def task_param(task: Task, name: str, default: Any = None) -> Any:
     """The value a task passes for a param, else the step's declared default, else `default`."""
-    if name in task.params:
-        return task.params[name]
-    for spec in task.step.spec.params:
-        if spec.name == name and not spec.required:
-            return spec.default
-    return default
+    return task.step.spec.with_defaults(task.params).get(name, default)
 
 
 def _metric_name(task: Task) -> str | None:

@@ -55,8 +55,7 @@ def training_job_request(
         raise CompileError(f"step {step.name} has no input {unknown[0]!r}: its inputs are {sorted(declared)}")
     placeholders = {name: PipelineParam(name, Artifact) for name in inputs}
     task = graph.add_task(step, {**dict(params or {}), **placeholders})
-    defaults = {p.name: p.default for p in step.spec.params if not p.required}
-    step.check_params({**defaults, **task.params})
+    step.check_params(step.spec.with_defaults(task.params))
     if task.step.spec.resources.spot and not checkpoint_s3:
         raise CompileError(
             f"step {step.name} trains on spot capacity: pass checkpoint_s3='s3://BUCKET/PREFIX/' so an "

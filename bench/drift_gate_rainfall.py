@@ -38,7 +38,7 @@ import numpy as np
 
 PERIOD, WINDOW, FIRST = 182, 20, 20
 # The capped rule's cap for rainfall, carried over from the OTHER streams (drift_gate_carried_cadence.py): the median
-# of the hindsight 1-point cadences bench/drift_gate_calendar.py measured on weekly flights (8), half-month
+# of the hindsight 1-point cadences bench/drift_gate_calendar.py measured on weekly flights (10), half-month
 # flights (5), circle (5) and SEA (4), rounded down; its capped_vs_calendar figure prints them.
 CARRIED_CAP = 5
 # One OpenMP thread: on a shared 2-core machine HistGradientBoosting's spinning threads take 10 s per fit, not 0.25.

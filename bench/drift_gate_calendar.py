@@ -310,7 +310,9 @@ def plot(results: dict[str, dict[str, Any]]) -> None:
         ax.plot(counts, [s.mean() for _, s in res["calendar"]], "-", color="#888", label="calendar (phase-averaged)")
         ax.plot(range(len(res["oracle"])), res["oracle"], "-", color="#2ca02c", label="oracle (DP)")
         for policy, row in res["rows"].items():
-            marker = "s" if policy in BUDGET_POLICIES else "D" if policy == "challenger" else "o"
+            marker = {"challenger": "D", "capped": "^", "carried_calendar": "v"}.get(
+                policy, "s" if policy in BUDGET_POLICIES else "o"
+            )  # the colour cycle repeats after ten policies: the marker tells them apart
             ax.plot(row["cost_retrains"], row["accuracy"], marker, label=policy)  # challenger: at its cost
             if row["random_95"] is not None:
                 ax.plot(row["cost_retrains"], row["random_95"], "x", color="#999")

@@ -1,11 +1,13 @@
 """bayes_tune lever by lever: each lever changed alone from the shipped defaults, on the tuning problems only.
 
-Levers: sampler (tpe / gp; gp only on spaces without choices, as the step's docstring advises), start
-design (sobol / random), pruner (hopeless / hyperband / asha-like successive halving / none), fidelity (auto =
-boosting rounds or trees where growing continues one fit, else none; sample = data fractions 1/9, 1/3, 1;
-none). Same harness, target, budget and seeds as bench/bayes_tune.py (runs shared with it through the cache);
-the held-out problems are not run here, so the defaults are chosen without them. `pruner=none` also drops the
-rungs (as the step's fidelity "auto" does), so it stands for fidelity none.
+Levers: sampler (tpe / gp; gp only on spaces without choices, as the step's docstring advises), TPE's density
+(multivariate / one per parameter), the sampler's random startup trials (10 here: TuneSettings gives
+min(10, max(3, max_trials // 8)) and the bench's runs have no trial cap), start design (random / sobol), pruner
+(none / hyperband / asha-like successive halving; with fidelity auto a pruner brings rungs of boosting rounds or
+trees where growing continues one fit, else one rung), fidelity (sample = data fractions 1/9, 1/3, 1). Same
+harness, target, budget and seeds as bench/bayes_tune.py (runs shared with it through the cache); the held-out
+problems are not run here, so the defaults are chosen without them. `--variants tpe` adds plain Optuna TPE (the
+bench's anchor, from its cache) as a row.
 
 The warm-start gain is measured apart, never inside the headline: a first study (30 trials, bayes_tune's
 defaults) on the 3,000 rainfall days before the ones rainfall_rf uses, then a study on rainfall_rf
@@ -46,8 +48,12 @@ WORKERS = 4  # as bench/bayes_tune.py
 DEFAULT = "bayes_tune"
 LEVERS = {
     "sampler": ["bayes_tune[sampler=gp]"],
-    "start": ["bayes_tune[start=random]"],
-    "pruner": ["bayes_tune[pruner=hyperband]", "bayes_tune[pruner=successive_halving]", "bayes_tune[pruner=none]"],
+    "multivariate": ["bayes_tune[multivariate=false]"],
+    "startup": ["bayes_tune[startup=5]", "bayes_tune[startup=20]"],
+    "start": ["bayes_tune[start=sobol]"],
+    # with the default random start; fidelity auto gives these rungs of boosting rounds or trees (flights_hgb,
+    # rainfall_rf) and one rung where growing does not continue one fit (SGD epochs, MLP epochs)
+    "pruner": ["bayes_tune[pruner=hyperband]", "bayes_tune[pruner=successive_halving]"],
     "fidelity": ["bayes_tune[fidelity=sample]"],
 }
 WARM = "bayes_tune[warm_start]"

@@ -74,6 +74,8 @@ class Variant:
     start: str | None = None  # sobol | random
     pruner: str | None = None  # hopeless | hyperband | successive_halving | median | none
     fidelity: str | None = None  # auto | sample | none
+    multivariate: str | None = None  # true | false (TPE's joint density, or one per parameter)
+    startup: str | None = None  # the sampler's random startup trials (TuneSettings.n_startup_trials)
 
     @classmethod
     def parse(cls, label: str) -> Variant:
@@ -103,7 +105,10 @@ def play_bayes_tune(meter: Meter, problem: Problem, space: SearchSpace, seed: in
     from greenpipe.components.bayes_tune.tuning import TuneSettings, open_study, run_trials
 
     settings = TuneSettings(space, problem.direction, max_trials=10_000, seed=seed)  # all else as it ships
-    changes = {k: v for k, v in dataclasses.asdict(variant).items() if v is not None and k != "fidelity"}
+    given = {k: v for k, v in dataclasses.asdict(variant).items() if v is not None and k != "fidelity"}
+    typed = {"multivariate": lambda v: v == "true", "startup": int}
+    renamed = {"startup": "n_startup_trials"}
+    changes = {renamed.get(k, k): typed.get(k, str)(v) for k, v in given.items()}
     settings = dataclasses.replace(settings, **changes)
 
     class Trials:  # the Trials protocol run_trials drives, over the meter's rungs

@@ -123,6 +123,13 @@ def test_the_first_trials_are_the_samplers_own_random_startup_by_default():
     assert ORIGIN not in {r.origin for r in outcome.records}
 
 
+def test_tpe_models_each_parameter_on_its_own_by_default():
+    # bench/bayes_tune_ablation.py --levers multivariate (4 tuning problems, 5 seeds): one density per parameter
+    # reached the targets with 1.58x random's CPU on the median problem against 1.40x for multivariate TPE
+    space = SearchSpace.from_dict({"lr": {"type": "float", "low": 1e-4, "high": 1.0, "scaling": "Logarithmic"}})
+    assert TuneSettings(space, "maximize", 3).multivariate is False
+
+
 def test_start_random_leaves_the_first_trials_to_the_sampler():
     space = SearchSpace.from_dict({"lr": {"type": "float", "low": 1e-4, "high": 1.0, "scaling": "Logarithmic"}})
     settings = TuneSettings(space, "maximize", max_trials=6, seed=5, start="random")

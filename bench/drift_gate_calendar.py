@@ -29,7 +29,9 @@ their measured CPU as a fraction of a retrain's), and `challenger_*` figures jud
 (drift_gate_carried_cadence.py, declared before its first run: the default rule, or the model's age reaching the
 cadence cadence.py reads from the initial window's decay for a 1-point budget, capped by the median of the OTHER
 streams' hindsight 1-point cadences) is judged after every stream's calendars are known; `capped_*` figures judge it
-the way gate_* judge the default.
+the way gate_* judge the default. After it missed, a second lever (drift_gate_carried_cusum.py, declared before its
+first run: the default rule with CUSUM settings picked on the other streams to keep the 1-point budget with the
+fewest retrains) is judged the same way by the `carried_cusum_*` figures.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import drift_gate_budget_rules as budget_rules  # noqa: E402
 import drift_gate_carried_cadence as carried  # noqa: E402
+import drift_gate_carried_cusum as carried_cusum  # noqa: E402
 import drift_gate_challenger as challenger  # noqa: E402
 import drift_gate_streams as streams  # noqa: E402
 
@@ -52,7 +55,8 @@ BUDGET = 0.005  # the accuracy the cadence policy may give up on average against
 GATE = "default"  # the policy the gate_* and gated_* figures judge: drift_gate's default rule, declared before the run
 BASE_POLICIES = ("kpi", "cbpe", "drift", "kpi_or_drift", "cadence", "cusum", "default")
 BUDGET_POLICIES = ("budget", "budget_cusum", "history_cadence", "measured_buy")  # drift_gate_budget_rules.py
-CARRIED_POLICIES = ("capped", "carried_calendar")  # drift_gate_carried_cadence.py: need every stream's calendars
+# drift_gate_carried_cadence.py and drift_gate_carried_cusum.py: judged once every stream's tables are in
+CARRIED_POLICIES = ("capped", "carried_calendar", "carried_cusum")
 POLICIES = BASE_POLICIES + BUDGET_POLICIES + ("challenger",) + CARRIED_POLICIES
 PLOT = HERE.parent / "components" / "drift_gate" / "calendar_pareto.png"
 
@@ -290,6 +294,46 @@ def judge_carried(results: dict[str, dict[str, Any]]) -> dict[str, int]:
     return hindsight
 
 
+def judge_carried_cusum(results: dict[str, dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """The second fallback lever (drift_gate_carried_cusum.py, declared before its run): each stream judged with
+    the CUSUM (k, h) picked on the OTHER streams to keep the 1-point budget. Adds the `carried_cusum` row; returns
+    each stream's pick, and the pick over all five under "all"."""
+    from greenpipe.components.drift_gate.kpi_cusum import cusum_status
+
+    outcomes: dict[str, dict[tuple[float, float], tuple[float, float]]] = {}
+    schedules: dict[str, dict[tuple[float, float], set[int]]] = {}
+    for name, res in results.items():
+        tables, season = res["tables"], res["settings"]["season"]
+        outcomes[name], schedules[name] = {}, {}
+        for k in carried_cusum.GRID_K:
+            for h in carried_cusum.GRID_H:
+
+                def fires(
+                    end: int, t: int, k: float = k, h: float = h, tables: Any = tables, season: int = season
+                ) -> bool:
+                    history, rows = list(tables.accuracy[end, end:t]), list(tables.rows[end:t])
+                    return bool(cusum_status(history, rows, season, k, h)["alarm"] or tables.drift[end, t] >= 0.5)
+
+                at = carried.schedule(res["first"], res["count"], fires, res["count"])  # no cadence: never due
+                served = run_schedule(tables.accuracy, res["first"], at)
+                decisions = res["count"] - res["first"] - 1
+                outcomes[name][k, h] = (100 * (res["every"] - float(served.mean())), len(at) / decisions)
+                schedules[name][k, h] = at
+    picks = {
+        name: carried_cusum.pick({s: [outcomes[o][s] for o in results if o != name] for s in outcomes[name]})
+        for name in results
+    }
+    for index, (name, res) in enumerate(results.items()):
+        at = schedules[name][picks[name]]
+        rng = np.random.default_rng(240 + index)  # its own stream: the other rows keep their draws
+        res["rows"]["carried_cusum"] = score(
+            res["tables"].accuracy, res["first"], res["calendar"], res["oracle"], at, float(len(at)), rng
+        )
+        res["settings"]["carried_cusum"] = picks[name]
+    picks["all"] = carried_cusum.pick({s: [outcomes[o][s] for o in results] for s in outcomes[next(iter(results))]})
+    return picks
+
+
 def judge_named(name: str) -> dict[str, Any]:
     """One stream, judged in its own process (seeded by its place in the list: the same bytes every run)."""
     stream = streams.STREAMS[name]()
@@ -310,7 +354,7 @@ def plot(results: dict[str, dict[str, Any]]) -> None:
         ax.plot(counts, [s.mean() for _, s in res["calendar"]], "-", color="#888", label="calendar (phase-averaged)")
         ax.plot(range(len(res["oracle"])), res["oracle"], "-", color="#2ca02c", label="oracle (DP)")
         for policy, row in res["rows"].items():
-            marker = {"challenger": "D", "capped": "^", "carried_calendar": "v"}.get(
+            marker = {"challenger": "D", "capped": "^", "carried_calendar": "v", "carried_cusum": "P"}.get(
                 policy, "s" if policy in BUDGET_POLICIES else "o"
             )  # the colour cycle repeats after ten policies: the marker tells them apart
             ax.plot(row["cost_retrains"], row["accuracy"], marker, label=policy)  # challenger: at its cost
@@ -334,6 +378,7 @@ def main() -> None:
     with ProcessPoolExecutor(2) as pool:  # two streams at a time: the machine's two cores
         results = dict(zip(names, pool.map(judge_named, names), strict=True))
     hindsight = judge_carried(results)
+    cusum_picks = judge_carried_cusum(results)
     for name, res in results.items():
         s = res["settings"]
         print(
@@ -353,6 +398,7 @@ def main() -> None:
             flush=True,
         )
         print(f"  budget rule's reference: {res['reference_check']}", flush=True)
+        print(f"  carried CUSUM (k, h) picked on the other streams: {s['carried_cusum']}", flush=True)
         c = s["carried"]
         print(
             f"  carried cadence: hindsight 1-point cadence {c['hindsight']} (used only for the other streams), cap "
@@ -470,6 +516,7 @@ def main() -> None:
     ]
     figures += challenger_figures(results)
     figures += carried_figures(results, hindsight)
+    figures += carried_cusum_figures(results, cusum_picks)
     write_results("drift_gate_calendar", "nice -n 5 .venv/bin/python bench/drift_gate_calendar.py", figures)
 
 
@@ -592,6 +639,72 @@ def carried_figures(results: dict[str, dict[str, Any]], hindsight: dict[str, int
             "lower",
             f"rainfall, every-period retraining {rain['every']:.4f} vs the capped rule {rain_capped['accuracy']:.4f} "
             f"({rain_capped['retrains']} retrains), simulated on the accuracy tables" + budget,
+        ),
+    ]
+
+
+def carried_cusum_figures(
+    results: dict[str, dict[str, Any]], picks: dict[str, tuple[float, float]]
+) -> list[dict[str, Any]]:
+    """The second fallback lever (drift_gate_carried_cusum.py), judged like the gate: `carried_cusum`."""
+    from results_file import figure
+
+    rows = {n: r["rows"]["carried_cusum"] for n, r in results.items()}
+    rain, rain_row = results["rainfall_182d"], rows["rainfall_182d"]
+    setting = (
+        "; (k, h) picked on the other streams: "
+        + ", ".join(f"{n} {picks[n][0]:g}, {picks[n][1]:g}" for n in results)
+        + f"; over all five {picks['all'][0]:g}, {picks['all'][1]:g}"
+    )
+    budget = "; against retraining every period: " + ", ".join(
+        f"{n} {c['retrains']} of {r['every_retrains']:.0f} retrains, {100 * (r['every'] - c['accuracy']):.2f} pts under"
+        for (n, c), r in zip(rows.items(), results.values(), strict=True)
+    )
+    return [
+        figure(
+            "carried_cusum_vs_calendar",
+            round(min(c["gain_pts"] for c in rows.values()), 3),
+            "accuracy points",
+            0,
+            "higher",
+            "worst stream's gain of the default rule with CUSUM settings carried over from the other streams "
+            "(drift_gate_carried_cusum.py, declared before the run) over the phase-averaged calendar at its retrain "
+            "count (90% block-bootstrap intervals, random-timing 95th percentile): "
+            + ", ".join(
+                f"{n} {c['gain_pts']:+.2f} [{c['interval_pts'][0]:+.2f}, {c['interval_pts'][1]:+.2f}] "
+                f"({c['retrains']} retrains"
+                + ("" if c["random_95"] is None else f"; {c['accuracy']:.4f} vs random {c['random_95']:.4f}")
+                + ")"
+                for n, c in rows.items()
+            )
+            + setting,
+        ),
+        figure(
+            "carried_cusum_capture_of_oracle",
+            round(float(np.nanmedian([c["capture"] for c in rows.values()])), 3),
+            "ratio",
+            0.3,
+            "higher",
+            "median over streams of the carried-CUSUM rule's gain over the calendar / the oracle's gain at its "
+            "retrain count: " + ", ".join(f"{n} {c['capture']:+.2f}" for n, c in rows.items()) + budget,
+        ),
+        figure(
+            "simulated_carried_cusum_retrain_reduction",
+            round(1 - rain_row["retrains"] / rain["every_retrains"], 4),
+            "share of retrains avoided",
+            0.6,
+            "higher",
+            f"rainfall, the carried-CUSUM rule simulated on the accuracy tables: {rain_row['retrains']} retrains vs "
+            f"{rain['every_retrains']:.0f} retraining every period" + budget + setting,
+        ),
+        figure(
+            "simulated_carried_cusum_accuracy_delta_pts",
+            round(100 * (rain["every"] - rain_row["accuracy"]), 3),
+            "accuracy points",
+            1,
+            "lower",
+            f"rainfall, every-period retraining {rain['every']:.4f} vs the carried-CUSUM rule "
+            f"{rain_row['accuracy']:.4f} ({rain_row['retrains']} retrains), simulated on the accuracy tables" + budget,
         ),
     ]
 

@@ -19,7 +19,10 @@ simulation of the same rule reports simulated_gated_*). Issue 14's fallback, the
 (drift_gate_carried_cadence.py, declared before its first run), runs the same steps a second time: it retrains when
 the step says so or when the model has served as many periods as cadence.py's 1-point cadence from the initial
 window's decay (a model fitted on periods 0-9, scored on 10-19), capped by CARRIED_CAP (carried over from the other
-streams, never read from rainfall); capped_retrain_reduction and capped_accuracy_delta_pts judge it.
+streams, never read from rainfall); capped_retrain_reduction and capped_accuracy_delta_pts judge it. A third run,
+the carried-CUSUM rule (drift_gate_carried_cusum.py, declared before its first run), is the default rule with the
+step's cusum_k and cusum_h set to the pick drift_gate_calendar.py made for rainfall on the other four streams
+(CARRIED_CUSUM); carried_cusum_retrain_reduction and carried_cusum_accuracy_delta_pts judge it.
 Issue 14's budget rules (drift_gate_budget_rules.py, a 1-point budget against retraining every period) are run
 beside it on the same fits; they read only the KPI history, so no step is involved, and they are printed and named
 in the figures' baselines.
@@ -41,6 +44,9 @@ PERIOD, WINDOW, FIRST = 182, 20, 20
 # of the hindsight 1-point cadences bench/drift_gate_calendar.py measured on weekly flights (10), half-month
 # flights (5), circle (5) and SEA (4), rounded down; its capped_vs_calendar figure prints them.
 CARRIED_CAP = 5
+# The carried_cusum rule's (k, h) for rainfall (drift_gate_carried_cusum.py): picked on the OTHER four streams'
+# accuracy tables by bench/drift_gate_calendar.py (its carried_cusum_vs_calendar figure prints each stream's pick).
+CARRIED_CUSUM = (1.0, 4.0)
 # One OpenMP thread: on a shared 2-core machine HistGradientBoosting's spinning threads take 10 s per fit, not 0.25.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -140,9 +146,10 @@ def main() -> None:
             drift_baseline(Dataset(tmp / f"train_{end}_{parity}.parquet"), Artifact(baselines[key]), target="rain")
         return baselines[key]
 
-    def gated_run(name: str, cadence: int | None) -> tuple[int, float, int]:
-        """The real drift_gate step before every period; with a `cadence`, a model is also retired once it has
-        served that many periods (the capped rule). Returns (retrains, mean accuracy, batches failing quality)."""
+    def gated_run(name: str, cadence: int | None, cusum: tuple[float, float] = (0.5, 4.0)) -> tuple[int, float, int]:
+        """The real drift_gate step before every period, its CUSUM at (k, h) = `cusum`; with a `cadence`, a model is
+        also retired once it has served that many periods (the capped rule). Returns (retrains, mean accuracy,
+        batches failing quality)."""
         end, retrains, accs, bad_quality = FIRST, set(), [], 0
         for t in range(FIRST, periods):
             if t > FIRST:
@@ -163,6 +170,8 @@ def main() -> None:
                     numeric_test="wasserstein",  # the calibrated distance, by name (auto is KS + effect)
                     thresholds={"wasserstein": threshold},
                     retrain_on_bad_data=True,  # every-period retraining uses the same data; see the docstring
+                    cusum_k=cusum[0],
+                    cusum_h=cusum[1],
                 )
                 bad_quality += not gate.quality_ok
                 due = cadence is not None and t - end >= cadence
@@ -183,6 +192,7 @@ def main() -> None:
     try:
         *gated, bad_quality = gated_run("default", None)
         *capped, _ = gated_run("capped", capped_cadence)
+        *tuned, _ = gated_run("carried_cusum", None, CARRIED_CUSUM)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -192,6 +202,12 @@ def main() -> None:
     print(f"drift gate   : {gated[0]:3d} retrains, mean accuracy {gated[1]:.4f} ({bad_quality} batches failed quality)")
     print(f"every {k:2d}th   : {periodic[0]:3d} retrains, mean accuracy {periodic[1]:.4f}")
     print(f"capped       : {capped[0]:3d} retrains, mean accuracy {capped[1]:.4f}")
+    print(f"carried_cusum: {tuned[0]:3d} retrains, mean accuracy {tuned[1]:.4f} (k, h = {CARRIED_CUSUM})")
+    k_tuned = max(1, round(len(decisions) / max(1, tuned[0])))
+    phases = [
+        run_schedule({t for t in decisions if (t - FIRST - 1 - phase) % k_tuned == 0}) for phase in range(k_tuned)
+    ]
+    calendar_tuned = (float(np.mean([n for n, _ in phases])), float(np.mean([a for _, a in phases])))
     k_capped = max(1, round(len(decisions) / max(1, capped[0])))
     phases = [
         run_schedule({t for t in decisions if (t - FIRST - 1 - phase) % k_capped == 0}) for phase in range(k_capped)
@@ -247,6 +263,19 @@ def main() -> None:
                "higher", capped_words),
         figure("capped_accuracy_delta_pts", round(100 * (every[1] - capped[1]), 3), "accuracy points", 1, "lower",
                capped_words),
+    ]  # fmt: skip
+    tuned_words = (
+        f"every-period retraining ({every[0]} retrains, mean accuracy {every[1]:.4f}); the carried-CUSUM rule "
+        f"(drift_gate_carried_cusum.py: the default rule, real steps, with cusum_k, cusum_h = {CARRIED_CUSUM[0]:g}, "
+        f"{CARRIED_CUSUM[1]:g} picked on the other streams) made {tuned[0]} for {tuned[1]:.4f}; retraining every "
+        f"{k_tuned}th period, phase-averaged ({calendar_tuned[0]:.1f} retrains) scored {calendar_tuned[1]:.4f}, "
+        f"{100 * (calendar_tuned[1] - tuned[1]):+.2f} pts vs the carried-CUSUM rule"
+    )
+    figures += [
+        figure("carried_cusum_retrain_reduction", round(1 - tuned[0] / every[0], 4), "share of retrains avoided",
+               0.6, "higher", tuned_words),
+        figure("carried_cusum_accuracy_delta_pts", round(100 * (every[1] - tuned[1]), 3), "accuracy points", 1,
+               "lower", tuned_words),
     ]  # fmt: skip
     write_results("drift_gate_rainfall", "nice -n 5 .venv/bin/python bench/drift_gate_rainfall.py", figures)
 

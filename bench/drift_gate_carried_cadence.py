@@ -16,6 +16,8 @@ supports ... with gating kept for collapses and bad data"; settings "carried ove
     judged figure uses.
   - `carried_calendar` (printed for comparison, not judged): the same without the initial window's decay, i.e.
     drift_gate's default rule OR the model's age reaching the carried cap.
+Not in the step: it kept the 1-point budget on rainfall (0.36 points under every period with the real steps, 22
+retrains) but lost to the calendar on SEA (-0.28) with a median capture of 0.00 (component README).
 """
 
 from __future__ import annotations

@@ -7,7 +7,11 @@ each seed runs Optuna TPE (its defaults) and then bayes_tune (its defaults) with
 budget, nothing cached, so both spend their CPU under the same load; the trial-equivalents they need are those
 of the bench (both tuners are deterministic given the seed).
 
+With `--same-stream` bayes_tune's per-trial reseed is switched off, so it draws exactly Optuna TPE's trials (the
+same sampler, seed and startup): what is left between the two is bayes_tune's own cost per trial on real fits.
+
 Run from the repo root: nice -n 5 .venv/bin/python bench/bayes_tune_paired.py [--problems digits_mlp,flights_sgd]
+[--same-stream]
 """
 
 from __future__ import annotations
@@ -57,7 +61,13 @@ def measured(problem: Any, play: Any, seed: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default=DEFAULT_PROBLEMS)
+    parser.add_argument("--same-stream", action="store_true", help="switch off bayes_tune's per-trial reseed")
     args = parser.parse_args()
+    if args.same_stream:
+        from greenpipe.components.bayes_tune import tuning
+
+        tuning.reseed_for_next_trial = lambda study, settings: None  # type: ignore[assignment]
+    suffix = "_same_stream" if args.same_stream else ""
     warm_imports()
     figures = []
     for name in args.problems.split(","):
@@ -81,7 +91,7 @@ def main() -> None:
         )
         figures.append(
             figure(
-                f"tune_paired_cpu_per_trial_{name}",
+                f"tune_paired_cpu_per_trial_{name}{suffix}",
                 round(per_trial["bayes_tune"] / per_trial["tpe"], 3),
                 "ratio",
                 None,
@@ -92,7 +102,7 @@ def main() -> None:
         )
         figures.append(
             figure(
-                f"tune_paired_vs_tpe_{name}",
+                f"tune_paired_vs_tpe_{name}{suffix}",
                 round(spent["tpe"][0] / spent["bayes_tune"][0], 3),
                 "ratio",
                 None,
@@ -101,7 +111,7 @@ def main() -> None:
                 "measured back to back under one load",
             )
         )
-    write_results("bayes_tune_paired", " ".join([COMMAND, *sys.argv[1:]]), figures)
+    write_results(f"bayes_tune_paired{suffix}", " ".join([COMMAND, *sys.argv[1:]]), figures)
 
 
 if __name__ == "__main__":

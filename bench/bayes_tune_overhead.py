@@ -4,7 +4,8 @@ The tuning bench counts the tuner's own CPU seconds inside its compute, and seve
 tens of ms (bananas_svc ~27 ms, rainfall_rf ~70 ms): there a tuner's overhead per trial is a share of the figure.
 This bench isolates it: 100 trials on bench/bayes_tune_problems.py's 5-parameter gradient-boosting space, whose
 objective is a closed-form function of the params (no fit), one job at a time, best of 3 repeats per tuner:
-- Optuna TPE with its defaults (univariate, 10 random startup trials), in-memory storage: the baseline;
+- Optuna TPE with its defaults (in Optuna 5: one joint density for one objective, 10 random startup trials),
+  in-memory storage: the baseline;
 - bayes_tune's tuning loop (tuning.run_trials, its defaults) on in-memory storage, as the tuning bench runs it;
 - the same on the JournalStorage file the step keeps its studies in.
 

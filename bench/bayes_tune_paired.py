@@ -7,8 +7,10 @@ each seed runs Optuna TPE (its defaults) and then bayes_tune (its defaults) with
 budget, nothing cached, so both spend their CPU under the same load; the trial-equivalents they need are those
 of the bench (both tuners are deterministic given the seed).
 
-With `--same-stream` bayes_tune's per-trial reseed is switched off, so it draws exactly Optuna TPE's trials (the
-same sampler, seed and startup): what is left between the two is bayes_tune's own cost per trial on real fits.
+With `--same-stream` bayes_tune's per-trial reseed is switched off and its TPE models the params jointly, as
+Optuna 5's TPESampler does by default for one objective (`multivariate=None` means True there), so it draws
+Optuna TPE's trials (same sampler, seed and startup): what is left between the two is bayes_tune's own cost per
+trial on real fits.
 
 Run from the repo root: nice -n 5 .venv/bin/python bench/bayes_tune_paired.py [--problems digits_mlp,flights_sgd]
 [--same-stream]
@@ -68,6 +70,7 @@ def main() -> None:
 
         tuning.reseed_for_next_trial = lambda study, settings: None  # type: ignore[assignment]
     suffix = "_same_stream" if args.same_stream else ""
+    variant = Variant(multivariate="true") if args.same_stream else Variant()
     warm_imports()
     figures = []
     for name in args.problems.split(","):
@@ -76,7 +79,7 @@ def main() -> None:
         for seed in SEEDS:
             plays = {
                 "tpe": lambda m, s, sd, p=problem: play_optuna(m, p, s, sd, hyperband=False),
-                "bayes_tune": lambda m, s, sd, p=problem: play_bayes_tune(m, p, s, sd, Variant()),
+                "bayes_tune": lambda m, s, sd, p=problem: play_bayes_tune(m, p, s, sd, variant),
             }
             for tuner, play in plays.items():
                 cpu_s, trials = measured(problem, play, seed)

@@ -56,9 +56,10 @@ class TuneSettings:
     seed: int = 0
     n_startup_trials: int = 0  # 0: min(10, max(3, max_trials // 8))
     start: str = "random"
-    # TPE's density: one per parameter (Optuna's default, and bayes_tune's since the ablation of 1 December 2026:
-    # 1.58x random's CPU on the median tuning problem against 1.40x for one joint density; 2.2x against 1.64x in
-    # trial-equivalents) or one joint density over all of them
+    # TPE's density: one per parameter (bayes_tune's default since the ablation of 1 December 2026: 1.58x random's
+    # CPU on the median tuning problem against 1.40x for one joint density, 2.2x against 1.64x in trial-equivalents;
+    # a margin inside the bench's seed noise, see the README) or one joint density over all of them (Optuna 5's
+    # TPESampler default for one objective, and 6-7 ms of sampler CPU a trial cheaper on 5 parameters)
     multivariate: bool = False
 
     def __post_init__(self) -> None:

@@ -33,6 +33,8 @@ TRANSFER_TOP_K = 1  # a transfer warm start re-evaluates the parent's best confi
 COPIED = ("warm_start", "transfer_prior")  # origins of trials copied from a parent study, not run here
 ABANDONED = "abandoned"  # user attr of a trial a killed process left running (abandon_interrupted)
 STORAGE_FILE = "studies.journal"
+# the user attr holding a trial's measurements; studies written before December 2026 kept each as its own attr
+MEASUREMENTS_ATTR = "measured"
 
 
 class Trials(Protocol):
@@ -369,12 +371,9 @@ def run_trials(
 
 
 def keep_measurements(trial: Any, totals: dict[str, float], rung_kwh: list[float]) -> None:
-    """Store a trial's measured totals, its energy per rung and its origin on the trial."""
-    for key, total in totals.items():
-        trial.set_user_attr(key, total)
-    trial.set_user_attr("rung_kwh", rung_kwh)
-    if "origin" not in trial.user_attrs:  # enqueued and space-filling trials keep the origin they were given
-        trial.set_user_attr("origin", "tuned")
+    """Store a trial's measured totals and its energy per rung on the trial, as one user attr (each attr is one
+    journal append with an fsync in the step's study file). A trial with no origin attr was tuned here."""
+    trial.set_user_attr(MEASUREMENTS_ATTR, {**totals, "rung_kwh": rung_kwh})
 
 
 def reseed_for_next_trial(study: Any, settings: TuneSettings) -> None:
@@ -428,6 +427,7 @@ def pruning_avoided(records: list[TrialRecord], n_rungs: int) -> tuple[float, st
 
 def _record(t: Any, space: SearchSpace) -> TrialRecord:
     attrs = t.user_attrs
+    measured = attrs.get(MEASUREMENTS_ATTR, attrs)  # older studies (and trials copied from them) kept one attr each
     try:
         params = space.decode(t.params)
     except KeyError:
@@ -437,11 +437,11 @@ def _record(t: Any, space: SearchSpace) -> TrialRecord:
         state=t.state.name,
         value=None if t.value is None else float(t.value),
         params=params,
-        rungs=len(attrs.get("rung_kwh", [])) or len(t.intermediate_values),
-        cost=float(attrs.get("cost", 0.0)),
-        cpu_s=float(attrs.get("cpu_s", 0.0)),
-        wall_s=float(attrs.get("wall_s", 0.0)),
-        energy_kwh=float(attrs.get("energy_kwh", 0.0)),
+        rungs=len(measured.get("rung_kwh", [])) or len(t.intermediate_values),
+        cost=float(measured.get("cost", 0.0)),
+        cpu_s=float(measured.get("cpu_s", 0.0)),
+        wall_s=float(measured.get("wall_s", 0.0)),
+        energy_kwh=float(measured.get("energy_kwh", 0.0)),
         origin=str(attrs.get("origin", "tuned")),
-        rung_kwh=list(attrs.get("rung_kwh", [])),
+        rung_kwh=list(measured.get("rung_kwh", [])),
     )

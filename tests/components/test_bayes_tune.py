@@ -454,3 +454,37 @@ def test_trial_refuses_hyperparameters_outside_its_search_space(tmp_path, breast
             tuned_hyperparameters={"C": "big"},
             **outputs,
         )
+
+
+def test_a_study_written_when_each_measurement_was_its_own_attr_still_reads_and_resumes(tmp_path):
+    # studies kept before December 2026 stored cost, cpu_s, wall_s, energy_kwh and rung_kwh as five user attrs; a
+    # resumed (or warm-started) study must still report their measurements
+    from optuna.trial import TrialState, create_trial
+
+    space = SearchSpace.from_dict({"lr": {"type": "float", "low": 1e-4, "high": 1.0, "scaling": "Logarithmic"}})
+    settings = TuneSettings(space, "maximize", max_trials=2, seed=0)
+    study = open_study(storage_at(tmp_path), "old", settings, {})
+    old = {"cost": 1.0, "cpu_s": 0.25, "wall_s": 0.5, "energy_kwh": 2e-6, "rung_kwh": [2e-6], "origin": "tuned"}
+    study.add_trial(
+        create_trial(
+            state=TrialState.COMPLETE,
+            value=0.5,
+            params=space.encode({"lr": 0.01}),
+            distributions=space.distributions(),
+            user_attrs=old,
+        )
+    )
+
+    class Quick:
+        levels = [1.0]
+
+        def costs(self) -> list[float]:
+            return [1.0]
+
+        def run(self, params):
+            yield 1.0, 1.0, -abs(params["lr"] - 0.1)
+
+    outcome = run_trials(study, Quick(), settings)
+    first, second = outcome.records
+    assert (first.cpu_s, first.wall_s, first.energy_kwh, first.rung_kwh) == (0.25, 0.5, 2e-6, [2e-6])
+    assert second.origin == "tuned" and second.cost == 1.0 and second.cpu_s >= 0 and len(second.rung_kwh) == 1

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from greenpipe.components.bayes_tune.pruning import PRUNERS, make_pruner
-from greenpipe.components.bayes_tune.rung_meter import RungMeter
 from greenpipe.components.bayes_tune.search_space import SearchSpace
 from greenpipe.components.bayes_tune.space_filling import ORIGIN as SPACE_FILLING
 from greenpipe.components.bayes_tune.space_filling import sobol_points
 from greenpipe.errors import GreenpipeError
-from greenpipe.ledger import formula_kwh
+from greenpipe.ledger import UsageMeter, formula_kwh
 
 SAMPLERS = ("tpe", "gp", "random")
 # the first trials: a space-filling Sobol design, or the sampler's own random startup (the default: it reached the
@@ -35,6 +34,11 @@ ABANDONED = "abandoned"  # user attr of a trial a killed process left running (a
 STORAGE_FILE = "studies.journal"
 # the user attr holding a trial's measurements; studies written before December 2026 kept each as its own attr
 MEASUREMENTS_ATTR = "measured"
+# a rung of a small model takes tens of ms: its meter samples RSS 4 times a second (the rung's RSS at its start and
+# end is always taken), and reads this process's RSS only, since a trial's fits start no child process (finding
+# children walks every process on the machine: ~3 ms a call, twice per rung, a third of the loop's own cost per
+# trial, bench/bayes_tune_overhead.py). The step as a whole is still measured by the executor, children included.
+RUNG_RSS_SAMPLE_S = 0.25
 
 
 class Trials(Protocol):
@@ -309,7 +313,7 @@ def run_trials(
         value = float("nan")
         try:
             for index, step_no in enumerate(steps):
-                with RungMeter() as meter:
+                with UsageMeter(sample_s=RUNG_RSS_SAMPLE_S, children=False) as meter:
                     _, cost, value = next(rung_iter)
                 kwh = formula_kwh(meter.cpu_s, meter.wall_s, meter.peak_mb / 1024)
                 rung_kwh.append(kwh)

@@ -170,6 +170,21 @@ def run_key(problem: Problem, tuner: str, seed: int, code: list[str], extra: Any
     return digest(*problem_key(problem), POOL, BUDGET, tuner, seed, extra, files + code)
 
 
+def play_to_target(problem: Problem, play: Any, seed: int, fidelity: str, min_fraction: float) -> Meter:
+    """Drive play(meter, space, seed) on a fresh meter until a full-budget trial reaches the problem's target or
+    the tuner stops; the meter holds what it spent."""
+    holdout, space = load(problem), SearchSpace.from_dict(problem.space)
+    runner = TrialRunner(problem.family, holdout, problem.metric, fidelity, min_fraction, TRIAL_SEED)
+    meter = Meter(runner, problem, reference(problem)["target"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            play(meter, space, seed)
+        except Reached:
+            pass
+    return meter
+
+
 def measured_run(
     problem: Problem, tuner: str, seed: int, fidelity: str, play: Any, code: list[str], extra: Any = None
 ) -> dict[str, Any]:
@@ -179,16 +194,7 @@ def measured_run(
     path = CACHE / f"run-{problem.name}-{tuner}-{seed}-{key}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    ref = reference(problem)
-    holdout, space = load(problem), SearchSpace.from_dict(problem.space)
-    runner = TrialRunner(problem.family, holdout, problem.metric, fidelity, ITERATION_MIN_FRACTION, TRIAL_SEED)
-    meter = Meter(runner, problem, ref["target"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            play(meter, space, seed)
-        except Reached:
-            pass
+    meter = play_to_target(problem, play, seed, fidelity, ITERATION_MIN_FRACTION)
     run = {
         "cpu_s": meter.hit_cpu,
         "spent_cpu_s": cpu() - meter.start,

@@ -20,27 +20,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bayes_tune_harness import (  # noqa: E402
-    SEEDS,
-    TRIAL_SEED,
-    Meter,
-    Reached,
-    cpu,
-    load,
-    problem_named,
-    reference,
-    warm_imports,
-)
+from bayes_tune_harness import SEEDS, cpu, play_to_target, problem_named, warm_imports  # noqa: E402
 from bayes_tune_tuners import Variant, play_bayes_tune, play_optuna  # noqa: E402
 from results_file import figure, write_results  # noqa: E402
-
-from greenpipe.components.bayes_tune.objective import TrialRunner  # noqa: E402
-from greenpipe.components.bayes_tune.search_space import SearchSpace  # noqa: E402
 
 COMMAND = "nice -n 5 .venv/bin/python bench/bayes_tune_paired.py"
 DEFAULT_PROBLEMS = "digits_mlp,flights_sgd"  # the two tuning problems whose CPU columns differ most from TPE's
@@ -48,15 +34,7 @@ DEFAULT_PROBLEMS = "digits_mlp,flights_sgd"  # the two tuning problems whose CPU
 
 def measured(problem: Any, play: Any, seed: int) -> tuple[float, float]:
     """(CPU seconds spent, trial-equivalents spent) of one uncached run until the target or the budget."""
-    holdout, space = load(problem), SearchSpace.from_dict(problem.space)
-    runner = TrialRunner(problem.family, holdout, problem.metric, "none", 1.0, TRIAL_SEED)  # one full-budget fit
-    meter = Meter(runner, problem, reference(problem)["target"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            play(meter, space, seed)
-        except Reached:
-            pass
+    meter = play_to_target(problem, play, seed, "none", 1.0)  # one full-budget fit per trial
     return cpu() - meter.start, meter.spent
 
 

@@ -520,6 +520,17 @@ def main() -> None:
     write_results("drift_gate_calendar", "nice -n 5 .venv/bin/python bench/drift_gate_calendar.py", figures)
 
 
+def per_stream_gains(rows: dict[str, dict[str, Any]]) -> str:
+    """A rule's gain over the calendar on each stream, with its interval, retrains and random-timing baseline."""
+    return ", ".join(
+        f"{n} {c['gain_pts']:+.2f} [{c['interval_pts'][0]:+.2f}, {c['interval_pts'][1]:+.2f}] "
+        f"({c['retrains']} retrains"
+        + ("" if c["random_95"] is None else f"; {c['accuracy']:.4f} vs random {c['random_95']:.4f}")
+        + ")"
+        for n, c in rows.items()
+    )
+
+
 def challenger_figures(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 14's challenger rule, judged at its cost-counted retrain count (retrains + challenger CPU)."""
     from results_file import figure
@@ -602,15 +613,7 @@ def carried_figures(results: dict[str, dict[str, Any]], hindsight: dict[str, int
             "worst stream's gain of the capped rule (drift_gate_carried_cadence.py, declared before the run: the "
             "default rule or the model's age reaching the initial window's 1-point cadence under a cap carried over "
             "from the other streams) over the phase-averaged calendar at its retrain count (90% block-bootstrap "
-            "intervals, random-timing 95th percentile): "
-            + ", ".join(
-                f"{n} {c['gain_pts']:+.2f} [{c['interval_pts'][0]:+.2f}, {c['interval_pts'][1]:+.2f}] "
-                f"({c['retrains']} retrains"
-                + ("" if c["random_95"] is None else f"; {c['accuracy']:.4f} vs random {c['random_95']:.4f}")
-                + ")"
-                for n, c in capped.items()
-            )
-            + setting,
+            "intervals, random-timing 95th percentile): " + per_stream_gains(capped) + setting,
         ),
         figure(
             "capped_capture_of_oracle",
@@ -669,15 +672,7 @@ def carried_cusum_figures(
             "higher",
             "worst stream's gain of the default rule with CUSUM settings carried over from the other streams "
             "(drift_gate_carried_cusum.py, declared before the run) over the phase-averaged calendar at its retrain "
-            "count (90% block-bootstrap intervals, random-timing 95th percentile): "
-            + ", ".join(
-                f"{n} {c['gain_pts']:+.2f} [{c['interval_pts'][0]:+.2f}, {c['interval_pts'][1]:+.2f}] "
-                f"({c['retrains']} retrains"
-                + ("" if c["random_95"] is None else f"; {c['accuracy']:.4f} vs random {c['random_95']:.4f}")
-                + ")"
-                for n, c in rows.items()
-            )
-            + setting,
+            "count (90% block-bootstrap intervals, random-timing 95th percentile): " + per_stream_gains(rows) + setting,
         ),
         figure(
             "carried_cusum_capture_of_oracle",

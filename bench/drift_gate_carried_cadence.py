@@ -26,8 +26,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-
-BUDGET_PTS = 1.0  # issue 14's goal: at most 1 accuracy point under retraining every period
+from drift_gate_budget_rules import BUDGET_PTS  # issue 14's 1-point budget, one definition
 
 
 def hindsight_cadence(every: float, calendar_means: Sequence[float], budget: float = BUDGET_PTS / 100) -> int:

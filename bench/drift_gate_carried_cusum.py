@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-BUDGET_PTS = 1.0  # issue 14's goal: at most 1 accuracy point under retraining every period
+from drift_gate_budget_rules import BUDGET_PTS  # issue 14's 1-point budget, one definition
+
 GRID_K = (0.25, 0.5, 1.0)  # slack per period, noise units (0.5 textbook)
 GRID_H = (1.0, 2.0, 3.0, 4.0, 5.0)  # alarm level, noise units (4 textbook)
 

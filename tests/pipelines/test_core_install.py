@@ -8,20 +8,16 @@ setuptools) cannot be imported.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 pytestmark = pytest.mark.slow
 SEEDED_BY_VENV = {"pip", "setuptools"}
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def core_closure() -> set[str]:
@@ -42,8 +38,8 @@ def core_closure() -> set[str]:
         for line in requirements or []:
             req = Requirement(line)
             if req.marker is None or req.marker.evaluate({"extra": extra}):
-                todo.append((_norm(req.name), ""))
-                todo.extend((_norm(req.name), e) for e in req.extras)
+                todo.append((canonicalize_name(req.name), ""))
+                todo.extend((canonicalize_name(req.name), e) for e in req.extras)
     return {name for name, _ in seen} | SEEDED_BY_VENV
 
 
@@ -51,7 +47,7 @@ def modules_outside(closure: set[str]) -> list[str]:
     return sorted(
         module
         for module, dists in metadata.packages_distributions().items()
-        if not any(_norm(d) in closure for d in dists)
+        if not any(canonicalize_name(d) in closure for d in dists)
     )
 
 

@@ -20,6 +20,7 @@ Run from the repo root: nice -n 5 .venv/bin/python bench/bayes_tune_ablation.py
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -235,7 +236,7 @@ def main() -> None:
         )
     # a warm-start-only run keeps its own file, so it does not overwrite the levers' table
     name = "bayes_tune_warm_start" if warm_only else "bayes_tune_ablation"
-    path = write_results(name, " ".join([COMMAND, *sys.argv[1:]]), figures)
+    path = write_results(name, " ".join([COMMAND, *map(shlex.quote, sys.argv[1:])]), figures)
     document = json.loads(path.read_text())
     document["table"] = table
     if warm:

@@ -75,7 +75,7 @@ def bayes_tune(
         pruner: "none" (the default: every trial one fit at the full budget, which reached the bench's targets
             with the least CPU; see the README), "hopeless" (stops a trial only when 1.5 x the largest late gain
             seen cannot reach the best, so slow starters survive), "median", "successive_halving", "hyperband".
-        sampler: "tpe" (Optuna's TPE, one density per parameter, for mixed and conditional spaces), "gp"
+        sampler: "tpe" (Optuna's TPE, one joint density, for mixed and conditional spaces), "gp"
             (Optuna's Gaussian-process sampler, for small continuous spaces; needs torch) or "random". The first
             trials are the sampler's own random startup.
         fidelity: "iterations" (trees/rounds/epochs in rungs), "sample" (growing data samples from

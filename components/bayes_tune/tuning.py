@@ -62,11 +62,12 @@ class TuneSettings:
     seed: int = 0
     n_startup_trials: int = 0  # 0: min(10, max(3, max_trials // 8))
     start: str = "random"
-    # TPE's density: one per parameter (bayes_tune's default since the ablation of 1 December 2026: 1.58x random's
-    # CPU on the median tuning problem against 1.40x for one joint density, 2.2x against 1.64x in trial-equivalents;
-    # a margin inside the bench's seed noise, see the README) or one joint density over all of them (Optuna 5's
-    # TPESampler default for one objective, and 6-7 ms of sampler CPU a trial cheaper on 5 parameters)
-    multivariate: bool = False
+    # TPE's density: one joint density over all parameters (Optuna 5's TPESampler default for one objective, and
+    # about 7 ms of sampler CPU a trial cheaper than one per parameter on 5 parameters) or one per parameter. At 20
+    # seeds on the tuning problems that reach their targets, one density per parameter spent 1.29x the joint
+    # density's CPU (90% seed-bootstrap interval 0.98-1.70; bench/bayes_tune_ablation.py, see the README); the
+    # 5-seed ablation that had picked it (1.58x against 1.40x random's CPU) was inside its seed noise.
+    multivariate: bool = True
 
     def __post_init__(self) -> None:
         if self.max_trials < 1:

@@ -181,10 +181,11 @@ def main() -> None:
         print(f"{label:40s} median x{medians[label]:.2f} worst x{worst[label]:.2f}   {cells}", flush=True)
         if label != DEFAULT:
             both = [p for p in ran if suits(DEFAULT, p)]
-            row["vs_defaults"] = versus(
-                [[compute(done[(p.name, t, s)], refs[p.name])[0] for s in seeds] for p in both]
+            cpu_s = {
+                t: [[compute(done[(p.name, t, s)], refs[p.name])[0] for s in seeds] for p in both]
                 for t in (DEFAULT, label)
-            )
+            }
+            row["vs_defaults"] = versus(cpu_s[DEFAULT], cpu_s[label])
             print(f"{'':40s} the defaults' CPU / this variant's: {row['vs_defaults']}", flush=True)
     if warm:
         warm_name = WARM_PROBLEM
@@ -246,11 +247,11 @@ def main() -> None:
     tmp.replace(path)
 
 
-def versus(per_seed: Any) -> dict[str, float]:
-    """(a, b): per problem, each seed's CPU seconds for tuner a and tuner b. The geometric mean over problems of a's
-    mean CPU / b's (above 1: b spends less), with a 90% interval from resampling the seeds of each tuner and problem
-    (5,000 draws, seeded): the noise of the seed draw, which 5 seeds cannot rank levers inside."""
-    a, b = (np.array(x, dtype=float) for x in per_seed)
+def versus(a_cpu_s: list[list[float]], b_cpu_s: list[list[float]]) -> dict[str, float]:
+    """Per problem, each seed's CPU seconds for tuner a and for tuner b: the geometric mean over problems of a's mean
+    CPU / b's (above 1: b spends less), with a 90% interval from resampling each tuner's seeds (5,000 draws,
+    seeded): the noise of the seed draw, which 5 seeds cannot rank levers inside."""
+    a, b = np.array(a_cpu_s, dtype=float), np.array(b_cpu_s, dtype=float)
     rng = np.random.default_rng(0)
     n = a.shape[1]
     draws = np.exp(

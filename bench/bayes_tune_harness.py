@@ -155,24 +155,28 @@ def pool(problem: Problem, seed: int = POOL_SEED) -> dict[str, Any]:
     return data
 
 
+def target(problem: Problem) -> tuple[float, float]:
+    """(the target pool's best value, the target: within TOLERANCE of that best)."""
+    values = np.array(pool(problem)["values"])
+    best = float(values.max() if problem.direction == "maximize" else values.min())
+    return best, best * (1 - TOLERANCE) if problem.direction == "maximize" else best * (1 + TOLERANCE)
+
+
 def reference(problem: Problem) -> dict[str, Any]:
     """The target (from the target pool) and random search's expected compute to it (from the estimate pool; the
     target pool's own estimate under "same_pool")."""
-    ref = pool(problem)
-    values, cpus = np.array(ref["values"]), np.array(ref["cpu_s"])
+    best, goal = target(problem)
     sign = 1.0 if problem.direction == "maximize" else -1.0
-    best = float(values.max() if sign > 0 else values.min())
-    target = best * (1 - TOLERANCE) if sign > 0 else best * (1 + TOLERANCE)
-    fresh = pool(problem, ESTIMATE_SEED)
-    fresh_cpus = np.array(fresh["cpu_s"])
-    fresh_hit = sign * np.array(fresh["values"]) >= sign * target
+    own, fresh = pool(problem), pool(problem, ESTIMATE_SEED)
+    cpus, fresh_cpus = np.array(own["cpu_s"]), np.array(fresh["cpu_s"])
+    fresh_hit = sign * np.array(fresh["values"]) >= sign * goal
     estimate = random_expectation(fresh_cpus, fresh_hit)
     return {
         "best": best,
-        "target": target,
+        "target": goal,
         **estimate,
         "random_under_miss_rule_cpu_s": random_under_miss_rule(fresh_cpus, fresh_hit, estimate["random_cpu_s"]),
-        "same_pool": random_expectation(cpus, sign * values >= sign * target),
+        "same_pool": random_expectation(cpus, sign * np.array(own["values"]) >= sign * goal),
         "mean_trial_cpu_s": float(cpus.mean()),
     }
 
@@ -212,7 +216,7 @@ def play_to_target(problem: Problem, play: Any, seed: int, fidelity: str, min_fr
     the tuner stops; the meter holds what it spent."""
     holdout, space = load(problem), SearchSpace.from_dict(problem.space)
     runner = TrialRunner(problem.family, holdout, problem.metric, fidelity, min_fraction, TRIAL_SEED)
-    meter = Meter(runner, problem, reference(problem)["target"])
+    meter = Meter(runner, problem, target(problem)[1])  # not reference(): a run needs no random estimate
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -45,6 +45,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import drift_gate_anchors as anchors  # noqa: E402
 import drift_gate_budget_rules as budget_rules  # noqa: E402
 import drift_gate_carried_cadence as carried  # noqa: E402
 import drift_gate_carried_cusum as carried_cusum  # noqa: E402
@@ -57,7 +58,7 @@ BASE_POLICIES = ("kpi", "cbpe", "drift", "kpi_or_drift", "cadence", "cusum", "de
 BUDGET_POLICIES = ("budget", "budget_cusum", "history_cadence", "measured_buy")  # drift_gate_budget_rules.py
 # drift_gate_carried_cadence.py and drift_gate_carried_cusum.py: judged once every stream's tables are in
 CARRIED_POLICIES = ("capped", "carried_calendar", "carried_cusum")
-POLICIES = BASE_POLICIES + BUDGET_POLICIES + ("challenger",) + CARRIED_POLICIES
+POLICIES = BASE_POLICIES + BUDGET_POLICIES + ("challenger",) + CARRIED_POLICIES + anchors.ANCHOR_POLICIES
 PLOT = HERE.parent / "components" / "drift_gate" / "calendar_pareto.png"
 
 
@@ -244,6 +245,9 @@ def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
     settings["challenger"] = {"cost_ratio": ratio, "runs": runs, "fits": len(stream.fit_cpu)}
     rows = {}
     retrain_sets = policies(stream, tables, settings, chal)
+    anchor_sets, settings["anchors"] = anchors.schedules(stream, tables)
+    retrain_sets.update(anchor_sets)  # after the others: their rows keep their random draws
+    tables.proba.clear()  # only the anchors read the predictions; the tables travel back to the parent process
     for name, retrain_at in retrain_sets.items():
         # The challenger's compute is not free: it is judged at the retrain count its CPU buys, not at its retrains.
         cost = len(retrain_at) + runs * ratio if name == "challenger" else float(len(retrain_at))
@@ -355,7 +359,7 @@ def plot(results: dict[str, dict[str, Any]]) -> None:
         ax.plot(range(len(res["oracle"])), res["oracle"], "-", color="#2ca02c", label="oracle (DP)")
         for policy, row in res["rows"].items():
             marker = {"challenger": "D", "capped": "^", "carried_calendar": "v", "carried_cusum": "P"}.get(
-                policy, "s" if policy in BUDGET_POLICIES else "o"
+                policy, "s" if policy in BUDGET_POLICIES else "*" if policy in anchors.ANCHOR_POLICIES else "o"
             )  # the colour cycle repeats after ten policies: the marker tells them apart
             ax.plot(row["cost_retrains"], row["accuracy"], marker, label=policy)  # challenger: at its cost
             if row["random_95"] is not None:
@@ -403,6 +407,13 @@ def main() -> None:
         print(
             f"  carried cadence: hindsight 1-point cadence {c['hindsight']} (used only for the other streams), cap "
             f"carried from the others {c['cap']}, cadence from the initial decay under that cap {c['cadence']}",
+            flush=True,
+        )
+        a = s["anchors"]
+        print(
+            f"  anchors: NannyML CBPE's estimate vs the actual accuracy, mean absolute error "
+            f"{a['cbpe_mean_abs_error_pts']:.2f} pts over every (model, period); Evidently's mean drifted share "
+            f"{a['evidently_mean_share']:.3f} at the decisions it made",
             flush=True,
         )
         c = s["challenger"]
@@ -514,6 +525,7 @@ def main() -> None:
             + budget_words,
         ),
     ]
+    figures += anchor_figures(results)
     figures += challenger_figures(results)
     figures += carried_figures(results, hindsight)
     figures += carried_cusum_figures(results, cusum_picks)
@@ -529,6 +541,42 @@ def per_stream_gains(rows: dict[str, dict[str, Any]]) -> str:
         + ")"
         for n, c in rows.items()
     )
+
+
+def anchor_figures(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 14's named anchors (drift_gate_anchors.py, declared before the run), judged like the gate. No goal:
+    they are baselines. A rule that never retrains, or retrains every period, is a calendar and gains 0 by
+    construction; the text gives each stream's retrain count so that reads plainly."""
+    from results_file import figure
+
+    tools = {
+        "nannyml_cbpe": "NannyML 0.13.1 CBPE, retrain when the estimate falls under its default lower threshold",
+        "evidently_drift": "Evidently 0.7.23 DataDriftPreset, retrain on dataset drift",
+        "model_monitor": "SageMaker Model Monitor's baseline_drift_check, any feature's CDF distance > 0.1",
+    }
+    out = []
+    for anchor, words in tools.items():
+        rows = {n: r["rows"][anchor] for n, r in results.items()}
+        out.append(
+            figure(
+                f"{anchor}_vs_calendar",
+                round(min(row["gain_pts"] for row in rows.values()), 3),
+                "accuracy points",
+                None,  # a baseline: the gate's gate_vs_calendar carries the goal
+                "higher",
+                f"worst stream's gain of the anchor ({words}; drift_gate_anchors.py) over the phase-averaged calendar "
+                "at its retrain count (90% block-bootstrap intervals, retrains of the decisions, random-timing 95th "
+                "percentile): "
+                + ", ".join(
+                    f"{n} {row['gain_pts']:+.2f} [{row['interval_pts'][0]:+.2f}, {row['interval_pts'][1]:+.2f}] "
+                    f"({row['retrains']} of {r['every_retrains']:.0f}"
+                    + ("" if row["random_95"] is None else f"; {row['accuracy']:.4f} vs random {row['random_95']:.4f}")
+                    + ")"
+                    for (n, row), r in zip(rows.items(), results.values(), strict=True)
+                ),
+            )
+        )
+    return out
 
 
 def challenger_figures(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -38,20 +38,17 @@ def challenger_table(stream: Any) -> tuple[np.ndarray, np.ndarray]:
     """chal[e] = accuracy on period e of a challenger fitted on a sample of the window ending at e; cpu[e] its
     fit + scoring CPU seconds. NaN before the first model."""
     import pandas as pd
-    from drift_gate_streams import MAX_ITER
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from drift_gate_streams import fit
 
     T = stream.count
     chal, cpu = np.full(T, np.nan), np.full(T, np.nan)
-    mask = [f in stream.categorical for f in stream.features]
     for end in range(stream.first, T):
         train = pd.concat(stream.periods[end - stream.window : end]).reset_index(drop=True)
         size = min(len(train), max(MIN_ROWS, round(FRACTION * len(train))))
         rng = np.random.default_rng(end)  # seeded by the period: the same bytes every run
         sample = train.iloc[np.sort(rng.choice(len(train), size=size, replace=False))]
         start = time.process_time()
-        clf = HistGradientBoostingClassifier(max_iter=MAX_ITER, random_state=0, categorical_features=mask or None)
-        clf.fit(sample[stream.features], sample["label"])
+        clf = fit(stream, sample)
         period = stream.periods[end]
         chal[end] = float((clf.predict(period[stream.features]) == period["label"].to_numpy()).mean())
         cpu[end] = time.process_time() - start

@@ -135,19 +135,25 @@ STREAMS = {"rainfall_182d": rainfall, "flights_week": lambda: flights("week"),
 def model(stream: Stream, end: int, start: int | None = None) -> Any:
     """The model trained on periods [start, end) (default: the window ending at `end`); cached."""
     import pandas as pd
-    from sklearn.ensemble import HistGradientBoostingClassifier
 
     start = end - stream.window if start is None else start
     key = end if start == end - stream.window else -(end * 1000 + start)
     if key not in stream.models:
         train = pd.concat(stream.periods[start:end])
-        mask = [f in stream.categorical for f in stream.features]
-        clf = HistGradientBoostingClassifier(max_iter=MAX_ITER, random_state=0, categorical_features=mask or None)
-        start = time.process_time()
-        stream.models[key] = clf.fit(train[stream.features], train["label"])
+        started = time.process_time()
+        stream.models[key] = fit(stream, train)
         if key == end:  # a retrain's fit: the full window (initial_decay's half-window model is not one)
-            stream.fit_cpu.append(time.process_time() - start)
+            stream.fit_cpu.append(time.process_time() - started)
     return stream.models[key]
+
+
+def fit(stream: Stream, train: Any) -> Any:
+    """The stream's model (every policy's: gradient boosting, MAX_ITER rounds, seed 0) fitted on `train` rows."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    mask = [f in stream.categorical for f in stream.features]
+    clf = HistGradientBoostingClassifier(max_iter=MAX_ITER, random_state=0, categorical_features=mask or None)
+    return clf.fit(train[stream.features], train["label"])
 
 
 def present(column: Any) -> np.ndarray:
@@ -158,12 +164,15 @@ def present(column: Any) -> np.ndarray:
 
 @dataclass
 class Tables:
-    """Per (model end e, period t): accuracy, CBPE estimate and drift share; NaN where t < e."""
+    """Per (model end e, period t): accuracy, CBPE estimate, drift share and the largest feature's KS distance
+    (Model Monitor's L-infinity CDF distance); NaN where t < e. `proba[e, t]`: the model's P(label 1) on t's rows."""
 
     accuracy: np.ndarray
     estimate: np.ndarray
     drift: np.ndarray
     rows: np.ndarray  # rows per period
+    distance: np.ndarray
+    proba: dict[tuple[int, int], np.ndarray]
 
 
 def tabulate(stream: Stream, effect_floor: float, alpha: float = 0.05) -> Tables:
@@ -173,7 +182,8 @@ def tabulate(stream: Stream, effect_floor: float, alpha: float = 0.05) -> Tables
     from greenpipe.components.drift_gate.stattests import SortedPair, ks_p_value, lag1_autocorrelation
 
     T = stream.count
-    accuracy, estimate, drift = (np.full((T, T), np.nan) for _ in range(3))
+    accuracy, estimate, drift, distance = (np.full((T, T), np.nan) for _ in range(4))
+    probabilities = {}
     for end in range(stream.first, T):
         clf = model(stream, end)
         train = pd.concat(stream.periods[end - stream.window : end])
@@ -182,10 +192,10 @@ def tabulate(stream: Stream, effect_floor: float, alpha: float = 0.05) -> Tables
         serial = {f: lag1_autocorrelation(present(train[f])) for f in stream.features}
         for t in range(end, T):
             period = stream.periods[t]
-            proba = clf.predict_proba(period[stream.features])[:, 1]
+            proba = probabilities[end, t] = clf.predict_proba(period[stream.features])[:, 1]
             accuracy[end, t] = float(((proba >= 0.5) == period["label"].to_numpy()).mean())
             estimate[end, t] = float(np.maximum(proba, 1 - proba).mean())
-            drifted = []
+            drifted, largest = [], 0.0
             for f in stream.features:
                 values = present(period[f])
                 pair = SortedPair(
@@ -193,9 +203,11 @@ def tabulate(stream: Stream, effect_floor: float, alpha: float = 0.05) -> Tables
                 )
                 p_adjusted = min(1.0, ks_p_value(pair) * len(stream.features))
                 drifted.append(p_adjusted < alpha and pair.normalised_wasserstein() >= effect_floor)
+                largest = max(largest, pair.ks_statistic())
             drift[end, t] = float(np.mean(drifted))
+            distance[end, t] = largest
     rows = np.array([len(p) for p in stream.periods], dtype=float)
-    return Tables(accuracy, estimate, drift, rows)
+    return Tables(accuracy, estimate, drift, rows, distance, probabilities)
 
 
 def effect_floor(stream: Stream) -> float:

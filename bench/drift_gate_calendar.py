@@ -248,13 +248,16 @@ def judge(stream: streams.Stream, rng: np.random.Generator) -> dict[str, Any]:
     settings["challenger"] = {"cost_ratio": ratio, "runs": runs, "fits": len(stream.fit_cpu)}
     rows = {}
     retrain_sets = policies(stream, tables, settings, chal)
-    anchor_sets, settings["anchors"] = anchors.schedules(stream, tables)
-    retrain_sets.update(anchor_sets)  # after the others: their rows keep their random draws
-    tables.proba.clear()  # only the anchors read the predictions; the tables travel back to the parent process
     for name, retrain_at in retrain_sets.items():
         # The challenger's compute is not free: it is judged at the retrain count its CPU buys, not at its retrains.
         cost = len(retrain_at) + runs * ratio if name == "challenger" else float(len(retrain_at))
         rows[name] = score(acc, stream.first, cal, best, retrain_at, cost, rng)
+    anchor_sets, settings["anchors"] = anchors.schedules(stream, tables)
+    tables.proba.clear()  # only the anchors read the predictions; the tables travel back to the parent process
+    # Their own random stream: after the challenger's row, whose size follows its measured CPU, draws would vary.
+    anchor_rng = np.random.default_rng(340 + list(streams.STREAMS).index(stream.name))
+    for name, retrain_at in anchor_sets.items():
+        rows[name] = score(acc, stream.first, cal, best, retrain_at, float(len(retrain_at)), anchor_rng)
     every = float(cal[0][1].mean())
     check = budget_rules.reference_check(
         lambda e, t: float(acc[e, t]), stream.first, stream.count, settings["season"], retrain_sets["budget"]

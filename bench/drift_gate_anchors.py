@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import drift_gate_carried_cadence as carried
 import drift_gate_streams as streams
 import numpy as np
 
@@ -107,25 +108,18 @@ def evidently_schedule(stream: streams.Stream) -> tuple[set[int], list[float]]:
     return set(result["retrain_at"]), result["shares"]
 
 
-def walk(first: int, count: int, fires: Any) -> set[int]:
-    """Retrain points of a rule `fires(end, t)` that looks at the serving model (ending at `end`) before t."""
-    end, retrain_at = first, set()
-    for t in range(first + 1, count):
-        if fires(end, t):
-            end = t
-            retrain_at.add(t)
-    return retrain_at
-
-
 def schedules(stream: streams.Stream, tables: streams.Tables) -> tuple[dict[str, set[int]], dict[str, Any]]:
     """Each anchor's retrain points on the stream, and what to print about them."""
     estimate, below = cbpe_tables(stream, tables)
     evidently, shares = evidently_schedule(stream)
     served = ~np.isnan(estimate)
+    never_due = stream.count  # the rule alone: no model is retired by age
     out = {
-        "nannyml_cbpe": walk(stream.first, stream.count, lambda end, t: bool(below[end, t])),
+        "nannyml_cbpe": carried.schedule(stream.first, stream.count, lambda end, t: bool(below[end, t]), never_due),
         "evidently_drift": evidently,
-        "model_monitor": walk(stream.first, stream.count, lambda end, t: tables.distance[end, t] > MONITOR_THRESHOLD),
+        "model_monitor": carried.schedule(
+            stream.first, stream.count, lambda end, t: tables.distance[end, t] > MONITOR_THRESHOLD, never_due
+        ),
     }
     notes = {
         "cbpe_mean_abs_error_pts": 100 * float(np.abs(estimate[served] - tables.accuracy[served]).mean()),
